@@ -1,0 +1,84 @@
+# autoresearch -- build, test, bench.
+#   make            build ./autoresearch and build/train
+#   make baseline   the quick start: prepare the default data, then one baseline training run
+#   make test       every test, under AddressSanitizer + UBSan
+#   make bench      benchmarks (long; figures go to stdout)
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -D_GNU_SOURCE -pthread -Ifixed $(EXTRA_CFLAGS)
+LDLIBS  := -lpcre2-8 -lz -lcurl -lcrypto -lm -pthread
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls.
+PRECISION   ?= bf16
+TRAIN_FLAGS := -std=c11 -O3 -march=native -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed \
+               $(if $(filter fp32,$(PRECISION)),-DTRAIN_FP32,)
+TRAIN_LIBS  := -ldnnl $(LDLIBS)
+
+FIXED_SRC   := $(wildcard fixed/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+TEST_SRC    := $(wildcard tests/test_*.c)
+BENCH_SRC   := $(wildcard bench/bench_*.c)
+
+FIXED_OBJ        := $(FIXED_SRC:%.c=build/obj/%.o)
+HARNESS_OBJ      := $(HARNESS_SRC:%.c=build/obj/%.o)
+FIXED_OBJ_SAN    := $(FIXED_SRC:%.c=build/san/%.o)
+HARNESS_OBJ_SAN  := $(HARNESS_SRC:%.c=build/san/%.o)
+TEST_BIN         := $(TEST_SRC:tests/%.c=build/tests/%)
+BENCH_BIN        := $(BENCH_SRC:bench/%.c=build/bench/%)
+HEADERS          := $(wildcard fixed/*.h harness/*.h tests/*.h)
+DEPS_STAMP       := build/.deps-ok
+
+.PHONY: all deps baseline test bench clean train
+all: autoresearch build/train
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	@scripts/install-deps.sh
+	@mkdir -p build && touch $@
+
+build/obj/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+build/san/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+
+build/libfixed.a: $(FIXED_OBJ)
+	ar rcs $@ $^
+build/san/libfixed.a: $(FIXED_OBJ_SAN)
+	ar rcs $@ $^
+build/libharness.a: $(HARNESS_OBJ)
+	@mkdir -p build && rm -f $@ && ar rcs $@ $^
+build/san/libharness.a: $(HARNESS_OBJ_SAN)
+	@mkdir -p build/san && rm -f $@ && ar rcs $@ $^
+
+autoresearch: build/obj/harness/main.o build/libharness.a build/libfixed.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+train: build/train
+build/train: train.c fixed/prepare.h build/libfixed.a
+	$(CC) $(TRAIN_FLAGS) train.c build/libfixed.a -o $@ $(TRAIN_LIBS)
+
+# Tests link the sanitized libraries; test_train* compile train.c in (with -DTESTING).
+build/tests/%: tests/%.c $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a
+	@mkdir -p build/tests
+	$(CC) $(TRAIN_FLAGS) -O1 $(SAN) -Iharness -Itests $< build/san/libharness.a build/san/libfixed.a \
+	    -o $@ $(TRAIN_LIBS)
+
+build/bench/%: bench/%.c $(HEADERS) train.c build/libharness.a build/libfixed.a
+	@mkdir -p build/bench
+	$(CC) $(TRAIN_FLAGS) -Iharness $< build/libharness.a build/libfixed.a -o $@ $(TRAIN_LIBS)
+
+baseline: all
+	./autoresearch prepare
+	./autoresearch run -m baseline
+
+test: all $(TEST_BIN)
+	@tests/run.sh $(TEST_BIN)
+
+bench: all $(BENCH_BIN)
+	@bench/run.sh
+
+clean:
+	rm -rf build autoresearch

@@ -1,0 +1,22 @@
+// synth.h -- the synthetic source: English-like documents whose information content is known.
+//
+// A seeded generator draws every word, clause and sentence from a fixed probabilistic grammar
+// and sums -log2 p of each choice it makes. The grammar is unambiguous (a document determines
+// the choices that made it), so that sum is exactly the document's information content, and
+// (total bits) / (total bytes) over a split is the floor no correct model can beat.
+#ifndef SYNTH_H
+#define SYNTH_H
+
+#include <stdint.h>
+#include "docs.h"
+
+// Appends ndocs documents generated from seed to out. If bits is non-NULL, *bits receives
+// the summed information content in bits of all generated documents.
+void synth_generate(uint64_t seed, size_t ndocs, DocSet *out, double *bits);
+
+// Exact probability of one document under the grammar, by parsing it: returns its
+// information content in bits, or -1 if the grammar cannot produce it. Used by tests to
+// check the generator's bookkeeping independently.
+double synth_doc_bits(const char *text, size_t len);
+
+#endif

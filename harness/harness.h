@@ -1,0 +1,166 @@
+// harness.h -- the research harness: `autoresearch run | loop | noise | status | report`.
+//
+// The harness owns the experiment loop and the ledger, so a night of autonomous research can
+// be trusted in the morning. Where things live (all relative to the repository root):
+//   results.tsv      the original project's ledger: commit val_bpb memory_gb status description
+//                    (untracked; one row per experiment; derived from results.jsonl)
+//   results.jsonl    the full record of every experiment (one JSON object per line; the source
+//                    of truth; also holds `noise` runs and agent failures)
+//   run.log          build + training output of the latest experiment
+//   report/          `autoresearch report` output: progress.svg, progress.png, report.md
+//   $GIT_DIR/autoresearch/   the harness's private state (never tracked, never seen by git):
+//       sessions/<tag>.json  session: base commit, budget, noise sigma
+//       running.json         the experiment in flight (status shows it; resume finishes it)
+//       lock                 one harness per working tree (flock)
+//       prompt.md agent.log description.txt result.txt model.bin   per-iteration scratch
+// Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
+// .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
+// .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by
+// hand, truncated) is reported and never rewritten.
+//
+// Fixed-layer hash: sha256 over the tracked files under fixed/ plus the Makefile: for each, in
+// `git ls-files` order, "path\0" then the file's sha256 hex. These are the files that decide
+// the metric; integrity itself is checked over every tracked file (see check_integrity).
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ----------------------------------------------------------------------------
+// Flat JSON records (one line of results.jsonl): string, number, bool or null values.
+
+typedef struct {
+    char *key;
+    char *val;      // unescaped text; for numbers/bools/null the literal text
+    int is_str;
+} Field;
+typedef struct {
+    Field *f;
+    int n, cap;
+} Record;
+
+void rec_set_str(Record *r, const char *key, const char *val);
+void rec_set_num(Record *r, const char *key, double v);       // %.17g trimmed; NaN/inf -> null
+void rec_set_fmt(Record *r, const char *key, const char *fmt, double v);  // number, given format
+void rec_set_raw(Record *r, const char *key, const char *literal);        // true/false/null/number
+const char *rec_get(const Record *r, const char *key);        // NULL if absent or null
+double rec_num(const Record *r, const char *key, double dflt);
+char *rec_to_json(const Record *r);                           // malloc'd, no newline
+int rec_parse(const char *line, Record *r, char *err, size_t errlen);  // 0 or -1
+void rec_free(Record *r);
+
+// ----------------------------------------------------------------------------
+// Ledger: results.jsonl (source of truth) and results.tsv (derived).
+
+#define TSV_HEADER "commit\tval_bpb\tmemory_gb\tstatus\tdescription"
+
+typedef struct {
+    Record *r;
+    int n;
+} Ledger;
+
+// Reads every record of a .jsonl file (a missing file is an empty ledger). -1 + err naming
+// file:line on a malformed line.
+int ledger_load(const char *path, Ledger *L, char *err, size_t errlen);
+void ledger_free(Ledger *L);
+// The .tsv row (no newline) of an experiment record; NULL for records that are no row
+// (noise runs, agent failures).
+char *tsv_row(const Record *r);
+// Checks tsv_path against the rows derived from L; appends the missing ones (creating the
+// file with its header if absent). -1 + err when the file is malformed or disagrees.
+int tsv_sync(const char *tsv_path, const Ledger *L, char *err, size_t errlen);
+// Appends a record to the .jsonl, then its row to the .tsv. 0 or -1 + err.
+int ledger_append(const char *jsonl_path, const char *tsv_path, const Record *r, char *err,
+                  size_t errlen);
+
+// ----------------------------------------------------------------------------
+// Run output: the summary block and the fixed layer's result file.
+
+// Parses the last summary block ("---" then "label: value" lines) of a log. Returns the
+// number of fields found (0: no block); sets *fail when a line reads FAIL.
+int parse_summary(const char *log, Record *out, int *fail);
+// Reads "key: value" lines of a file into out; -1 if the file is missing.
+int parse_kv_file(const char *path, Record *out);
+
+// ----------------------------------------------------------------------------
+// Tunables: the marked block of numeric #defines in train.c, and the search agent.
+
+typedef struct {
+    char name[64];
+    double value;
+    int is_int;
+    int line;            // 0-based line number in the file
+    double lo, hi;       // bounds from an optional "[lo, hi]" in the comment (else -inf/inf)
+} Tunable;
+
+// Parses the block; returns the count (0 if no block), -1 + err on a malformed block.
+int tunables_parse(const char *src, Tunable *t, int max, char *err, size_t errlen);
+// Returns a malloc'd copy of src with tunable t set to value (formatting kept).
+char *tunables_set(const char *src, const Tunable *t, double value);
+// Formats a value as it would be written into train.c.
+void tunable_format(const Tunable *t, double value, char *out, size_t n);
+
+typedef struct {
+    char param[64];
+    double from, to;
+    char desc[200];
+} Mutation;
+// The built-in agent: proposes one mutation of the tunables in src, learning from the
+// session's records (search_param/search_from/search_to/status/val_bpb) and seeded by seed.
+// Returns 0, or -1 + err when there is nothing to mutate.
+int search_propose(const char *src, const Ledger *L, const char *session, uint64_t seed,
+                   Mutation *m, char *err, size_t errlen);
+
+// ----------------------------------------------------------------------------
+// Progress plot and report.
+
+typedef struct {
+    double val;      // val_bpb (ignored for crashes)
+    int status;      // 0 keep, 1 discard, 2 crash/invalid
+} PlotPoint;
+// Writes the progress plot (dots by status, running best as a step line). 0 or -1 + err.
+int plot_svg(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen);
+int plot_png(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen);
+
+// ----------------------------------------------------------------------------
+// Small numeric helpers.
+
+double stddev(const double *x, int n);    // sample standard deviation (n-1); 0 if n < 2
+
+// ----------------------------------------------------------------------------
+// Processes (core.c)
+
+#include <sys/types.h>
+
+typedef struct {
+    const char *const *argv;
+    const char *stdin_path;        // NULL: /dev/null
+    const char *out_path;          // stdout+stderr appended here (NULL: inherited)
+    const char *const *env;        // extra "KEY=VALUE" entries, NULL-terminated (or NULL)
+    double timeout;                // seconds; 0: none
+    volatile int *abort_flag;      // non-zero: kill the child's process group now
+} ProcSpec;
+typedef struct {
+    int exit_code;                 // -1 if killed by a signal
+    int signal;
+    int timed_out, aborted;
+    double seconds;
+} ProcResult;
+// Runs a command in its own process group (so Ctrl-C reaches only the harness, and a timeout
+// kills the whole group); the child also dies with the harness (PR_SET_PDEATHSIG).
+// 0, or -1 + err if it could not be started.
+int proc_run(const ProcSpec *s, ProcResult *r, char *err, size_t errlen);
+// Runs argv, captures stdout (and stderr separately); returns the exit status (-1: no start).
+int cmd_capture(const char *const *argv, char **out, char **errout);
+
+// ----------------------------------------------------------------------------
+// Commands (argv[0] is the command name); return the exit code.
+
+int run_main(int argc, char **argv);
+int loop_main(int argc, char **argv);
+int noise_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int report_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,470 @@
+// ledger.c -- flat JSON records, results.jsonl / results.tsv, and the run output parsers.
+#include "harness.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ----------------------------------------------------------------------------
+// Records
+
+static Field *rec_slot(Record *r, const char *key) {
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->f[i].key, key)) { free(r->f[i].val); return &r->f[i]; }
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 16;
+        r->f = xrealloc(r->f, (size_t)r->cap * sizeof *r->f);
+    }
+    Field *f = &r->f[r->n++];
+    f->key = xstrdup(key);
+    return f;
+}
+
+void rec_set_str(Record *r, const char *key, const char *val) {
+    Field *f = rec_slot(r, key);
+    f->val = xstrdup(val ? val : "");
+    f->is_str = 1;
+}
+
+void rec_set_raw(Record *r, const char *key, const char *literal) {
+    Field *f = rec_slot(r, key);
+    f->val = xstrdup(literal);
+    f->is_str = 0;
+}
+
+void rec_set_fmt(Record *r, const char *key, const char *fmt, double v) {
+    if (!isfinite(v)) { rec_set_raw(r, key, "null"); return; }
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, v);
+    rec_set_raw(r, key, buf);
+}
+
+void rec_set_num(Record *r, const char *key, double v) {
+    if (!isfinite(v)) { rec_set_raw(r, key, "null"); return; }
+    // shortest of %.6g..%.17g that reads back exactly
+    char buf[64];
+    for (int p = 6; p <= 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    rec_set_raw(r, key, buf);
+}
+
+const char *rec_get(const Record *r, const char *key) {
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->f[i].key, key))
+            return (!r->f[i].is_str && !strcmp(r->f[i].val, "null")) ? NULL : r->f[i].val;
+    return NULL;
+}
+
+double rec_num(const Record *r, const char *key, double dflt) {
+    const char *v = rec_get(r, key);
+    if (!v || !*v) return dflt;
+    char *end;
+    double d = strtod(v, &end);
+    return *end ? dflt : d;
+}
+
+void rec_free(Record *r) {
+    for (int i = 0; i < r->n; i++) { free(r->f[i].key); free(r->f[i].val); }
+    free(r->f);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct { char *s; size_t n, cap; } Buf;
+static void buf_put(Buf *b, const char *s, size_t n) {
+    if (b->n + n + 1 > b->cap) {
+        b->cap = (b->n + n + 1) * 2;
+        b->s = xrealloc(b->s, b->cap);
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+static void buf_puts(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+static void json_quote(Buf *b, const char *s) {
+    buf_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[8];
+        if (*p == '"') buf_puts(b, "\\\"");
+        else if (*p == '\\') buf_puts(b, "\\\\");
+        else if (*p == '\n') buf_puts(b, "\\n");
+        else if (*p == '\t') buf_puts(b, "\\t");
+        else if (*p == '\r') buf_puts(b, "\\r");
+        else if (*p < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", *p); buf_puts(b, esc); }
+        else buf_put(b, (const char *)p, 1);
+    }
+    buf_puts(b, "\"");
+}
+
+char *rec_to_json(const Record *r) {
+    Buf b = {0};
+    buf_puts(&b, "{");
+    for (int i = 0; i < r->n; i++) {
+        if (i) buf_puts(&b, ", ");
+        json_quote(&b, r->f[i].key);
+        buf_puts(&b, ": ");
+        if (r->f[i].is_str) json_quote(&b, r->f[i].val);
+        else buf_puts(&b, r->f[i].val);
+    }
+    buf_puts(&b, "}");
+    return b.s;
+}
+
+static const char *skip_ws(const char *p) {
+    while (*p == ' ' || *p == '\t') p++;
+    return p;
+}
+
+// Parses a JSON string at p (which points at the opening quote) into out; returns the
+// position after the closing quote, or NULL.
+static const char *json_string(const char *p, Buf *out) {
+    if (*p != '"') return NULL;
+    p++;
+    out->n = 0;
+    buf_put(out, "", 0);
+    while (*p && *p != '"') {
+        if ((unsigned char)*p < 0x20) return NULL;
+        if (*p != '\\') { buf_put(out, p++, 1); continue; }
+        p++;
+        char c = 0;
+        switch (*p) {
+            case '"': c = '"'; break;
+            case '\\': c = '\\'; break;
+            case '/': c = '/'; break;
+            case 'n': c = '\n'; break;
+            case 't': c = '\t'; break;
+            case 'r': c = '\r'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'u': {
+                unsigned v = 0;
+                for (int i = 1; i <= 4; i++) {
+                    if (!isxdigit((unsigned char)p[i])) return NULL;
+                    v = v * 16 + (unsigned)(isdigit((unsigned char)p[i]) ? p[i] - '0' : (tolower(p[i]) - 'a' + 10));
+                }
+                p += 4;
+                // UTF-8 encode (surrogates are kept as-is: the harness never writes them)
+                char u[4];
+                int n;
+                if (v < 0x80) { u[0] = (char)v; n = 1; }
+                else if (v < 0x800) { u[0] = (char)(0xC0 | (v >> 6)); u[1] = (char)(0x80 | (v & 63)); n = 2; }
+                else { u[0] = (char)(0xE0 | (v >> 12)); u[1] = (char)(0x80 | ((v >> 6) & 63)); u[2] = (char)(0x80 | (v & 63)); n = 3; }
+                buf_put(out, u, (size_t)n);
+                p++;
+                continue;
+            }
+            default: return NULL;
+        }
+        buf_put(out, &c, 1);
+        p++;
+    }
+    return *p == '"' ? p + 1 : NULL;
+}
+
+int rec_parse(const char *line, Record *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    Buf key = {0}, val = {0};
+    const char *p = skip_ws(line);
+    if (*p++ != '{') goto bad;
+    p = skip_ws(p);
+    if (*p == '}') { p++; goto end; }
+    for (;;) {
+        p = skip_ws(p);
+        if (!(p = json_string(p, &key))) goto bad;
+        p = skip_ws(p);
+        if (*p++ != ':') goto bad;
+        p = skip_ws(p);
+        if (*p == '"') {
+            if (!(p = json_string(p, &val))) goto bad;
+            rec_set_str(r, key.s, val.s);
+        } else {
+            const char *s = p;
+            while (*p && *p != ',' && *p != '}' && *p != ' ') p++;
+            char lit[64];
+            size_t n = (size_t)(p - s);
+            if (n == 0 || n >= sizeof lit) goto bad;
+            memcpy(lit, s, n);
+            lit[n] = 0;
+            char *end;
+            if (strcmp(lit, "true") && strcmp(lit, "false") && strcmp(lit, "null")) {
+                strtod(lit, &end);
+                if (*end) goto bad;
+            }
+            rec_set_raw(r, key.s, lit);
+        }
+        p = skip_ws(p);
+        if (*p == ',') { p++; continue; }
+        if (*p == '}') { p++; break; }
+        goto bad;
+    }
+end:
+    p = skip_ws(p);
+    if (*p && *p != '\n' && *p != '\r') goto bad;
+    free(key.s);
+    free(val.s);
+    return 0;
+bad:
+    snprintf(err, errlen, "not a flat JSON object (at column %d)", (int)(p - line) + 1);
+    free(key.s);
+    free(val.s);
+    rec_free(r);
+    return -1;
+}
+
+// ----------------------------------------------------------------------------
+// Ledger files
+
+int ledger_load(const char *path, Ledger *L, char *err, size_t errlen) {
+    memset(L, 0, sizeof *L);
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) {
+        if (errno == ENOENT) return 0;
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (len && text[len - 1] != '\n') {
+        snprintf(err, errlen, "%s: the last line is incomplete (no newline); the harness never "
+                 "writes one: check the file by hand", path);
+        free(text);
+        return -1;
+    }
+    int cap = 0, lineno = 0;
+    for (char *line = text, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        *nl = 0;
+        lineno++;
+        if (!*skip_ws(line)) continue;
+        if (L->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            L->r = xrealloc(L->r, (size_t)cap * sizeof *L->r);
+        }
+        char e[128];
+        if (rec_parse(line, &L->r[L->n], e, sizeof e) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, e);
+            free(text);
+            ledger_free(L);
+            return -1;
+        }
+        L->n++;
+    }
+    free(text);
+    return 0;
+}
+
+void ledger_free(Ledger *L) {
+    for (int i = 0; i < L->n; i++) rec_free(&L->r[i]);
+    free(L->r);
+    memset(L, 0, sizeof *L);
+}
+
+static int is_status(const char *s) {
+    return !strcmp(s, "keep") || !strcmp(s, "discard") || !strcmp(s, "crash") || !strcmp(s, "invalid");
+}
+
+char *tsv_row(const Record *r) {
+    const char *kind = rec_get(r, "kind");
+    if (!kind || strcmp(kind, "experiment")) return NULL;
+    const char *status = rec_get(r, "status");
+    const char *commit = rec_get(r, "commit");
+    const char *desc = rec_get(r, "description");
+    int ok = status && (!strcmp(status, "keep") || !strcmp(status, "discard"));
+    double val = ok ? rec_num(r, "val_bpb", 0) : 0;
+    double mem = ok ? rec_num(r, "memory_gb", 0) : 0;
+    char shortc[8] = "0000000";
+    if (commit && strlen(commit) >= 7) { memcpy(shortc, commit, 7); shortc[7] = 0; }
+    char *d = xstrdup(desc ? desc : "");
+    for (char *p = d; *p; p++)
+        if (*p == '\t' || *p == '\n' || *p == '\r') *p = ' ';
+    char *row = xasprintf("%s\t%.6f\t%.1f\t%s\t%s", shortc, val, mem, status ? status : "crash", d);
+    free(d);
+    return row;
+}
+
+// Checks one data row's shape (so a hand-edited file gets a precise message).
+static const char *tsv_row_problem(char *line) {
+    char *f[6];
+    int n = 0;
+    for (char *p = line;; ) {
+        if (n == 6) return "more than 5 tab-separated columns";
+        f[n++] = p;
+        char *t = strchr(p, '\t');
+        if (!t) break;
+        *t = 0;
+        p = t + 1;
+    }
+    if (n != 5) return "fewer than 5 tab-separated columns";
+    if (strlen(f[0]) != 7 || strspn(f[0], "0123456789abcdef") != 7) return "commit is not a 7-digit hex hash";
+    char *end;
+    strtod(f[1], &end);
+    if (!*f[1] || *end) return "val_bpb is not a number";
+    strtod(f[2], &end);
+    if (!*f[2] || *end) return "memory_gb is not a number";
+    if (!is_status(f[3])) return "status is not keep/discard/crash/invalid";
+    return NULL;
+}
+
+int tsv_sync(const char *tsv_path, const Ledger *L, char *err, size_t errlen) {
+    size_t len;
+    char *text = read_file(tsv_path, &len);
+    if (!text && errno != ENOENT) {
+        snprintf(err, errlen, "cannot read %s: %s", tsv_path, strerror(errno));
+        return -1;
+    }
+    int rc = -1, have = 0;
+    if (!text || len == 0) {
+        char e[256];
+        char *hdr = TSV_HEADER "\n";
+        if (write_file_atomic(tsv_path, hdr, strlen(hdr), e, sizeof e) != 0) {
+            snprintf(err, errlen, "%s", e);
+            free(text);
+            return -1;
+        }
+    } else {
+        if (text[len - 1] != '\n') {
+            snprintf(err, errlen, "%s: the last line is incomplete (no newline); fix or move the "
+                     "file aside (the harness never rewrites it)", tsv_path);
+            goto out;
+        }
+        int lineno = 0, row = 0;
+        for (char *line = text, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            *nl = 0;
+            lineno++;
+            if (lineno == 1) {
+                if (strcmp(line, TSV_HEADER)) {
+                    snprintf(err, errlen, "%s:1: header is not \"commit<TAB>val_bpb<TAB>memory_gb<TAB>"
+                             "status<TAB>description\"; fix or move the file aside", tsv_path);
+                    goto out;
+                }
+                continue;
+            }
+            char *copy = xstrdup(line);
+            const char *problem = tsv_row_problem(copy);
+            free(copy);
+            if (problem) {
+                snprintf(err, errlen, "%s:%d: malformed row (%s); fix or move the file aside "
+                         "(the harness never rewrites it)", tsv_path, lineno, problem);
+                goto out;
+            }
+            // the row must be the next one derived from results.jsonl
+            char *want = NULL;
+            while (row < L->n && !(want = tsv_row(&L->r[row]))) row++;
+            if (!want || strcmp(want, line)) {
+                snprintf(err, errlen, "%s:%d: row does not match results.jsonl (%s); was the file "
+                         "edited by hand? Move it aside and the harness re-derives it", tsv_path,
+                         lineno, want ? "different values" : "no such experiment");
+                free(want);
+                goto out;
+            }
+            free(want);
+            row++;
+            have = row;
+        }
+    }
+    // append what is missing (after a kill between the two appends, or a new file)
+    for (int i = have; i < L->n; i++) {
+        char *row = tsv_row(&L->r[i]);
+        if (!row) continue;
+        char e[256];
+        int r = append_line_atomic(tsv_path, row, e, sizeof e);
+        free(row);
+        if (r != 0) { snprintf(err, errlen, "%s", e); goto out; }
+    }
+    rc = 0;
+out:
+    free(text);
+    return rc;
+}
+
+int ledger_append(const char *jsonl_path, const char *tsv_path, const Record *r, char *err,
+                  size_t errlen) {
+    char *json = rec_to_json(r);
+    int rc = append_line_atomic(jsonl_path, json, err, errlen);
+    free(json);
+    if (rc != 0 || !tsv_path) return rc;
+    char *row = tsv_row(r);
+    if (row) rc = append_line_atomic(tsv_path, row, err, errlen);
+    free(row);
+    return rc;
+}
+
+// ----------------------------------------------------------------------------
+// Run output
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+// "label: value" -> sets out[label]; numbers stay numbers. Returns 1 if the line matched.
+static int kv_line(char *line, Record *out) {
+    char *s = trim(line);
+    char *colon = strchr(s, ':');
+    if (!colon || colon == s) return 0;
+    for (char *p = s; p < colon; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_')) return 0;
+    if (isdigit((unsigned char)*s)) return 0;
+    *colon = 0;
+    char *v = trim(colon + 1);
+    char *end;
+    double d = strtod(v, &end);
+    if (*v && !*end && strcspn(v, "xX") == strlen(v)) {
+        rec_set_raw(out, s, isfinite(d) ? v : "null");   // "nan" / "inf" -> null
+    } else {
+        rec_set_str(out, s, v);
+    }
+    return 1;
+}
+
+int parse_summary(const char *log, Record *out, int *fail) {
+    *fail = 0;
+    char *text = xstrdup(log);
+    char *last = NULL;   // start of the line after the last "---"
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        char *t = trim(line);
+        if (!strcmp(t, "FAIL") || !strncmp(t, "FAIL ", 5) || !strncmp(t, "FAIL:", 5)) *fail = 1;
+        if (!strcmp(t, "---") && nl) last = nl + 1;
+        if (nl) *nl = '\n';
+    }
+    int n = 0;
+    for (char *line = last, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (!*trim(line)) break;
+        if (!kv_line(line, out)) break;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+int parse_kv_file(const char *path, Record *out) {
+    char *text = read_file(path, NULL);
+    if (!text) return -1;
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        kv_line(line, out);
+    }
+    free(text);
+    return 0;
+}
+
+double stddev(const double *x, int n) {
+    if (n < 2) return 0;
+    double m = 0, s = 0;
+    for (int i = 0; i < n; i++) m += x[i];
+    m /= n;
+    for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return sqrt(s / (n - 1));
+}

@@ -1,0 +1,41 @@
+// main.c -- the `autoresearch` command: dispatches to the fixed layer's and the harness's commands.
+#include <stdio.h>
+#include <string.h>
+
+#include "dataset.h"
+
+typedef struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *help;
+} Command;
+
+static const Command commands[] = {
+    {"prepare", prepare_main, "download or read the corpus, train the tokenizer, write token shards"},
+    {"encode", encode_main, "text on stdin -> token ids on stdout (prepared tokenizer)"},
+    {"decode", decode_main, "token ids on stdin -> text on stdout (prepared tokenizer)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: autoresearch COMMAND [options]   (autoresearch COMMAND --help for its options)\n"
+            "\n"
+            "Autonomous ML research on a small GPT: an agent edits train.c, trains for a fixed\n"
+            "budget, keeps what lowers val_bpb. Data and cache: $AUTORESEARCH_CACHE\n"
+            "(default ~/.cache/autoresearch).\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "autoresearch: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
