@@ -222,7 +222,8 @@ int download_file(const char *url, const char *dest, const DownloadOpts *opts,
             curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
             curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
             curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opts->connect_timeout_s);
-            curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // bytes/s
+            // Below 1 KB/s for low_speed_time_s counts as stalled (curl averages over ~5 s).
+            curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
             curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts->low_speed_time_s);
             curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(c, CURLOPT_USERAGENT, "autoresearch/1.0");

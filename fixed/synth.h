@@ -19,4 +19,9 @@ void synth_generate(uint64_t seed, size_t ndocs, DocSet *out, double *bits);
 // check the generator's bookkeeping independently.
 double synth_doc_bits(const char *text, size_t len);
 
+// Expected information content (bits) and length (bytes) of one document, computed
+// analytically from the grammar's probability tables (no sampling). bits/bytes is the
+// source's entropy rate in bits per byte; tests compare it with sampled means.
+void synth_expectation(double *bits_per_doc, double *bytes_per_doc);
+
 #endif

@@ -4,8 +4,8 @@
 // TOK_N_SPECIAL reserved special tokens at the top; BOS is the first of them (vocab - 4).
 // Text is first split into chunks with the original project's GPT-4-style pattern
 // (numbers in groups of at most 2), see TOK_SPLIT_PATTERN; merges never cross chunks.
-// Bytes the pattern does not match (invalid UTF-8) become chunks of their own, so
-// decode(encode(x)) == x for every byte string.
+// Bytes the pattern does not match (invalid UTF-8) become chunks of their own (each maximal
+// run of them is one chunk), so decode(encode(x)) == x for every byte string.
 //
 // Vocabulary file format (little endian), see also README "File formats":
 //   char     magic[8]     "ARBPE\0\0\1"  (last byte: format version 1)
@@ -49,6 +49,10 @@ int tokenizer_encode_docs(const Tokenizer *tok, const DocSet *docs, uint16_t **i
 // Merge i (0-based) as its two parent ids.
 void tokenizer_merge(const Tokenizer *tok, int i, int32_t *left, int32_t *right);
 int tokenizer_n_merges(const Tokenizer *tok);
+
+// Pre-tokenization of text into chunks (for tests and tools): ends[i] is the end offset of
+// chunk i; chunks cover text in order. Returns the chunk count, or -1 if cap is too small.
+long tokenizer_chunks(const Tokenizer *tok, const char *text, size_t len, size_t *ends, long cap);
 
 // The public functions in prepare.h (tokenizer_vocab_size, tokenizer_bos, tokenizer_encode,
 // tokenizer_decode, tokenizer_token_bytes, tokenizer_free) are implemented in tokenizer.c;

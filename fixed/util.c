@@ -54,10 +54,12 @@ char *xasprintf(const char *fmt, ...) {
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     char *s = xmalloc((size_t)n + 1);
-    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    if ((size_t)n < sizeof small) memcpy(s, small, (size_t)n + 1);
+    else vsnprintf(s, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
     return s;
 }

@@ -155,6 +155,81 @@ int proc_run(const ProcSpec *s, ProcResult *r, char *err, size_t errlen);
 int cmd_capture(const char *const *argv, char **out, char **errout);
 
 // ----------------------------------------------------------------------------
+// Sessions and experiments (experiment.c)
+
+typedef struct {
+    char *root, *state;        // repository top level; $GIT_DIR/autoresearch
+    char *jsonl, *tsv;         // ledger paths
+    char tag[96];              // session name: branch autoresearch/<tag>, else the branch name
+    char base[41];             // commit the session started from: integrity is checked against it
+    char budget_mode[16];      // time | tokens | flops
+    double budget;             // amount (seconds / tokens / FLOPs); 0: train.c's default
+    double timeout;            // hard limit on one training run, seconds
+    double sigma;              // standard deviation of val_bpb measured by `noise` (0: none)
+    char gate[16];             // strict | noise
+    long seed;                 // AUTORESEARCH_SEED for experiments; -1: train.c's own
+    Ledger L;                  // results.jsonl, all sessions
+} Session;
+
+extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
+extern volatile int g_stop;    // set by Ctrl-C: stop after the current step
+
+// Opens the repository the current directory is in (chdir to its top level) and loads the
+// ledger; dies with a clear message on a problem.
+void session_open(Session *S);
+void session_close(Session *S);
+// Takes the per-working-tree lock (dies if another harness holds it), then checks
+// results.tsv against results.jsonl and appends rows a kill left out.
+void session_lock(Session *S);
+// Loads sessions/<tag>.json into S (returns 0), or -1 if there is none.
+int session_load(Session *S, const char *tag);
+void session_save(Session *S);
+// The tag of the current branch (autoresearch/<tag> -> <tag>; other branches: their name).
+void current_tag(char *tag, size_t n);
+
+// Git helpers: stdout trimmed (malloc'd) or NULL when git failed (its message in git_err).
+char *git_str(const char *arg, ...);
+int git_ok(const char *arg, ...);               // exit status 0?
+extern char git_err[512];
+char *head_commit(void);                         // NULL on a repository without commits
+
+// Paths (tracked, changed vs base, or untracked and not ignored) other than train.c that
+// differ from the session's base: a NULL-terminated malloc'd list (empty: all good).
+char **check_integrity(const Session *S);
+void free_list(char **l);
+void fixed_hash(char out[65]);
+
+// The session's current best: its last kept experiment (NULL if none).
+const Record *session_best(const Session *S);
+int session_experiments(const Session *S);     // experiment rows of this session
+// Runs HEAD as one experiment (build, train under the budget and timeout, parse, classify
+// against the best and the gate), appends it to the ledger, prints one line, and with reset
+// moves the branch back to the best when it is not kept. extra: fields to merge in (agent,
+// mutation), may be NULL. Returns the status ("keep", ...; static storage), or NULL when
+// aborted by Ctrl-C (nothing recorded).
+const char *experiment(Session *S, const char *desc, const Record *extra, int reset);
+// Records a row that ran nothing (invalid change) or an agent failure (kind agent_error).
+void record_event(Session *S, const char *kind, const char *status, const char *desc,
+                  const char *reason, const Record *extra);
+// One `noise` run of HEAD with AUTORESEARCH_SEED=seed, recorded as kind "noise" (run i of k).
+// Returns its val_bpb, NAN if it crashed, or NAN with *aborted set on Ctrl-C.
+double noise_run(Session *S, int i, int k, long seed, int *aborted);
+// Finishes an experiment interrupted by a kill (running.json): re-runs it or drops it.
+void resume_interrupted(Session *S, int reset);
+// Commits train.c with the message; 0 or -1 (message in git_err).
+int commit_train(const char *msg);
+// Resets the working tree to commit and removes the given untracked files.
+void reset_to(const char *commit, char **untracked);
+// Options shared by run / loop / noise: returns 1 if argv[*i] was one (consumed).
+int session_option(Session *S, int argc, char **argv, int *i);
+#define SESSION_OPTIONS_HELP \
+    "  --budget-mode M   time (default; wall-clock seconds), tokens or flops (fixed work:\n" \
+    "                    deterministic and comparable across machines)\n" \
+    "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
+    "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
+    "  --seed N          set AUTORESEARCH_SEED for every run (default: train.c's own seed)\n"
+
+// ----------------------------------------------------------------------------
 // Commands (argv[0] is the command name); return the exit code.
 
 int run_main(int argc, char **argv);

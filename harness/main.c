@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "harness.h"
 
 typedef struct {
     const char *name;
@@ -14,6 +15,11 @@ static const Command commands[] = {
     {"prepare", prepare_main, "download or read the corpus, train the tokenizer, write token shards"},
     {"encode", encode_main, "text on stdin -> token ids on stdout (prepared tokenizer)"},
     {"decode", decode_main, "token ids on stdin -> text on stdout (prepared tokenizer)"},
+    {"run", run_main, "one experiment: build train.c, train under the budget, log, keep or reset"},
+    {"loop", loop_main, "the autonomous loop: agent edits train.c, run, keep or reset, repeat"},
+    {"noise", noise_main, "run the baseline K times with different seeds: sigma of val_bpb"},
+    {"status", status_main, "the session: experiments by status, best, the running experiment"},
+    {"report", report_main, "progress plot (SVG, PNG) and a Markdown summary with val vs test"},
 };
 
 static void usage(FILE *f) {

@@ -89,6 +89,7 @@ fails_with "unknown current data set" "bogus" "$AR" encode <"$T/in.bin"
 rm -rf "$AUTORESEARCH_CACHE"
 fails_with "nothing prepared" "autoresearch prepare" "$AR" encode <"$T/in.bin"
 
-check "prepare --help" "$AR" prepare --help
+"$AR" prepare --help >"$T/help" 2>&1
+check "prepare --help" grep -q "^usage: autoresearch prepare" "$T/help"
 echo "prepare.test: $pass passed, $fail failed"
 [ $fail -eq 0 ]

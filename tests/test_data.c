@@ -15,6 +15,7 @@
 
 #define BOS 99
 #define V 128
+#define TV 280   // vocabulary of the small tokenizer of make_dataset
 
 static char *tmp;
 
@@ -247,8 +248,9 @@ static Tokenizer *make_dataset(void) {
         docset_add(&docs, text, len);
     }
     char err[512];
-    Tokenizer *tok = tokenizer_train(&docs, 300, 1, err, sizeof err);
+    Tokenizer *tok = tokenizer_train(&docs, TV, 1, err, sizeof err);
     CHECK_MSG(tok != NULL, "%s", err);
+    if (!tok) exit(1);
     char *path = xasprintf("%s/tokenizer.bin", dir);
     CHECK(tokenizer_save(tok, path, err, sizeof err) == 0);
     free(path);
@@ -258,7 +260,7 @@ static Tokenizer *make_dataset(void) {
     const char *names[] = {"train", "val", "test"};
     for (int s = 0; s < 3; s++) {
         path = xasprintf("%s/%s.bin", dir, names[s]);
-        CHECK(shard_write(path, ids, n, 300, (uint32_t)tokenizer_bos(tok), err, sizeof err) == 0);
+        CHECK(shard_write(path, ids, n, TV, (uint32_t)tokenizer_bos(tok), err, sizeof err) == 0);
         free(path);
     }
     path = xasprintf("%s/manifest.txt", dir);
@@ -288,7 +290,7 @@ static void test_dataloader(void) {
         for (int r = 0; r < B; r++) {
             bos &= x[r * T] == tokenizer_bos(tok);
             for (int t = 0; t + 1 < T; t++) shifted &= y[r * T + t] == x[r * T + t + 1];
-            for (int t = 0; t < T; t++) inrange &= x[r * T + t] >= 0 && x[r * T + t] < 300 && y[r * T + t] >= 0 && y[r * T + t] < 300;
+            for (int t = 0; t < T; t++) inrange &= x[r * T + t] >= 0 && x[r * T + t] < TV && y[r * T + t] >= 0 && y[r * T + t] < TV;
         }
     }
     CHECK(same);

@@ -1,0 +1,144 @@
+// bench_train.c -- training throughput of train.c's model on this machine.
+//
+// For the default configuration (the tunables) and two larger ones it runs full optimizer
+// steps (forward, backward, MuonAdamW) on random tokens and reports tokens/s, ms/step, model
+// GFLOP/s (gpt_flops_per_token * tokens/s), % of the fp32 FMA peak and % of the bf16 matmul
+// peak, both peaks measured here in the same run, and the peak resident memory (each
+// configuration runs in its own child process so the peaks do not mix).
+//
+//   bench_train            throughput table (the matmul precision is the build's: bench_train
+//                          is bf16 unless built with PRECISION=fp32, bench_train_fp32 is fp32)
+//   bench_train --curve N  loss of a small model over N steps on a fixed learnable stream
+//                          (bench/train.bench.sh compares the bf16 and fp32 builds' curves)
+#define TESTING
+#include "../train.c"
+#include <immintrin.h>
+#include <sys/wait.h>
+
+// fp32 FMA peak: every thread runs independent AVX-512 FMA chains (12 accumulators hide the
+// 4-cycle latency on 2 FMA ports).
+static double fma_peak_gflops(double seconds) {
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        long iters = 2000000;
+        double t0 = now_seconds();
+        float sink = 0;
+        #pragma omp parallel reduction(+:sink)
+        {
+            __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+            for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+            for (long it = 0; it < iters; it++)
+                for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+            for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(a[i]);
+        }
+        double dt = now_seconds() - t0;
+        double g = (double)omp_get_max_threads() * iters * 12 * 16 * 2 / dt / 1e9;
+        if (g > best) best = g;
+        if (sink == 12345.0f) printf(" ");
+        if (dt > seconds) break;
+    }
+    return best;
+}
+
+typedef struct { const char *name; int depth, C, hs, B; } BenchCfg;
+
+static void bench_config(const BenchCfg *bc, double fma_peak, double bf16_peak, int steps) {
+    Config c = {.V = VOCAB_SIZE, .T = MAX_SEQ_LEN, .C = bc->C, .NL = bc->depth, .hs = bc->hs,
+                .NH = bc->C / bc->hs, .F = MLP_RATIO * bc->C};
+    c.NKV = c.NH / KV_GROUP;
+    config_windows(&c, WINDOW_PATTERN);
+    GPT m;
+    gpt_build(&m, &c, bc->B, 1);
+    int N = bc->B * c.T;
+    int32_t *x = xcalloc(N, 4), *y = xcalloc(N, 4);
+    uint64_t s = 1;
+    for (int i = 0; i < N; i++) { x[i] = (int32_t)(rng_u64(&s) % c.V); y[i] = (int32_t)(rng_u64(&s) % c.V); }
+    double t_fb = 0, t_opt = 0;
+    for (int k = -2; k < steps; k++) {   // 2 warm-up steps create the primitives
+        double t0 = now_seconds();
+        gpt_zero_grad(&m);
+        gpt_forward_backward(&m, x, y, bc->B, 1.0f);
+        double t1 = now_seconds();
+        gpt_optimizer_step(&m, 1.0f, 0.9f, 0.1f);
+        double t2 = now_seconds();
+        if (k >= 0) { t_fb += t1 - t0; t_opt += t2 - t1; }
+    }
+    // A training step accumulates TOTAL_BATCH_SIZE / N micro-batches per optimizer step; the
+    // optimizer's share is charged accordingly.
+    double accum = TOTAL_BATCH_SIZE >= N ? (double)TOTAL_BATCH_SIZE / N : 1;
+    double step_s = (t_fb * accum + t_opt) / steps;
+    double tok_s = N * accum / step_s;
+    double gf = gpt_flops_per_token(&m) * tok_s / 1e9;
+    printf("%-8s %s d%-2d C%-4d hs%-3d B%-2d %5.2fM | %8.0f tok/s | %7.1f ms/step | %6.1f GFLOP/s | %5.1f%% fp32-FMA | %5.1f%% bf16-mm | opt %4.1f%% | %6.0f MB\n",
+           bc->name, PRECISION_NAME, c.NL, c.C, c.hs, bc->B, m.nparams / 1e6, tok_s, step_s * 1000, gf,
+           100 * gf / fma_peak, 100 * gf / bf16_peak, 100 * t_opt / steps / step_s, peak_memory_mb());
+    fflush(stdout);
+    free(x); free(y);
+    gpt_free(&m);
+}
+
+// Loss curve on a learnable stream: each sequence is a random walk over the vocabulary with
+// small steps, so the next token is predictable from the current one.
+static void loss_curve(int steps) {
+    Config c = {.V = 256, .T = 128, .C = 128, .NL = 2, .NH = 2, .NKV = 2, .hs = 64, .F = 512};
+    config_windows(&c, WINDOW_PATTERN);
+    int B = 8, N = B * c.T;
+    GPT m;
+    gpt_build(&m, &c, B, 42);
+    int32_t *x = xcalloc(N, 4), *y = xcalloc(N, 4);
+    uint64_t s = 7;
+    for (int k = 0; k < steps; k++) {
+        for (int b = 0; b < B; b++) {
+            int v = (int)(rng_u64(&s) % c.V);
+            for (int t = 0; t < c.T; t++) {
+                x[b * c.T + t] = v;
+                v = (v + (int)(rng_u64(&s) % 5) - 2 + c.V) % c.V;
+                y[b * c.T + t] = v;
+            }
+        }
+        gpt_zero_grad(&m);
+        float loss = gpt_forward_backward(&m, x, y, B, 1.0f);
+        gpt_optimizer_step(&m, lr_multiplier((double)k / steps), muon_momentum(k), muon_weight_decay((double)k / steps));
+        if (k % 10 == 0 || k == steps - 1) printf("curve %s step %4d loss %.5f\n", PRECISION_NAME, k, loss);
+    }
+    free(y);
+    free(x);
+    gpt_free(&m);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--curve")) { loss_curve(atoi(argv[2])); matmul_free_all(); return 0; }
+    // libgomp does not survive fork() once its threads exist, so the parent runs no OpenMP:
+    // one child measures the peaks and hands them over a pipe, one child per configuration.
+    double peaks[3];
+    int fd[2];
+    if (pipe(fd) != 0) { perror("pipe"); return 1; }
+    pid_t pid = fork();
+    if (pid == 0) {
+        peaks[0] = fma_peak_gflops(1.0);
+        peaks[1] = measure_matmul_gflops(1, 1.0);
+        peaks[2] = measure_matmul_gflops(0, 1.0);
+        matmul_free_all();
+        _exit(write(fd[1], peaks, sizeof peaks) == sizeof peaks ? 0 : 1);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (read(fd[0], peaks, sizeof peaks) != sizeof peaks) { fprintf(stderr, "bench_train: peak measurement failed\n"); return 1; }
+    double fma = peaks[0], bf = peaks[1];
+    printf("threads %d | fp32 FMA peak %.1f GFLOP/s | oneDNN matmul 1024^3: bf16 %.1f, fp32 %.1f GFLOP/s\n",
+           omp_get_max_threads(), fma, bf, peaks[2]);
+    printf("model FLOPs/token = 6 * (block matrices + head) + 12 * NH * hs * mean visible keys, per layer\n");
+    BenchCfg cfgs[] = {
+        {"default", DEPTH, MODEL_DIM, HEAD_DIM, DEVICE_BATCH_SIZE},
+        {"larger", 6, 384, 64, 8},
+        {"largest", 8, 512, 128, 8},
+    };
+    int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 4;
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        fflush(stdout);
+        pid = fork();
+        if (pid == 0) { bench_config(&cfgs[i], fma, bf, steps); matmul_free_all(); _exit(0); }
+        waitpid(pid, &st, 0);
+    }
+    return 0;
+}

@@ -1,0 +1,731 @@
+// experiment.c -- sessions, integrity, and running one experiment into the ledger.
+#include "harness.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile int g_abort, g_stop;
+char git_err[512];
+
+// ----------------------------------------------------------------------------
+// git
+
+static int git_v(char **out, const char *arg, va_list ap) {
+    const char *argv[32] = {"git", arg};
+    int n = 2;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 31) argv[n++] = a;
+    argv[n] = NULL;
+    char *o, *e;
+    int rc = cmd_capture(argv, &o, &e);
+    size_t el = strlen(e);
+    while (el && (e[el - 1] == '\n' || e[el - 1] == ' ')) e[--el] = 0;
+    char *nl = strrchr(e, '\n');   // the last line says what went wrong
+    snprintf(git_err, sizeof git_err, "git %s: %s", arg, nl ? nl + 1 : (*e ? e : "failed"));
+    free(e);
+    if (out) *out = o; else free(o);
+    return rc;
+}
+
+char *git_str(const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    char *o;
+    int rc = git_v(&o, arg, ap);
+    va_end(ap);
+    if (rc != 0) { free(o); return NULL; }
+    size_t n = strlen(o);
+    while (n && (o[n - 1] == '\n' || o[n - 1] == ' ')) o[--n] = 0;
+    return o;
+}
+
+int git_ok(const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    int rc = git_v(NULL, arg, ap);
+    va_end(ap);
+    return rc == 0;
+}
+
+char *head_commit(void) { return git_str("rev-parse", "--verify", "-q", "HEAD", NULL); }
+
+// Splits NUL-separated output into a NULL-terminated list, appending to l.
+static char **split_z(char **l, const char *s, size_t len) {
+    int n = 0;
+    while (l && l[n]) n++;
+    for (size_t i = 0; i < len;) {
+        size_t k = strlen(s + i);
+        if (k) {
+            l = xrealloc(l, (size_t)(n + 2) * sizeof *l);
+            l[n++] = xstrdup(s + i);
+            l[n] = NULL;
+        }
+        i += k + 1;
+    }
+    if (!l) { l = xmalloc(sizeof *l); l[0] = NULL; }
+    return l;
+}
+
+static char **git_list(const char *const *argv) {
+    char *o, *e;
+    int rc = cmd_capture(argv, &o, &e);
+    free(e);
+    if (rc != 0) { free(o); return NULL; }
+    // One path a line. Git quotes unusual paths ("a\tb"): they then never equal "train.c",
+    // so they count as a violation, which is the safe side.
+    char **l = NULL;
+    size_t len = strlen(o);
+    for (char *p = o; p < o + len; p++) if (*p == '\n') *p = 0;
+    l = split_z(l, o, len);
+    free(o);
+    return l;
+}
+
+void free_list(char **l) {
+    for (int i = 0; l && l[i]; i++) free(l[i]);
+    free(l);
+}
+
+int commit_train(const char *msg) {
+    if (!git_ok("add", "--", "train.c", NULL)) return -1;
+    char *email = git_str("config", "user.email", NULL);
+    int ok;
+    if (email && *email)
+        ok = git_ok("commit", "-q", "--no-verify", "-m", msg, NULL);
+    else   // no identity configured (fresh machine): commit as the harness
+        ok = git_ok("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost",
+                    "commit", "-q", "--no-verify", "-m", msg, NULL);
+    free(email);
+    return ok ? 0 : -1;
+}
+
+void reset_to(const char *commit, char **untracked) {
+    if (!git_ok("reset", "-q", "--hard", commit, NULL)) die("cannot reset to %s: %s", commit, git_err);
+    for (int i = 0; untracked && untracked[i]; i++) {
+        if (unlink(untracked[i]) != 0 && errno == EISDIR) remove_tree(untracked[i]);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Session
+
+void current_tag(char *tag, size_t n) {
+    char *b = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
+    const char *t = b ? b : "detached";
+    if (!strncmp(t, "autoresearch/", 13)) t += 13;
+    snprintf(tag, n, "%s", t);
+    for (char *p = tag; *p; p++)
+        if (*p == '/' || *p == ' ') *p = '-';
+    free(b);
+}
+
+static char *session_path(const Session *S, const char *tag) {
+    return xasprintf("%s/sessions/%s.json", S->state, tag);
+}
+
+void session_open(Session *S) {
+    memset(S, 0, sizeof *S);
+    char *root = git_str("rev-parse", "--show-toplevel", NULL);
+    if (!root) die("not inside a git repository (the harness keeps experiments as commits): %s", git_err);
+    if (chdir(root) != 0) die("cannot enter %s: %s", root, strerror(errno));
+    char *gd = git_str("rev-parse", "--absolute-git-dir", NULL);
+    if (!gd) die("%s", git_err);
+    S->root = root;
+    S->state = xasprintf("%s/autoresearch", gd);
+    free(gd);
+    char *sd = xasprintf("%s/sessions", S->state);
+    if (mkdir_p(sd) != 0) die("cannot create %s: %s", sd, strerror(errno));
+    free(sd);
+    S->jsonl = xstrdup("results.jsonl");
+    S->tsv = xstrdup("results.tsv");
+    // "unset" markers: session_load fills these from the session file, then defaults
+    S->budget = -1;
+    S->timeout = -1;
+    S->sigma = -1;
+    S->seed = -2;
+    char err[1024];
+    if (ledger_load(S->jsonl, &S->L, err, sizeof err) != 0) die("%s", err);
+}
+
+void session_close(Session *S) {
+    ledger_free(&S->L);
+    free(S->root);
+    free(S->state);
+    free(S->jsonl);
+    free(S->tsv);
+    memset(S, 0, sizeof *S);
+}
+
+void session_lock(Session *S) {
+    char *p = xasprintf("%s/lock", S->state);
+    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    if (fd < 0) die("cannot open %s: %s", p, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {0};
+        if (read(fd, buf, sizeof buf - 1) < 0) buf[0] = 0;
+        die("another autoresearch harness is running in this working tree (pid %s)", buf[0] ? buf : "?");
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* informational only */ }
+    free(p);   // fd stays open: the lock lives as long as the process
+    // only the lock holder may complete results.tsv (another harness may be mid-append)
+    char err[1024];
+    if (tsv_sync(S->tsv, &S->L, err, sizeof err) != 0) die("%s", err);
+}
+
+static void session_defaults(Session *S) {
+    if (!S->budget_mode[0]) snprintf(S->budget_mode, sizeof S->budget_mode, "time");
+    if (S->budget < 0) S->budget = 0;
+    if (S->timeout < 0) S->timeout = 600;
+    if (S->sigma < 0) S->sigma = 0;
+    if (!S->gate[0]) snprintf(S->gate, sizeof S->gate, "strict");
+    if (S->seed == -2) S->seed = -1;
+    if (strcmp(S->budget_mode, "time") && S->budget <= 0)
+        die("--budget-mode %s needs --budget N (the amount of %s)", S->budget_mode, S->budget_mode);
+}
+
+int session_load(Session *S, const char *tag) {
+    snprintf(S->tag, sizeof S->tag, "%s", tag);
+    char *p = session_path(S, tag);
+    char *text = read_file(p, NULL);
+    int rc = -1;
+    if (text) {
+        Record r;
+        char err[128];
+        if (rec_parse(text, &r, err, sizeof err) != 0) die("%s: %s", p, err);
+        const char *base = rec_get(&r, "base");
+        if (!base || strlen(base) != 40) die("%s: no base commit", p);
+        snprintf(S->base, sizeof S->base, "%s", base);
+        if (!S->budget_mode[0] && rec_get(&r, "budget_mode"))
+            snprintf(S->budget_mode, sizeof S->budget_mode, "%s", rec_get(&r, "budget_mode"));
+        if (S->budget < 0) S->budget = rec_num(&r, "budget", 0);
+        if (S->timeout < 0) S->timeout = rec_num(&r, "timeout", 600);
+        if (S->sigma < 0) S->sigma = rec_num(&r, "sigma", 0);
+        if (!S->gate[0] && rec_get(&r, "gate")) snprintf(S->gate, sizeof S->gate, "%s", rec_get(&r, "gate"));
+        if (S->seed == -2) S->seed = (long)rec_num(&r, "seed", -1);
+        rec_free(&r);
+        free(text);
+        rc = 0;
+    }
+    free(p);
+    session_defaults(S);
+    return rc;
+}
+
+static void iso_time(char *out, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void session_save(Session *S) {
+    Record r = {0};
+    char now[32];
+    iso_time(now, sizeof now);
+    rec_set_str(&r, "tag", S->tag);
+    rec_set_str(&r, "base", S->base);
+    rec_set_str(&r, "budget_mode", S->budget_mode);
+    rec_set_num(&r, "budget", S->budget);
+    rec_set_num(&r, "timeout", S->timeout);
+    rec_set_num(&r, "sigma", S->sigma);
+    rec_set_str(&r, "gate", S->gate);
+    rec_set_num(&r, "seed", (double)S->seed);
+    rec_set_str(&r, "saved", now);
+    char *json = rec_to_json(&r);
+    char *line = xasprintf("%s\n", json);
+    char *p = session_path(S, S->tag);
+    char err[512];
+    if (write_file_atomic(p, line, strlen(line), err, sizeof err) != 0) die("%s", err);
+    free(p);
+    free(line);
+    free(json);
+    rec_free(&r);
+}
+
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n)) return 0;
+    if (argv[*i][n] == '=') { *val = argv[*i] + n + 1; return 1; }
+    if (argv[*i][n]) return 0;
+    if (*i + 1 >= argc) die("%s needs a value", name);
+    *val = argv[++*i];
+    return 1;
+}
+
+static double num_arg(const char *name, const char *v) {
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end || !isfinite(d) || d < 0) die("%s: '%s' is not a non-negative number", name, v);
+    return d;
+}
+
+int session_option(Session *S, int argc, char **argv, int *i) {
+    const char *v;
+    if (opt_value(argc, argv, i, "--budget-mode", &v)) {
+        if (strcmp(v, "time") && strcmp(v, "tokens") && strcmp(v, "flops"))
+            die("--budget-mode: '%s' is not time, tokens or flops", v);
+        snprintf(S->budget_mode, sizeof S->budget_mode, "%s", v);
+    } else if (opt_value(argc, argv, i, "--budget", &v)) {
+        S->budget = num_arg("--budget", v);
+    } else if (opt_value(argc, argv, i, "--timeout", &v)) {
+        S->timeout = num_arg("--timeout", v);
+        if (S->timeout <= 0) die("--timeout must be positive");
+    } else if (opt_value(argc, argv, i, "--seed", &v)) {
+        S->seed = (long)num_arg("--seed", v);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+// ----------------------------------------------------------------------------
+// Integrity and hashes
+
+char **check_integrity(const Session *S) {
+    const char *diff[] = {"git", "diff", "--name-only", "--no-renames", S->base, "--", NULL};
+    const char *untracked[] = {"git", "ls-files", "--others", "--exclude-standard", NULL};
+    char **changed = git_list(diff);
+    char **extra = git_list(untracked);
+    if (!changed || !extra) die("cannot compare the working tree with the session's base %.7s", S->base);
+    char **bad = xmalloc(sizeof *bad);
+    int n = 0;
+    bad[0] = NULL;
+    for (char **l = changed; ; l = extra) {
+        for (int i = 0; l[i]; i++) {
+            if (!strcmp(l[i], "train.c")) continue;
+            bad = xrealloc(bad, (size_t)(n + 2) * sizeof *bad);
+            bad[n++] = xstrdup(l[i]);
+            bad[n] = NULL;
+        }
+        if (l == extra) break;
+    }
+    free_list(changed);
+    free_list(extra);
+    return bad;
+}
+
+void fixed_hash(char out[65]) {
+    const char *argv[] = {"git", "ls-files", "--", "fixed", "Makefile", NULL};
+    char **files = git_list(argv);
+    Sha256Stream *h = sha256_stream_new();
+    for (int i = 0; files && files[i]; i++) {
+        char fh[65] = "missing";
+        if (sha256_file_hex(files[i], fh) != 0) snprintf(fh, sizeof fh, "missing");
+        sha256_stream_update(h, files[i], strlen(files[i]) + 1);
+        sha256_stream_update(h, fh, strlen(fh));
+    }
+    sha256_stream_final(h, out);
+    free_list(files);
+}
+
+// ----------------------------------------------------------------------------
+// The ledger of this session
+
+static int in_session(const Session *S, const Record *r, const char *kind) {
+    const char *s = rec_get(r, "session"), *k = rec_get(r, "kind");
+    return s && k && !strcmp(s, S->tag) && !strcmp(k, kind);
+}
+
+const Record *session_best(const Session *S) {
+    const Record *best = NULL;
+    for (int i = 0; i < S->L.n; i++) {
+        const char *st = rec_get(&S->L.r[i], "status");
+        if (in_session(S, &S->L.r[i], "experiment") && st && !strcmp(st, "keep")) best = &S->L.r[i];
+    }
+    return best;
+}
+
+int session_experiments(const Session *S) {
+    int n = 0;
+    for (int i = 0; i < S->L.n; i++) n += in_session(S, &S->L.r[i], "experiment");
+    return n;
+}
+
+static const Record *find_id(const Session *S, const char *id) {
+    for (int i = 0; i < S->L.n; i++) {
+        const char *x = rec_get(&S->L.r[i], "id");
+        if (x && !strcmp(x, id)) return &S->L.r[i];
+    }
+    return NULL;
+}
+
+static void ledger_add(Session *S, Record *r) {
+    char err[512];
+    if (ledger_append(S->jsonl, S->tsv, r, err, sizeof err) != 0) die("%s", err);
+    S->L.r = xrealloc(S->L.r, (size_t)(S->L.n + 1) * sizeof *S->L.r);
+    S->L.r[S->L.n++] = *r;   // takes ownership
+    memset(r, 0, sizeof *r);
+}
+
+static void merge(Record *dst, const Record *src) {
+    for (int i = 0; src && i < src->n; i++) {
+        if (src->f[i].is_str) rec_set_str(dst, src->f[i].key, src->f[i].val);
+        else rec_set_raw(dst, src->f[i].key, src->f[i].val);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// One experiment
+
+static char *state_file(const Session *S, const char *name) { return xasprintf("%s/%s", S->state, name); }
+
+// Fields the harness writes itself; a summary line with one of these names is kept under
+// summary_<name> (val_bpb: the trusted value comes from the fixed layer's result file).
+static const char *harness_keys[] = {
+    "kind", "id", "session", "n", "commit", "parent", "description", "status", "reason", "val_bpb",
+    "test_bpb", "memory_gb", "start_time", "end_time", "wall_seconds", "budget_mode",
+    "budget_amount", "timeout_s", "train_sha256", "fixed_sha256", "base_commit", "exit_code",
+    "val_source", "val_mismatch", "best_before", "delta", "gate", "gate_threshold", "seed_only",
+    "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", NULL};
+
+static int is_harness_key(const char *k) {
+    for (int i = 0; harness_keys[i]; i++)
+        if (!strcmp(harness_keys[i], k)) return 1;
+    return 0;
+}
+
+// Do the changes from parent to commit touch only lines that mention a seed?
+static int seed_only_change(const char *parent, const char *commit) {
+    if (!parent || !*parent) return 0;
+    char *d = git_str("diff", "-U0", "--no-color", parent, commit, "--", "train.c", NULL);
+    if (!d) return 0;
+    int changed = 0, other = 0;
+    for (char *line = d, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if ((line[0] == '+' || line[0] == '-') && strncmp(line, "+++", 3) && strncmp(line, "---", 3)) {
+            changed++;
+            if (!strcasestr(line, "seed")) other = 1;
+        }
+    }
+    free(d);
+    return changed > 0 && !other;
+}
+
+// Builds and runs HEAD; fills r with the outcome: status "ok" or "crash" (+ reason).
+static void build_and_train(Session *S, Record *r) {
+    char t0s[32], t1s[32];
+    iso_time(t0s, sizeof t0s);
+    rec_set_str(r, "start_time", t0s);
+    double t0 = now_seconds();
+    int fd = open("run.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("cannot write run.log: %s", strerror(errno));
+    close(fd);
+    char err[512];
+    const char *status = "ok", *reason = NULL;
+    char why[160];
+    ProcResult pr;
+    unlink("build/train");   // the binary must come from this train.c, whatever make thinks
+    const char *make_argv[] = {"make", "-s", "build/train", NULL};
+    ProcSpec ms = {.argv = make_argv, .out_path = "run.log", .timeout = 600, .abort_flag = &g_abort};
+    if (proc_run(&ms, &pr, err, sizeof err) != 0) die("%s", err);
+    if (pr.aborted) { status = "aborted"; goto done; }
+    if (pr.exit_code != 0) {
+        status = "crash";
+        reason = pr.timed_out ? "build timed out" : "build failed";
+        goto done;
+    }
+    char *result = state_file(S, "result.txt"), *model = state_file(S, "model.bin");
+    unlink(result);
+    char *env[8];
+    int ne = 0;
+    env[ne++] = xasprintf("AUTORESEARCH_RESULT_FILE=%s", result);
+    env[ne++] = xasprintf("AUTORESEARCH_MODEL_OUT=%s", model);
+    env[ne++] = xasprintf("AUTORESEARCH_BUDGET_MODE=%s", S->budget_mode);
+    if (S->budget > 0) env[ne++] = xasprintf("AUTORESEARCH_BUDGET=%.17g", S->budget);
+    if (S->seed >= 0) env[ne++] = xasprintf("AUTORESEARCH_SEED=%ld", S->seed);
+    env[ne] = NULL;
+    const char *train_argv[] = {"build/train", NULL};
+    ProcSpec ts = {.argv = train_argv, .out_path = "run.log", .env = (const char *const *)env,
+                   .timeout = S->timeout, .abort_flag = &g_abort};
+    if (proc_run(&ts, &pr, err, sizeof err) != 0) die("%s", err);
+    for (int i = 0; i < ne; i++) free(env[i]);
+    rec_set_num(r, "exit_code", pr.exit_code);
+
+    Record sum = {0}, res = {0};
+    char *log = read_file("run.log", NULL);
+    int fail = 0;
+    int nsum = log ? parse_summary(log, &sum, &fail) : 0;
+    free(log);
+    int have_res = parse_kv_file(result, &res) == 0;
+    for (int i = 0; i < sum.n; i++) {
+        const char *k = sum.f[i].key;
+        char *key = is_harness_key(k) ? xasprintf("summary_%s", k) : xstrdup(k);
+        if (sum.f[i].is_str) rec_set_str(r, key, sum.f[i].val);
+        else rec_set_raw(r, key, sum.f[i].val);
+        free(key);
+    }
+    double val = NAN, sval = rec_num(&sum, "val_bpb", NAN);
+    if (have_res) {
+        val = rec_num(&res, "val_bpb", NAN);
+        rec_set_str(r, "val_source", "result_file");
+        if (rec_get(&res, "test_bpb")) rec_set_num(r, "test_bpb", rec_num(&res, "test_bpb", NAN));
+        if (rec_get(&res, "eval_tokens")) rec_set_num(r, "eval_tokens", rec_num(&res, "eval_tokens", 0));
+        if (rec_get(&res, "dataset")) rec_set_str(r, "dataset", rec_get(&res, "dataset"));
+        int mismatch = isfinite(sval) && isfinite(val) && fabs(sval - val) > 5e-7 * fmax(1, fabs(val));
+        rec_set_raw(r, "val_mismatch", mismatch ? "true" : "false");
+        if (mismatch)
+            warnf("val_bpb printed by train.c (%.6f) differs from the fixed layer's (%.6f); using the latter",
+                  sval, val);
+    }
+    rec_set_num(r, "val_bpb", val);
+    rec_set_fmt(r, "memory_gb", "%.1f", rec_num(&sum, "peak_vram_mb", 0) / 1024.0);
+    if (pr.aborted) status = "aborted";
+    else if (pr.timed_out) {
+        status = "crash";
+        snprintf(why, sizeof why, "timeout after %.0f s", S->timeout);
+        reason = why;
+    } else if (fail) {
+        status = "crash", reason = "FAIL (diverged)";
+    } else if (pr.exit_code != 0) {
+        status = "crash";
+        if (pr.signal) snprintf(why, sizeof why, "killed by signal %d", pr.signal);
+        else snprintf(why, sizeof why, "exit code %d", pr.exit_code);
+        reason = why;
+    } else if (!nsum) {
+        status = "crash", reason = "no summary block in run.log";
+    } else if (!have_res) {
+        status = "crash", reason = "no result file from the fixed layer (evaluate_bpb not called)";
+    } else if (!isfinite(val)) {
+        status = "crash", reason = "val_bpb is not a finite number";
+    }
+    rec_free(&sum);
+    rec_free(&res);
+    free(result);
+    free(model);
+done:
+    iso_time(t1s, sizeof t1s);
+    rec_set_str(r, "end_time", t1s);
+    rec_set_fmt(r, "wall_seconds", "%.1f", now_seconds() - t0);
+    rec_set_str(r, "status", status);
+    if (reason) rec_set_str(r, "reason", reason);
+}
+
+static void write_marker(Session *S, const Record *m) {
+    char *p = state_file(S, "running.json");
+    char *json = rec_to_json(m);
+    char *line = xasprintf("%s\n", json);
+    char err[512];
+    if (write_file_atomic(p, line, strlen(line), err, sizeof err) != 0) die("%s", err);
+    free(line);
+    free(json);
+    free(p);
+}
+
+static void remove_marker(Session *S) {
+    char *p = state_file(S, "running.json");
+    unlink(p);
+    free(p);
+}
+
+static void print_row(const Record *r, int n) {
+    const char *st = rec_get(r, "status"), *c = rec_get(r, "commit"), *d = rec_get(r, "description");
+    char shortc[8] = "-------";
+    if (c && strlen(c) >= 7) { memcpy(shortc, c, 7); shortc[7] = 0; }
+    if (!strcmp(st, "keep") || !strcmp(st, "discard")) {
+        char delta[32] = "";
+        if (rec_get(r, "delta")) snprintf(delta, sizeof delta, "%+.6f", rec_num(r, "delta", 0));
+        else snprintf(delta, sizeof delta, "baseline");
+        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs  %s\n", n, shortc, st,
+               rec_num(r, "val_bpb", 0), delta, rec_num(r, "memory_gb", 0),
+               rec_num(r, "wall_seconds", 0), d ? d : "");
+    } else {
+        const char *why = rec_get(r, "reason");
+        printf("[%3d] %s %-7s %-40s %s\n", n, shortc, st, why ? why : "", d ? d : "");
+    }
+    fflush(stdout);
+}
+
+const char *experiment(Session *S, const char *desc, const Record *extra, int reset) {
+    char *commit = head_commit();
+    if (!commit) die("the repository has no commit yet");
+    char *parent = git_str("rev-parse", "--verify", "-q", "HEAD^", NULL);
+    int n = session_experiments(S) + 1;
+    char id[160];
+    snprintf(id, sizeof id, "%s-%d", S->tag, n);
+
+    Record r = {0};
+    rec_set_str(&r, "kind", "experiment");
+    rec_set_str(&r, "id", id);
+    rec_set_str(&r, "session", S->tag);
+    rec_set_num(&r, "n", n);
+    rec_set_str(&r, "commit", commit);
+    rec_set_str(&r, "parent", parent ? parent : "");
+    rec_set_str(&r, "description", desc);
+    merge(&r, extra);
+    Record m = {0};
+    merge(&m, &r);
+    rec_set_num(&m, "pid", getpid());
+    char now[32];
+    iso_time(now, sizeof now);
+    rec_set_str(&m, "start_time", now);
+    write_marker(S, &m);
+    rec_free(&m);
+
+    char th[65] = "", fh[65];
+    sha256_file_hex("train.c", th);
+    fixed_hash(fh);
+    rec_set_str(&r, "base_commit", S->base);
+    rec_set_str(&r, "train_sha256", th);
+    rec_set_str(&r, "fixed_sha256", fh);
+    rec_set_str(&r, "budget_mode", S->budget_mode);
+    if (S->budget > 0) rec_set_num(&r, "budget_amount", S->budget);
+    rec_set_num(&r, "timeout_s", S->timeout);
+    if (S->seed >= 0) rec_set_num(&r, "seed", (double)S->seed);
+
+    build_and_train(S, &r);
+    static char status[16];
+    snprintf(status, sizeof status, "%s", rec_get(&r, "status"));
+    const char *st = status;
+    if (!strcmp(st, "aborted")) {   // Ctrl-C twice: nothing is recorded
+        remove_marker(S);
+        rec_free(&r);
+        free(commit);
+        free(parent);
+        return NULL;
+    }
+    const Record *best = session_best(S);
+    double thr = !strcmp(S->gate, "noise") ? 2 * S->sigma : 0;
+    rec_set_str(&r, "gate", S->gate);
+    rec_set_num(&r, "gate_threshold", thr);
+    if (S->sigma > 0) rec_set_num(&r, "sigma", S->sigma);
+    rec_set_raw(&r, "seed_only", seed_only_change(parent, commit) ? "true" : "false");
+    if (!strcmp(st, "ok")) {
+        double val = rec_num(&r, "val_bpb", NAN);
+        if (best) {
+            double b = rec_num(best, "val_bpb", NAN);
+            rec_set_num(&r, "best_before", b);
+            rec_set_num(&r, "delta", val - b);
+            st = val < b - thr ? "keep" : "discard";
+        } else {
+            st = "keep";   // the session's first successful run: the baseline
+        }
+        snprintf(status, sizeof status, "%s", st);
+        rec_set_str(&r, "status", status);
+    }
+    char *target = xstrdup(best ? rec_get(best, "commit") : (parent ? parent : commit));
+    print_row(&r, n);
+    ledger_add(S, &r);
+    remove_marker(S);
+    if (reset && strcmp(status, "keep")) reset_to(target, NULL);
+    free(target);
+    free(commit);
+    free(parent);
+    return status;
+}
+
+double noise_run(Session *S, int i, int k, long seed, int *aborted) {
+    char *commit = head_commit();
+    if (!commit) die("the repository has no commit yet");
+    Record r = {0};
+    rec_set_str(&r, "kind", "noise");
+    rec_set_str(&r, "session", S->tag);
+    rec_set_str(&r, "commit", commit);
+    rec_set_str(&r, "description", "noise run");
+    rec_set_num(&r, "noise_run", i);
+    rec_set_num(&r, "noise_runs", k);
+    char th[65] = "", fh[65];
+    sha256_file_hex("train.c", th);
+    fixed_hash(fh);
+    rec_set_str(&r, "base_commit", S->base);
+    rec_set_str(&r, "train_sha256", th);
+    rec_set_str(&r, "fixed_sha256", fh);
+    rec_set_str(&r, "budget_mode", S->budget_mode);
+    if (S->budget > 0) rec_set_num(&r, "budget_amount", S->budget);
+    rec_set_num(&r, "timeout_s", S->timeout);
+    long saved = S->seed;
+    S->seed = seed;
+    rec_set_num(&r, "seed", (double)seed);
+    build_and_train(S, &r);
+    S->seed = saved;
+    *aborted = !strcmp(rec_get(&r, "status"), "aborted");
+    double val = NAN;
+    if (!*aborted) {
+        if (!strcmp(rec_get(&r, "status"), "ok")) val = rec_num(&r, "val_bpb", NAN);
+        const char *why = rec_get(&r, "reason");
+        if (isfinite(val)) printf("noise %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs\n", i, k, commit, seed, val, rec_num(&r, "wall_seconds", 0));
+        else printf("noise %d/%d %.7s seed %-5ld crash   %s\n", i, k, commit, seed, why ? why : "");
+        fflush(stdout);
+        ledger_add(S, &r);
+    }
+    rec_free(&r);
+    free(commit);
+    return val;
+}
+
+void record_event(Session *S, const char *kind, const char *status, const char *desc,
+                  const char *reason, const Record *extra) {
+    Record r = {0};
+    char now[32];
+    iso_time(now, sizeof now);
+    int n = session_experiments(S) + 1;
+    rec_set_str(&r, "kind", kind);
+    if (!strcmp(kind, "experiment")) {
+        char id[160];
+        snprintf(id, sizeof id, "%s-%d", S->tag, n);
+        rec_set_str(&r, "id", id);
+    }
+    rec_set_str(&r, "session", S->tag);
+    if (!strcmp(kind, "experiment")) rec_set_num(&r, "n", n);
+    rec_set_str(&r, "commit", "");
+    rec_set_str(&r, "description", desc);
+    rec_set_str(&r, "status", status);
+    if (reason) rec_set_str(&r, "reason", reason);
+    rec_set_str(&r, "start_time", now);
+    rec_set_str(&r, "base_commit", S->base);
+    merge(&r, extra);
+    if (!strcmp(kind, "experiment")) print_row(&r, n);
+    ledger_add(S, &r);
+}
+
+void resume_interrupted(Session *S, int reset) {
+    char *p = state_file(S, "running.json");
+    char *text = read_file(p, NULL);
+    free(p);
+    if (!text) return;
+    Record m;
+    char err[128];
+    if (rec_parse(text, &m, err, sizeof err) != 0) {
+        warnf("ignoring a corrupt %s/running.json", S->state);
+        free(text);
+        remove_marker(S);
+        return;
+    }
+    free(text);
+    const char *id = rec_get(&m, "id"), *commit = rec_get(&m, "commit"), *sess = rec_get(&m, "session");
+    char *head = head_commit();
+    if (!sess || strcmp(sess, S->tag)) {
+        // another session's experiment: leave it to that session
+    } else if (id && find_id(S, id)) {
+        remove_marker(S);    // recorded just before the kill
+    } else if (commit && head && !strcmp(commit, head)) {
+        printf("resuming experiment %s interrupted at %s\n", id ? id : "?",
+               rec_get(&m, "start_time") ? rec_get(&m, "start_time") : "?");
+        Record extra = {0};
+        for (int i = 0; i < m.n; i++) {
+            const char *k = m.f[i].key;
+            if (!strcmp(k, "agent") || !strncmp(k, "search_", 7)) {
+                if (m.f[i].is_str) rec_set_str(&extra, k, m.f[i].val);
+                else rec_set_raw(&extra, k, m.f[i].val);
+            }
+        }
+        const char *d = rec_get(&m, "description");
+        experiment(S, d ? d : "(resumed)", &extra, reset);
+        rec_free(&extra);
+    } else {
+        warnf("dropping the interrupted experiment %s: HEAD moved since", id ? id : "?");
+        remove_marker(S);
+    }
+    free(head);
+    rec_free(&m);
+}

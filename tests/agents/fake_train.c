@@ -1,0 +1,60 @@
+// fake_train.c -- a stand-in for train.c in the harness tests: no model, just the contract.
+// It reads the harness's environment like the fixed layer does, "trains" for SLEEP_MS, then
+// writes the result file (as evaluate_bpb would) and prints the summary block. Its val_bpb
+// is a smooth function of the tunables with its minimum at MATRIX_LR 0.02, DEPTH 6, plus
+// seed noise of 1e-4, so a search over the tunables can really improve it.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+// @tunables-begin
+#define DEPTH 4                 // number of layers [1, 12]
+#define MATRIX_LR 0.04          // learning rate of the matrices
+#define WARMDOWN 0.5            // fraction of training spent decaying the LR [0, 1]
+// @tunables-end
+
+#ifndef SLEEP_MS
+#define SLEEP_MS 50
+#endif
+
+int main(void) {
+    const char *s = getenv("AUTORESEARCH_SEED");
+    long seed = s ? atol(s) : 42;
+    struct timespec ts = {SLEEP_MS / 1000, (SLEEP_MS % 1000) * 1000000L};
+#ifdef HANG
+    for (;;) nanosleep(&ts, NULL);
+#endif
+    nanosleep(&ts, NULL);
+    double noise = 1e-4 * sin(seed * 12.9898);
+    double lr = log(MATRIX_LR / 0.02);
+    double val = 1.0 + 0.05 * lr * lr + 0.01 * (DEPTH - 6) * (DEPTH - 6) +
+                 0.02 * (WARMDOWN - 0.4) * (WARMDOWN - 0.4) + noise;
+#ifdef MAKE_NAN
+    val = NAN;
+    printf("step 10 loss nan\nFAIL\n");
+    return 1;
+#endif
+    double test = val + 0.01;
+    const char *rf = getenv("AUTORESEARCH_RESULT_FILE");
+    if (rf) {
+        FILE *f = fopen(rf, "w");
+        fprintf(f, "val_bpb: %.6f\ntest_bpb: %.6f\neval_tokens: 524288\ndataset: fake-0000\n", val, test);
+        fclose(f);
+    }
+    const char *mode = getenv("AUTORESEARCH_BUDGET_MODE");
+    printf("---\n");
+    printf("val_bpb:          %.6f\n", val);
+    printf("training_seconds: %.1f\n", SLEEP_MS / 1000.0);
+    printf("total_seconds:    %.1f\n", SLEEP_MS / 1000.0 + 0.1);
+    printf("peak_vram_mb:     %.1f\n", 1234.5);
+    printf("mfu_percent:      %.2f\n", 12.5);
+    printf("total_tokens_M:   %.1f\n", 1.5);
+    printf("num_steps:        %d\n", 100);
+    printf("num_params_M:     %.1f\n", 0.5 * DEPTH);
+    printf("depth:            %d\n", DEPTH);
+    printf("dataset:          fake-0000\n");
+    printf("budget:           %s\n", mode ? mode : "time");
+    printf("seed:             %ld\n", seed);
+    return 0;
+}

@@ -1,0 +1,43 @@
+#!/bin/bash
+# scripted.sh -- a scripted "research agent" for the harness tests. Each invocation performs
+# the next action listed (one a line) in the file $SCRIPT_ACTIONS, in the repository root:
+#   lr:VALUE   set MATRIX_LR to VALUE in train.c (a normal experiment)
+#   tamper     edit a fixed-layer file (and train.c): the harness must reject it (invalid)
+#   newfile    create a new untracked file next to train.c: also rejected
+#   break      make train.c not compile: crash row
+#   hang       make train.c loop forever: timeout (crash) row
+#   nan        make train.c diverge (NaN, FAIL, exit 1): crash row
+#   slow       make train.c take 4 s (for kill -9 tests)
+#   noop       change nothing: an agent failure, invoked again
+#   fail       exit 3 after editing train.c: an agent failure, its edit undone
+#   sleep      sleep 60 s (past the agent timeout): an agent failure
+#   commit:VALUE  set MATRIX_LR and commit it itself (the harness folds the commit back)
+#   seed:N     change only train.c's fallback seed
+# The prompt arrives on stdin; it is saved to $SCRIPT_ACTIONS.prompt.N for the tests to read.
+set -u
+n_file="$SCRIPT_ACTIONS.n"
+n=$(cat "$n_file" 2>/dev/null || echo 0)
+n=$((n + 1))
+echo "$n" > "$n_file"
+cat > "$SCRIPT_ACTIONS.prompt.$n"
+action=$(sed -n "${n}p" "$SCRIPT_ACTIONS")
+[ -n "$action" ] || action=noop
+set_lr() { sed -i -E "s/^#define MATRIX_LR [0-9.e-]+/#define MATRIX_LR $1/" train.c; }
+case "$action" in
+    lr:*) set_lr "${action#lr:}"; echo "DESCRIPTION: set MATRIX_LR to ${action#lr:}" ;;
+    tamper) echo "// tampered" >> fixed/prepare.h; set_lr 0.021; echo "DESCRIPTION: tweak the evaluation" ;;
+    newfile) echo "int x;" > helper.h; set_lr 0.022; echo "DESCRIPTION: add a header" ;;
+    break) echo "this is not C" >> train.c; echo "DESCRIPTION: broken syntax" ;;
+    hang) sed -i '1i #define HANG 1' train.c; echo "DESCRIPTION: infinite loop" ;;
+    nan) sed -i '1i #define MAKE_NAN 1' train.c; echo "DESCRIPTION: lr way too high" ;;
+    slow) sed -i '1i #define SLEEP_MS 4000' train.c; echo "DESCRIPTION: slow run" ;;
+    noop) echo "I have no idea" ;;
+    fail) set_lr 0.5; echo "agent crashed" >&2; exit 3 ;;
+    sleep) set_lr 0.5; sleep 60 ;;
+    commit:*) set_lr "${action#commit:}"
+        git -c user.name=agent -c user.email=agent@x commit -qam "agent commit" ;
+        echo "DESCRIPTION: committed MATRIX_LR ${action#commit:}" ;;
+    seed:*) sed -i -E "s/\? atol\(s\) : [0-9]+;/? atol(s) : ${action#seed:};/" train.c; echo "DESCRIPTION: seed ${action#seed:}" ;;
+    *) echo "scripted.sh: unknown action $action" >&2; exit 2 ;;
+esac
+exit 0

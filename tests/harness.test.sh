@@ -1,0 +1,216 @@
+#!/bin/bash
+# harness.test.sh -- end-to-end tests of `autoresearch run / loop / noise / status / report` in
+# scratch git repositories (never this one's git state). train.c there is
+# tests/agents/fake_train.c, built by tests/agents/fake.mk: it keeps the contract with the
+# harness (environment, result file, summary block) in a fraction of a second, so every
+# path of the loop (keep, discard, crash, timeout, NaN, invalid change, agent failure,
+# kill -9 and resume) runs in seconds. Set AR to test another binary (default ./autoresearch).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+AR=$(realpath "${AR:-./autoresearch}")
+AGENT=$ROOT/tests/agents/scripted.sh
+export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+passed=0; failed=0
+check() {   # check NAME COMMAND...: passes when the command succeeds
+    local name=$1; shift
+    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
+    else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
+col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }  # one column
+session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
+
+# A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
+new_repo() {
+    local d=$TMP/$1
+    mkdir -p "$d/fixed" && cd "$d" || exit 1
+    git init -q -b main
+    git config user.name test && git config user.email test@example.com
+    cp "$ROOT/tests/agents/fake_train.c" train.c
+    cp "$ROOT/tests/agents/fake.mk" Makefile
+    echo "// the fixed layer" > fixed/prepare.h
+    echo "# program" > program.md
+    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
+    git add -A && git commit -qm "project"
+}
+
+# ----------------------------------------------------------------------------
+echo "== run: baseline, an improvement, a regression"
+new_repo run
+base=$(git rev-parse HEAD)
+"$AR" run > $TMP/out.txt 2>&1
+check "run baseline exits 0" test $? -eq 0
+check "results.tsv header is the original's" \
+    test "$(head -1 results.tsv)" = "$(printf 'commit\tval_bpb\tmemory_gb\tstatus\tdescription')"
+check "baseline row" test "$(tail -1 results.tsv)" = "$(printf '%s\t1.064135\t1.2\tkeep\tbaseline' "${base:0:7}")"
+check "one line to the terminal" test "$(wc -l < $TMP/out.txt)" -eq 1
+check "jsonl: hashes, times, budget, data set, test_bpb" bash -c \
+    'tail -1 results.jsonl | grep -q "\"fixed_sha256\": \"[0-9a-f]\{64\}\"" &&
+     tail -1 results.jsonl | grep -q "\"train_sha256\": \"[0-9a-f]\{64\}\"" &&
+     tail -1 results.jsonl | grep -q "\"start_time\": \"20" && tail -1 results.jsonl | grep -q "\"end_time\"" &&
+     tail -1 results.jsonl | grep -q "\"budget_mode\": \"time\"" && tail -1 results.jsonl | grep -q "\"dataset\": \"fake-0000\"" &&
+     tail -1 results.jsonl | grep -q "\"test_bpb\": 1.074135" && tail -1 results.jsonl | grep -q "\"num_steps\": 100"'
+sed -i 's/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03 /' train.c
+"$AR" run -m "lower lr" --budget-mode tokens --budget 1000 > /dev/null 2>&1
+check "improvement is kept and committed" test "$(tail -1 results.tsv | cut -f4,5)" = "$(printf 'keep\tlower lr')"
+check "HEAD is the kept commit" test "$(git log -1 --format=%s)" = "lower lr"
+check "budget mode reaches train.c" bash -c 'tail -1 results.jsonl | grep -q "\"budget\": \"tokens\""'
+kept=$(git rev-parse HEAD)
+sed -i 's/^#define MATRIX_LR 0.03 /#define MATRIX_LR 0.08 /' train.c
+"$AR" run -m "higher lr" > /dev/null 2>&1
+check "regression is discarded" test "$(tail -1 results.tsv | cut -f4)" = discard
+check "branch reset to the best" test "$(git rev-parse HEAD)" = "$kept"
+check "working tree clean after reset" test -z "$(git status --porcelain)"
+echo "// x" >> fixed/prepare.h
+"$AR" run -m "cheat" > /dev/null 2>&1
+check "run refuses a changed fixed file (exit 4)" test $? -eq 4
+check "invalid row logged" test "$(tail -1 results.tsv | cut -f4)" = invalid
+git checkout -q -- fixed/prepare.h
+
+# ----------------------------------------------------------------------------
+echo "== malformed results.tsv is reported, not rewritten"
+cp results.tsv $TMP/good.tsv
+sed -i '3s/\tkeep\t/\tkept\t/' results.tsv
+cp results.tsv $TMP/bad.tsv
+"$AR" run > $TMP/out.txt 2>&1
+check "run fails on a malformed results.tsv" test $? -ne 0
+check "error names file and line" grep -q "results.tsv:3: malformed row" $TMP/out.txt
+check "malformed file untouched" cmp -s results.tsv $TMP/bad.tsv
+cp $TMP/good.tsv results.tsv
+sed -i '$d' results.tsv   # as if killed between the .jsonl and the .tsv append
+"$AR" status > /dev/null 2>&1
+check "status does not write results.tsv" test "$(rows)" -eq 3
+"$AR" run > /dev/null 2>&1
+check "a missing last row is re-derived from results.jsonl" bash -c \
+    "head -5 results.tsv | cmp -s - $TMP/good.tsv && test \$(tail -n +2 results.tsv | wc -l) -eq 5"
+rm -f $TMP/good.tsv $TMP/bad.tsv $TMP/out.txt
+
+# ----------------------------------------------------------------------------
+echo "== loop --agent search"
+new_repo search
+"$AR" loop --agent search --tag s1 --max-experiments 10 > $TMP/out.txt 2>&1
+check "loop exits 0" test $? -eq 0
+check "10 rows" test "$(rows)" -eq 10
+check "first experiment is the baseline" test "$(sed -n 2p results.tsv | cut -f4,5)" = "$(printf 'keep\tbaseline')"
+check "on branch autoresearch/s1" test "$(git symbolic-ref --short HEAD)" = autoresearch/s1
+best=$(awk -F'\t' 'NR > 1 && $4 == "keep" { c = $1 } END { print c }' results.tsv)
+check "branch head is the best kept commit" test "$(git rev-parse --short=7 HEAD)" = "$best"
+check "search improved on the baseline" test "$(col 4 | grep -c keep)" -ge 2
+ok=1
+for c in $(awk -F'\t' 'NR > 1 && $4 != "keep" { print $1 }' results.tsv); do
+    git merge-base --is-ancestor "$c" HEAD 2>/dev/null && ok=0
+done
+check "discarded commits are not on the branch" test $ok -eq 1
+ok=1
+for c in $(awk -F'\t' 'NR > 1 && $4 == "keep" { print $1 }' results.tsv); do
+    git merge-base --is-ancestor "$c" HEAD || ok=0
+done
+check "kept commits are all on the branch" test $ok -eq 1
+check "descriptions name the mutation" bash -c "tail -n +3 results.tsv | cut -f5 | grep -qE '^[A-Z_]+ [0-9.e-]+ -> [0-9.e-]+$'"
+check "one line per experiment" test "$(grep -c '^\[' $TMP/out.txt)" -eq 10
+"$AR" loop --agent search --tag s1 --max-experiments 13 > $TMP/out.txt 2>&1
+check "re-running the loop resumes the session" bash -c "grep -q 'resuming session s1' $TMP/out.txt && test \$(tail -n +2 results.tsv | wc -l) -eq 13"
+check "no baseline again on resume" test "$(col 5 | grep -c '^baseline$')" -eq 1
+"$AR" status --json > $TMP/st.json
+check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
+"$AR" status > $TMP/st.txt
+check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -q 'experiments 13' $TMP/st.txt"
+"$AR" report > $TMP/out.txt 2>&1
+check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
+    head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
+check "report lists kept experiments with val and test" bash -c \
+    "grep -q '^| # | commit | description | val_bpb | Δ val | test_bpb' report/report.md && grep -c '| keep\|^| [0-9]' report/report.md"
+check "test_bpb never in the agent's view (results.tsv)" bash -c '! grep -q 1.0[0-9]*4135 <(cut -f2 results.tsv | grep -v val_bpb | grep -x "1.074135")'
+
+# ----------------------------------------------------------------------------
+echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures"
+new_repo scripted
+printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nlr:0.05\n' > "$TMP/actions"
+SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 9 --timeout 2 \
+    --agent-timeout 2 --retry-delay 0.05 > $TMP/out.txt 2>&1
+check "loop exits 0" test $? -eq 0
+check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
+check "fixed-file edit rejected and reverted" bash -c "test \"\$(cat fixed/prepare.h)\" = '// the fixed layer'"
+check "invalid rows name the file" bash -c "sed -n 3p results.tsv | grep -q 'changed fixed/prepare.h'"
+check "new untracked file rejected and removed" bash -c "sed -n 4p results.tsv | grep -q 'changed helper.h' && test ! -e helper.h"
+check "compile error is a crash, its text in run.log" bash -c \
+    "sed -n 5p results.tsv | grep -q '0.000000	0.0	crash	broken syntax' && grep -q '\"reason\": \"build failed\"' results.jsonl"
+check "hang is a timeout crash" bash -c "sed -n 6p results.tsv | cut -f5 | grep -qx 'infinite loop' && grep -q '\"reason\": \"timeout after 2 s\"' results.jsonl"
+check "NaN is a crash" bash -c "grep -q '\"reason\": \"FAIL (diverged)\"' results.jsonl"
+check "agent failures logged, not rows" test "$(grep -c '"kind": "agent_error"' results.jsonl)" -eq 3
+check "agent failure reasons" bash -c "grep -q 'agent exited without changing train.c' results.jsonl &&
+    grep -q 'agent exited with code 3' results.jsonl && grep -q 'agent timed out after 2 s' results.jsonl"
+check "an agent's own commit is folded in and kept" bash -c \
+    "test \"\$(git log -1 --format=%s)\" = 'committed MATRIX_LR 0.025' && test \$(git rev-list --count HEAD) -eq 2"
+check "crashed and hung trains leave no process" bash -c "! pgrep -f '^build/train' > /dev/null"
+check "the prompt carries program.md and recent results" bash -c \
+    "grep -q '^# program' '$TMP/actions.prompt.3' && grep -q 'invalid: changed fixed/prepare.h' '$TMP/actions.prompt.3'"
+check "the prompt shows the crash log" grep -q "The last experiment crashed (build failed)" "$TMP/actions.prompt.4"
+check "the prompt never shows test_bpb" bash -c "! grep -qi 'test_bpb\|1.074135' $TMP/actions.prompt.*"
+check "working tree clean" test -z "$(git status --porcelain)"
+
+# ----------------------------------------------------------------------------
+echo "== kill -9 in the middle of an experiment, then resume"
+new_repo kill
+printf 'slow\nlr:0.03\nlr:0.025\n' > "$TMP/kactions"
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 > $TMP/out1.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do   # wait until experiment 2 (slow) is training
+    grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && pgrep -f '^build/train' > /dev/null && break
+    sleep 0.05
+done
+"$AR" status > $TMP/st.txt 2>&1
+check "status shows the running experiment" bash -c "grep -q '^running    k1-2 for' $TMP/st.txt"
+kill -9 $pid
+wait $pid 2>/dev/null
+sleep 0.3
+check "the training run died with the harness" bash -c "! pgrep -f '^build/train' > /dev/null"
+check "nothing recorded for the killed experiment" test "$(rows)" -eq 1
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 > $TMP/out2.txt 2>&1
+check "resume finishes the interrupted experiment" grep -q "resuming experiment k1-2" $TMP/out2.txt
+check "4 rows, no duplicates" bash -c "test \$(tail -n +2 results.tsv | wc -l) -eq 4 &&
+    test \$(grep -o '\"id\": \"k1-[0-9]*\"' results.jsonl | sort | uniq -d | wc -l) -eq 0"
+check "slow run recorded once" test "$(col 5 | grep -c 'slow run')" -eq 1
+check "tsv and jsonl agree" test "$(grep -c '"kind": "experiment"' results.jsonl)" -eq 4
+best=$(awk -F'\t' 'NR > 1 && $4 == "keep" { c = $1 } END { print c }' results.tsv)
+check "branch head is the best after resume" test "$(git rev-parse --short=7 HEAD)" = "$best"
+
+# ----------------------------------------------------------------------------
+echo "== noise and the noise gate"
+new_repo noise
+"$AR" noise --runs 3 > $TMP/out.txt 2>&1
+check "noise exits 0" test $? -eq 0
+check "3 noise records, no tsv rows" bash -c "test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 3 && test \$(tail -n +2 results.tsv | wc -l) -eq 0"
+check "seeds 1..3" bash -c "grep -c '\"seed\": [123],' results.jsonl | grep -qx 3"
+check "sigma reported" grep -qE "^noise: 3 runs, val_bpb mean 1\.06[0-9]+, sigma 0\.0000[0-9]+" $TMP/out.txt
+check "sigma saved for the session" bash -c "grep -qE '\"sigma\": [0-9.e-]+' .git/autoresearch/sessions/main.json &&
+    ! grep -q '\"sigma\": 0,' .git/autoresearch/sessions/main.json"
+"$AR" run > /dev/null 2>&1
+sed -i 's/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03999 /' train.c
+"$AR" run -m "tiny lr change" > /dev/null 2>&1
+check "strict gate keeps a tiny improvement" test "$(tail -1 results.tsv | cut -f4)" = keep
+sed -i 's/? atol(s) : 42;/? atol(s) : 45;/' train.c
+"$AR" run -m "seed 45" > /dev/null 2>&1
+check "seed-only change flagged" bash -c 'tail -1 results.jsonl | grep -q "\"seed_only\": true"'
+"$AR" report > /dev/null 2>&1
+check "report: seed-only changes called out" grep -q "changed only a seed" report/report.md
+
+new_repo gate
+printf 'lr:0.03999\nlr:0.03\n' > "$TMP/gactions"
+SCRIPT_ACTIONS=$TMP/gactions "$AR" loop --agent "$AGENT" --tag g1 --gate noise --noise-runs 3 \
+    --max-experiments 3 > $TMP/out.txt 2>&1
+check "loop measures noise first for the gate" bash -c "grep -q 'measuring noise' $TMP/out.txt &&
+    test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 3"
+check "noise gate: tiny gain discarded, large gain kept" test "$(col 4 | tr '\n' ' ')" = "keep discard keep "
+check "gate threshold recorded" bash -c "tail -1 results.jsonl | grep -q '\"gate\": \"noise\"'"
+
+# ----------------------------------------------------------------------------
+echo "== help"
+for c in run loop noise status report; do
+    check "$c --help" bash -c "'$AR' $c --help | grep -q '^usage: autoresearch $c'"
+done
+
+echo "harness.test.sh: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

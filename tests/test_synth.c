@@ -1,0 +1,213 @@
+// test_synth.c -- the synthetic source: determinism, exact bookkeeping of information content.
+#include "synth.h"
+#include "testlib.h"
+#include "util.h"
+
+#include <ctype.h>
+
+static int same_docs(const DocSet *a, const DocSet *b) {
+    return a->n == b->n && a->len == b->len && memcmp(a->data, b->data, a->len) == 0 &&
+           memcmp(a->off, b->off, (a->n + 1) * sizeof *a->off) == 0;
+}
+
+// One document from its own seed, with its bits.
+static double one_doc(uint64_t seed, DocSet *d) {
+    double bits = -1;
+    synth_generate(seed, 1, d, &bits);
+    return bits;
+}
+
+static void test_determinism(void) {
+    DocSet a, b, c;
+    docset_init(&a); docset_init(&b); docset_init(&c);
+    double ba, bb, bc;
+    synth_generate(42, 300, &a, &ba);
+    synth_generate(42, 300, &b, &bb);
+    CHECK(a.n == 300 && same_docs(&a, &b) && ba == bb);
+    CHECK(ba > 0);
+    // A shorter run is a prefix of a longer one (same stream).
+    synth_generate(42, 100, &c, &bc);
+    CHECK(c.n == 100 && c.len == a.off[100] && memcmp(c.data, a.data, c.len) == 0);
+    CHECK(bc < ba);
+    // bits is optional and does not change the output.
+    DocSet e;
+    docset_init(&e);
+    synth_generate(42, 300, &e, NULL);
+    CHECK(same_docs(&a, &e));
+    // No empty document, and every document is plain printable text.
+    int bad = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        size_t len;
+        const char *s = docset_doc(&a, i, &len);
+        if (len == 0) bad++;
+        for (size_t j = 0; j < len; j++)
+            if (!isprint((unsigned char)s[j]) && s[j] != '\n') bad++;
+    }
+    CHECK(bad == 0);
+    docset_free(&a); docset_free(&b); docset_free(&c); docset_free(&e);
+}
+
+static void test_seeds_differ(void) {
+    DocSet a, b;
+    docset_init(&a); docset_init(&b);
+    double ba, bb;
+    synth_generate(1, 50, &a, &ba);
+    synth_generate(2, 50, &b, &bb);
+    CHECK(!same_docs(&a, &b) && ba != bb);
+    // Documents within one run differ from each other too.
+    size_t dup = 0;
+    for (size_t i = 1; i < a.n; i++) {
+        size_t l0, l1;
+        const char *s0 = docset_doc(&a, i - 1, &l0), *s1 = docset_doc(&a, i, &l1);
+        dup += l0 == l1 && memcmp(s0, s1, l0) == 0;
+    }
+    CHECK(dup < 5);
+    docset_free(&a); docset_free(&b);
+}
+
+// The parser re-derives every document's bits from its text alone.
+static void test_parse_matches_generator(void) {
+    int bad = 0;
+    DocSet d;
+    docset_init(&d);
+    for (uint64_t seed = 0; seed < 3000; seed++) {
+        double bits = one_doc(seed, &d);
+        size_t len;
+        const char *s = docset_doc(&d, d.n - 1, &len);
+        double got = synth_doc_bits(s, len);
+        if (!(fabs(got - bits) <= 1e-6 * bits)) {
+            if (bad++ < 3) fprintf(stderr, "  seed %llu: generator %.9f bits, parser %.9f\n%.*s\n",
+                                   (unsigned long long)seed, bits, got, (int)len, s);
+        }
+    }
+    CHECK(bad == 0);
+    docset_free(&d);
+    // Over a multi-document run the per-document parses add up to the reported total.
+    docset_init(&d);
+    double total, sum = 0;
+    synth_generate(7, 1000, &d, &total);
+    for (size_t i = 0; i < d.n; i++) {
+        size_t len;
+        const char *s = docset_doc(&d, i, &len);
+        sum += synth_doc_bits(s, len);
+    }
+    CHECK_NEAR(sum, total, 1e-6 * total);
+    docset_free(&d);
+}
+
+// The sampled means agree with the analytic expectation computed from the grammar's tables.
+// The residual bits - rate*bytes has a small variance (bits and bytes both grow with the
+// number of sentences), so a decision charged twice or not at all, or drawn from another
+// distribution than the one it is charged for, moves its mean by many standard errors.
+static void test_entropy_matches_analytic(void) {
+    double eb, ey;
+    synth_expectation(&eb, &ey);
+    double rate = eb / ey;
+    CHECK(eb > 0 && ey > 0);
+    enum { N = 20000 };
+    DocSet d;
+    docset_init(&d);
+    double sr = 0, srr = 0, sy = 0, syy = 0, sb = 0;
+    for (uint64_t i = 0; i < N; i++) {
+        double bits = one_doc(1000003 + i, &d);
+        double bytes = (double)(d.off[d.n] - d.off[d.n - 1]);
+        double r = bits - rate * bytes;
+        sr += r; srr += r * r; sy += bytes; syy += bytes * bytes; sb += bits;
+        if (d.n >= 1000) { docset_free(&d); docset_init(&d); }
+    }
+    docset_free(&d);
+    double mr = sr / N, se_r = sqrt((srr / N - mr * mr) / N);
+    double my = sy / N, se_y = sqrt((syy / N - my * my) / N);
+    fprintf(stderr, "  analytic: %.3f bits, %.2f bytes per document, %.4f bits/byte\n", eb, ey, rate);
+    fprintf(stderr, "  sampled:  %.3f bits, %.2f bytes per document, %.4f bits/byte; "
+                    "residual %.3f +- %.3f bits, bytes +- %.2f\n", sb / N, my, sb / sy, mr, se_r, se_y);
+    CHECK_MSG(fabs(mr) < 5 * se_r, "residual %.3f bits, standard error %.3f", mr, se_r);
+    CHECK_MSG(fabs(my - ey) < 5 * se_y, "bytes %.2f vs %.2f, standard error %.2f", my, ey, se_y);
+    // The test has the power to see a small bookkeeping slip: half a bit per document.
+    CHECK_MSG(5 * se_r < 0.5, "standard error %.3f too large", se_r);
+}
+
+// Returns the [start, end) of the k-th run of letters in s, or 0 if there are fewer.
+static int nth_word(const char *s, size_t len, int k, size_t *a, size_t *b) {
+    size_t i = 0;
+    for (int w = 0;; w++) {
+        while (i < len && !isalpha((unsigned char)s[i])) i++;
+        if (i >= len) return 0;
+        size_t j = i;
+        while (j < len && isalpha((unsigned char)s[j])) j++;
+        if (w == k) { *a = i; *b = j; return 1; }
+        i = j;
+    }
+}
+
+static void test_mutations(void) {
+    DocSet d;
+    docset_init(&d);
+    synth_generate(99, 400, &d, NULL);
+    // Replacement words: every word of the first documents.
+    char *pool[4096];
+    int npool = 0;
+    for (size_t i = 0; i < 100 && npool < 4096; i++) {
+        size_t len, a, b;
+        const char *s = docset_doc(&d, i, &len);
+        for (int k = 0; npool < 4096 && nth_word(s, len, k, &a, &b); k++) {
+            char *w = xasprintf("%.*s", (int)(b - a), s + a);
+            int seen = 0;
+            for (int j = 0; j < npool && !seen; j++) seen = strcmp(pool[j], w) == 0;
+            if (seen) free(w); else pool[npool++] = w;
+        }
+    }
+    CHECK(npool > 200);
+    uint64_t r = 12345;
+    int bad = 0, tried = 0, valid = 0;
+    char *buf = xmalloc(1 << 16);
+    for (size_t i = 0; i < d.n; i++) {
+        size_t len, a, b;
+        const char *s = docset_doc(&d, i, &len);
+        double orig = synth_doc_bits(s, len);
+        int nw = 0;
+        while (nth_word(s, len, nw, &a, &b)) nw++;
+        for (int t = 0; t < 10; t++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            int k = (int)((r >> 33) % (uint64_t)nw);
+            const char *w = pool[(r >> 17) % (uint64_t)npool];
+            nth_word(s, len, k, &a, &b);
+            if (strlen(w) == b - a && memcmp(w, s + a, b - a) == 0) continue;
+            size_t n = 0;
+            memcpy(buf, s, a); n = a;
+            memcpy(buf + n, w, strlen(w)); n += strlen(w);
+            memcpy(buf + n, s + b, len - b); n += len - b;
+            double got = synth_doc_bits(buf, n);
+            tried++;
+            if (got >= 0) valid++;
+            if (got >= 0 && fabs(got - orig) <= 1e-9 * orig) {
+                if (bad++ < 3) fprintf(stderr, "  mutation keeps %.6f bits: %.*s\n", got, (int)n, buf);
+            }
+        }
+        // Cut texts and additions are not in the grammar.
+        if (synth_doc_bits(s, len - 1) >= 0) bad++;
+        memcpy(buf, s, len);
+        buf[len] = ' ';
+        if (synth_doc_bits(buf, len + 1) >= 0) bad++;
+        buf[len] = '.';
+        if (synth_doc_bits(buf, len + 1) >= 0) bad++;
+    }
+    CHECK(bad == 0);
+    CHECK(tried > 3000);
+    CHECK(valid > 100);   // many mutations stay in the grammar (and must change the bits)
+    fprintf(stderr, "  %d mutations, %d still in the grammar\n", tried, valid);
+    CHECK(synth_doc_bits("", 0) == -1);
+    CHECK(synth_doc_bits("Hello world.", 12) == -1);
+    for (int j = 0; j < npool; j++) free(pool[j]);
+    free(buf);
+    docset_free(&d);
+}
+
+int main(void) {
+    RUN_TEST(test_determinism);
+    RUN_TEST(test_seeds_differ);
+    RUN_TEST(test_parse_matches_generator);
+    RUN_TEST(test_entropy_matches_analytic);
+    RUN_TEST(test_mutations);
+    TEST_MAIN_END("test_synth");
+}

@@ -1,0 +1,434 @@
+// test_train.c -- train.c's model and optimizer on tiny configurations: finite-difference
+// gradient check of every parameter tensor, optimizer pieces against hand computations,
+// attention masking, overfitting one batch, run-to-run determinism.
+// Built in the fp32 matmul path (gradients are checked against fp32 finite differences).
+#define TESTING
+#ifndef TRAIN_FP32
+#define TRAIN_FP32 1
+#endif
+#include "../train.c"
+#include "testlib.h"
+
+// A tiny config exercising every feature: GQA (4 query heads on 2 KV heads), a short window
+// on layer 0 (3 < T), value embeddings on layers 0 and 2, gate reading 32 of 40 channels.
+static Config tiny_config(void) {
+    Config c = {.V = 23, .T = 12, .C = 40, .NL = 3, .NH = 4, .NKV = 2, .hs = 10, .F = 160};
+    c.window[0] = 3; c.window[1] = 5; c.window[2] = 12;
+    return c;
+}
+
+static void random_tokens(int32_t *x, int n, int V, uint64_t *s) {
+    for (int i = 0; i < n; i++) x[i] = (int32_t)(rng_u64(s) % V);
+}
+
+// Every parameter random and non-zero (the real init zeroes the output projections and the
+// gates, which would hide most gradients); the head large enough that the softcap bends.
+static void randomize_params(GPT *m, uint64_t seed) {
+    uint64_t s = seed;
+    for (int i = 0; i < m->ntensors; i++) {
+        Tensor *t = &m->tensors[i];
+        float *p = m->params + t->off;
+        size_t n = (size_t)t->rows * t->cols;
+        float scale = !strcmp(t->name, "lm_head") ? 2.0f : t->group == G_MUON ? 0.3f : 1.0f;
+        for (size_t j = 0; j < n; j++) p[j] = scale * rng_normal(&s);
+        if (t->group == G_RESID) for (size_t j = 0; j < n; j++) p[j] = 1.0f + 0.2f * rng_normal(&s);
+        if (t->group == G_X0) for (size_t j = 0; j < n; j++) p[j] = 0.5f * rng_normal(&s);
+    }
+    gpt_sync_mm(m);
+}
+
+static double model_loss(GPT *m, const int32_t *x, const int32_t *y, int B) {
+    gpt_forward(m, x, B);
+    return gpt_head(m, y, B, m->nll, 0.0f) / ((double)B * m->cfg.T);
+}
+
+// ----------------------------------------------------------------------------
+
+static void test_gradcheck(void) {
+    Config c = tiny_config();
+    int B = 2, N = B * c.T;
+    GPT m;
+    gpt_build(&m, &c, B, 1);
+    randomize_params(&m, 7);
+    uint64_t s = 99;
+    int32_t x[24], y[24];
+    random_tokens(x, N, c.V, &s);
+    random_tokens(y, N, c.V, &s);
+    model_loss(&m, x, y, B);   // leaves the last sequence's softcapped logits in m.logits
+    double max_logit = 0;
+    for (size_t i = 0; i < (size_t)c.T * c.V; i++) max_logit = fmax(max_logit, fabs(m.logits[i]));
+    CHECK_MSG(max_logit > 8.0, "softcap not exercised: max |logit| %.2f", max_logit);
+    gpt_zero_grad(&m);
+    gpt_forward_backward(&m, x, y, B, 1.0f);
+    float *g = xcalloc(m.nparams, sizeof(float));
+    memcpy(g, m.grads, m.nparams * sizeof(float));
+
+    const float eps = 1e-3f;
+    int checked = 0;
+    for (int ti = 0; ti < m.ntensors; ti++) {
+        Tensor *t = &m.tensors[ti];
+        size_t n = (size_t)t->rows * t->cols;
+        float *p = m.params + t->off;
+        const float *gt = g + t->off;
+        // (1) directional derivative along a random +-1 direction over the whole tensor
+        float *dir = xcalloc(n, sizeof(float));
+        double ana = 0;
+        for (size_t j = 0; j < n; j++) { dir[j] = (rng_u64(&s) & 1) ? 1.0f : -1.0f; ana += dir[j] * gt[j]; }
+        float *save = xcalloc(n, sizeof(float));
+        memcpy(save, p, n * sizeof(float));
+        for (size_t j = 0; j < n; j++) p[j] = save[j] + eps * dir[j];
+        gpt_sync_mm(&m);
+        double lp = model_loss(&m, x, y, B);
+        for (size_t j = 0; j < n; j++) p[j] = save[j] - eps * dir[j];
+        gpt_sync_mm(&m);
+        double lm = model_loss(&m, x, y, B);
+        memcpy(p, save, n * sizeof(float));
+        gpt_sync_mm(&m);
+        double num = (lp - lm) / (2 * eps);
+        double err = fabs(num - ana), tol = 2e-2 * fmax(fabs(num), fabs(ana)) + 2e-4;
+        CHECK_MSG(err <= tol, "%s[layer %d] directional: analytic %.6g numeric %.6g", t->name, t->layer, ana, num);
+        CHECK_MSG(fabs(ana) > 1e-4, "%s[layer %d] gradient is ~zero (%.3g): not exercised", t->name, t->layer, ana);
+        // (2) a few single entries, picking the largest-gradient ones to stay above the float
+        // noise of the loss (a larger step: a single entry moves the loss much less)
+        for (int k = 0; k < 3; k++) {
+            const float eps1 = 1e-2f;
+            size_t j = (size_t)(rng_u64(&s) % n), best = j;
+            for (int r = 0; r < 8; r++) { size_t q = (size_t)(rng_u64(&s) % n); if (fabsf(gt[q]) > fabsf(gt[best])) best = q; }
+            j = best;
+            float orig = p[j];
+            p[j] = orig + eps1; gpt_sync_mm(&m);
+            lp = model_loss(&m, x, y, B);
+            p[j] = orig - eps1; gpt_sync_mm(&m);
+            lm = model_loss(&m, x, y, B);
+            p[j] = orig; gpt_sync_mm(&m);
+            num = (lp - lm) / (2 * eps1);
+            err = fabs(num - gt[j]); tol = 3e-2 * fmax(fabs(num), fabs(gt[j])) + 1e-4;
+            CHECK_MSG(err <= tol, "%s[layer %d][%zu]: analytic %.6g numeric %.6g", t->name, t->layer, j, gt[j], num);
+        }
+        free(dir); free(save);
+        checked++;
+    }
+    CHECK(checked == 4 + 3 * 6 + 2 * 2);   // global 4, 6 matrices per layer, ve + gate on 2 layers
+    free(g);
+    gpt_free(&m);
+}
+
+// The real init: zeros, ones, scales
+static void test_init(void) {
+    Config c = tiny_config();
+    c.V = 512; c.C = 64; c.F = 256; c.NH = 4; c.NKV = 4; c.hs = 16;
+    GPT m;
+    gpt_build(&m, &c, 1, 42);
+    for (int i = 0; i < m.ntensors; i++) {
+        Tensor *t = &m.tensors[i];
+        size_t n = (size_t)t->rows * t->cols;
+        const float *p = m.params + t->off;
+        double s1 = 0, s2 = 0, mx = 0;
+        for (size_t j = 0; j < n; j++) { s1 += p[j]; s2 += (double)p[j] * p[j]; mx = fmax(mx, fabs(p[j])); }
+        double sd = sqrt(s2 / n - (s1 / n) * (s1 / n));
+        if (!strcmp(t->name, "wte")) CHECK_NEAR(sd, 1.0, 0.02);
+        else if (!strcmp(t->name, "lm_head")) CHECK_NEAR(sd, 0.001, 0.00005);
+        else if (!strcmp(t->name, "resid_lambdas")) CHECK(s1 == t->cols && mx == 1.0);
+        else if (!strcmp(t->name, "x0_lambdas")) CHECK_NEAR(s1, 0.1 * t->cols, 1e-6);
+        else if (!strcmp(t->name, "attn.c_proj") || !strcmp(t->name, "mlp.c_proj") || !strcmp(t->name, "ve_gate")) CHECK(mx == 0.0);
+        else {
+            double bound = sqrt(3.0) / sqrt(c.C);   // U(-b,b): sd = b/sqrt(3)
+            CHECK(mx <= bound);
+            CHECK_NEAR(sd, bound / sqrt(3.0), 0.05 * bound);
+        }
+    }
+    CHECK(m.lo[0].ve != (size_t)-1 && m.lo[1].ve == (size_t)-1 && m.lo[2].ve != (size_t)-1);  // NL=3: layers 0,2
+    CHECK(m.lo[1].vegate == (size_t)-1 && m.lo[2].vegate != (size_t)-1);
+    gpt_free(&m);
+    Config d = {.T = 512, .NL = 4};
+    config_windows(&d, "SSSL");
+    CHECK(d.window[0] == 256 && d.window[2] == 256 && d.window[3] == 512);
+    Config e = {.T = 512, .NL = 3};
+    config_windows(&e, "L");
+    CHECK(e.window[0] == 512);
+    config_windows(&e, "S");
+    CHECK(e.window[1] == 256 && e.window[2] == 512);   // last layer always full
+}
+
+// Attention output at i must not depend on keys after i or before i - W.
+static void test_attention_mask(void) {
+    Config c = {.V = 11, .T = 16, .C = 16, .NL = 1, .NH = 2, .NKV = 1, .hs = 8, .F = 64};
+    c.window[0] = 5;
+    GPT m;
+    gpt_build(&m, &c, 1, 3);
+    int QKV = qkv_dim(&c), N = c.T;
+    float *qkv = xcalloc((size_t)N * QKV, 4), *att = xcalloc((size_t)N * c.C, 4), *att2 = xcalloc((size_t)N * c.C, 4);
+    float *lse = xcalloc((size_t)N * c.NH, 4);
+    uint64_t s = 5;
+    for (int i = 0; i < N * QKV; i++) qkv[i] = rng_normal(&s);
+    attention_forward(att, lse, qkv, &m, 1, c.window[0]);
+    int i = 10, far = 10 - 5 - 1;   // key 4 is outside query 10's window [5, 10]
+    for (int d = 0; d < QKV - c.NH * c.hs; d++) { qkv[(size_t)12 * QKV + c.NH * c.hs + d] += 3.0f; qkv[(size_t)far * QKV + c.NH * c.hs + d] -= 2.0f; }
+    attention_forward(att2, lse, qkv, &m, 1, c.window[0]);
+    for (int d = 0; d < c.C; d++) CHECK(att[(size_t)i * c.C + d] == att2[(size_t)i * c.C + d]);
+    int changed = 0;   // but query 12 (sees key 12) does change
+    for (int d = 0; d < c.C; d++) changed |= att[(size_t)12 * c.C + d] != att2[(size_t)12 * c.C + d];
+    CHECK(changed);
+    // a direct softmax reference for query 7 of head 1
+    for (int j = 0; j < N * QKV; j++) qkv[j] = rng_normal(&s);
+    attention_forward(att, lse, qkv, &m, 1, c.window[0]);
+    double sc[16], mx = -1e30, sum = 0;
+    int q = 7, h = 1;
+    for (int j = 2; j <= q; j++) {
+        double dot = 0;
+        for (int d = 0; d < c.hs; d++) dot += qkv[(size_t)q * QKV + h * c.hs + d] * qkv[(size_t)j * QKV + c.NH * c.hs + d];
+        sc[j] = dot / sqrt(c.hs); mx = fmax(mx, sc[j]);
+    }
+    for (int j = 2; j <= q; j++) sum += exp(sc[j] - mx);
+    for (int d = 0; d < c.hs; d++) {
+        double o = 0;
+        for (int j = 2; j <= q; j++) o += exp(sc[j] - mx) / sum * qkv[(size_t)j * QKV + (c.NH + c.NKV) * c.hs + d];
+        CHECK_NEAR(att[(size_t)q * c.C + h * c.hs + d], o, 1e-5);
+    }
+    free(qkv); free(att); free(att2); free(lse);
+    gpt_free(&m);
+}
+
+// Symmetric eigenvalues by cyclic Jacobi (double), for singular values of small matrices
+static void jacobi_eigen(double *A, int n, double *ev) {
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0;
+        for (int p = 0; p < n; p++) for (int q = p + 1; q < n; q++) off += A[p * n + q] * A[p * n + q];
+        if (off < 1e-22) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double apq = A[p * n + q];
+                if (fabs(apq) < 1e-300) continue;
+                double theta = (A[q * n + q] - A[p * n + p]) / (2 * apq);
+                double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                double cs = 1 / sqrt(t * t + 1), sn = t * cs;
+                for (int k = 0; k < n; k++) {
+                    double akp = A[k * n + p], akq = A[k * n + q];
+                    A[k * n + p] = cs * akp - sn * akq; A[k * n + q] = sn * akp + cs * akq;
+                }
+                for (int k = 0; k < n; k++) {
+                    double apk = A[p * n + k], aqk = A[q * n + k];
+                    A[p * n + k] = cs * apk - sn * aqk; A[q * n + k] = sn * apk + cs * aqk;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++) ev[i] = A[i * n + i];
+}
+
+static void singular_values(const float *X, int rows, int cols, double *sv) {
+    int r = rows < cols ? rows : cols;
+    double *A = xcalloc((size_t)r * r, sizeof(double));
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < r; j++) {
+            double acc = 0;
+            if (rows <= cols) for (int k = 0; k < cols; k++) acc += (double)X[i * cols + k] * X[j * cols + k];
+            else for (int k = 0; k < rows; k++) acc += (double)X[k * cols + i] * X[k * cols + j];
+            A[i * r + j] = acc;
+        }
+    jacobi_eigen(A, r, sv);
+    for (int i = 0; i < r; i++) sv[i] = sqrt(fmax(sv[i], 0));
+    free(A);
+}
+
+static void test_polar_express(void) {
+    Config c = {.V = 8, .T = 8, .C = 64, .NL = 1, .NH = 4, .NKV = 4, .hs = 16, .F = 96};
+    c.window[0] = 8;
+    GPT m;
+    gpt_build(&m, &c, 1, 1);   // sizes the work buffers for up to 96x64
+    int shapes[3][2] = {{24, 64}, {96, 24}, {32, 32}};
+    uint64_t s = 11;
+    for (int k = 0; k < 3; k++) {
+        int rows = shapes[k][0], cols = shapes[k][1], tall = rows > cols;
+        int r = tall ? cols : rows, n = tall ? rows : cols;
+        // G = D Q with Q (r,n) orthonormal rows (Gram-Schmidt) and singular values D spread
+        // over 5 .. 0.05 (condition number 100); a tall G is the transpose
+        double *Q = xcalloc((size_t)r * n, sizeof(double));
+        for (int i = 0; i < r; i++) {
+            for (int j = 0; j < n; j++) Q[i * n + j] = rng_normal(&s);
+            for (int p = 0; p < i; p++) {
+                double d = 0;
+                for (int j = 0; j < n; j++) d += Q[i * n + j] * Q[p * n + j];
+                for (int j = 0; j < n; j++) Q[i * n + j] -= d * Q[p * n + j];
+            }
+            double nr = 0;
+            for (int j = 0; j < n; j++) nr += Q[i * n + j] * Q[i * n + j];
+            for (int j = 0; j < n; j++) Q[i * n + j] /= sqrt(nr);
+        }
+        float *g = xcalloc((size_t)rows * cols, 4);
+        for (int i = 0; i < r; i++) {
+            double si = 5.0 * pow(0.01, (double)i / (r - 1));
+            for (int j = 0; j < n; j++) {
+                float v = (float)(si * Q[i * n + j]);
+                if (tall) g[(size_t)j * cols + i] = v; else g[(size_t)i * cols + j] = v;
+            }
+        }
+        double sv0[96], sv[96];
+        singular_values(g, rows, cols, sv0);
+        double lo0 = 1e30, hi0 = 0;
+        for (int i = 0; i < r; i++) { lo0 = fmin(lo0, sv0[i]); hi0 = fmax(hi0, sv0[i]); }
+        polar_express(g, rows, cols, &m);
+        singular_values(g, rows, cols, sv);
+        double lo = 1e30, hi = 0;
+        for (int i = 0; i < r; i++) { lo = fmin(lo, sv[i]); hi = fmax(hi, sv[i]); }
+        // Polar Express maps every singular value of the normalised input into about [0.7, 1.2]
+        CHECK_NEAR(hi0 / lo0, 100.0, 1.0);
+        CHECK_MSG(lo > 0.6 && hi < 1.25, "%dx%d: singular values in [%g, %g]", rows, cols, lo, hi);
+        free(g); free(Q);
+    }
+    gpt_free(&m);
+}
+
+static void test_normuon(void) {
+    int rows = 6, cols = 4;   // rows >= cols: one statistic per row
+    float g[24], g0[24], v2[6], v20[6], step[6];
+    uint64_t s = 3;
+    for (int i = 0; i < 24; i++) g0[i] = g[i] = rng_normal(&s) * (1 + i / 4);
+    for (int i = 0; i < 6; i++) v20[i] = v2[i] = 0.1f * (i + 1);
+    normuon(g, v2, step, rows, cols, 0.95f);
+    double n0 = 0, n1 = 0;
+    for (int i = 0; i < 24; i++) { n0 += g0[i] * g0[i]; n1 += g[i] * g[i]; }
+    CHECK_NEAR(sqrt(n1), sqrt(n0), 1e-5 * sqrt(n0));
+    for (int i = 0; i < rows; i++) {
+        double vm = 0;
+        for (int j = 0; j < cols; j++) vm += g0[i * cols + j] * g0[i * cols + j];
+        vm /= cols;
+        CHECK_NEAR(v2[i], 0.95 * v20[i] + 0.05 * vm, 1e-6);
+        // each row scaled by the same factor times 1/sqrt(v2)
+        double ratio = g[i * cols] / g0[i * cols] * sqrt(v2[i]);
+        for (int j = 1; j < cols; j++) CHECK_NEAR(g[i * cols + j] / g0[i * cols + j] * sqrt(v2[i]), ratio, 1e-4 * fabs(ratio));
+    }
+    // wide matrix: one statistic per column
+    float w[8] = {1, 2, 3, 4, 5, 6, 7, 8}, wv[4] = {0}, ws[4];
+    normuon(w, wv, ws, 2, 4, 0.5f);
+    for (int j = 0; j < 4; j++) {
+        double vm = ((j + 1) * (j + 1) + (j + 5) * (j + 5)) / 2.0;
+        CHECK_NEAR(wv[j], 0.5 * vm, 1e-4);
+    }
+    double nw = 0;
+    for (int i = 0; i < 8; i++) nw += w[i] * w[i];
+    CHECK_NEAR(nw, 204.0, 1e-3);   // 1^2+...+8^2
+}
+
+static void test_cautious_weight_decay(void) {
+    float p[4] = {1.0f, 1.0f, -1.0f, -1.0f}, u[4] = {0.5f, -0.5f, 0.5f, -0.5f};
+    cautious_update(p, u, 4, 0.1f, 0.2f);
+    // same sign (0, 3): decayed; opposite sign (1, 2): not
+    CHECK_NEAR(p[0], 1.0 - 0.1 * 0.5 - 0.1 * 0.2 * 1.0, 1e-7);
+    CHECK_NEAR(p[1], 1.0 + 0.1 * 0.5, 1e-7);
+    CHECK_NEAR(p[2], -1.0 - 0.1 * 0.5, 1e-7);
+    CHECK_NEAR(p[3], -1.0 + 0.1 * 0.5 + 0.1 * 0.2 * 1.0, 1e-7);
+}
+
+static void test_adamw(void) {
+    float p = 1.0f, g = 0.5f, m1 = 0.0f, m2 = 0.0f;
+    adamw_update(&p, &g, &m1, &m2, 1, 0.1f, 0.8f, 0.95f, 1e-10f, 0.0f, 1);
+    // m = 0.1, v = 0.0125; mhat = 0.5, vhat = 0.25 -> step 0.1 * 0.5 / 0.5
+    CHECK_NEAR(p, 0.9, 1e-6);
+    g = -1.0f;
+    adamw_update(&p, &g, &m1, &m2, 1, 0.1f, 0.8f, 0.95f, 1e-10f, 0.0f, 2);
+    double mm = 0.8 * 0.1 - 0.2, vv = 0.95 * 0.0125 + 0.05, b1 = 1 - 0.64, b2 = 1 - 0.9025;
+    CHECK_NEAR(p, 0.9 - 0.1 / b1 * mm / sqrt(vv / b2), 1e-6);
+    CHECK_NEAR(m1, mm, 1e-7);
+    CHECK_NEAR(m2, vv, 1e-7);
+}
+
+static void test_schedules(void) {
+    CHECK(lr_multiplier(0.0) == 1.0f && lr_multiplier(0.49) == 1.0f);
+    CHECK_NEAR(lr_multiplier(0.75), 0.5, 1e-6);
+    CHECK_NEAR(lr_multiplier(1.0), 0.0, 1e-6);
+    CHECK_NEAR(muon_momentum(0), 0.85, 1e-6);
+    CHECK_NEAR(muon_momentum(150), 0.90, 1e-6);
+    CHECK_NEAR(muon_momentum(1000), 0.95, 1e-6);
+    CHECK_NEAR(muon_weight_decay(0.25), 0.75 * WEIGHT_DECAY, 1e-6);
+}
+
+static void train_steps(GPT *m, const int32_t *x, const int32_t *y, int B, int steps, float *losses) {
+    for (int k = 0; k < steps; k++) {
+        gpt_zero_grad(m);
+        losses[k] = gpt_forward_backward(m, x, y, B, 1.0f);
+        gpt_optimizer_step(m, 1.0f, muon_momentum(k), 0.0f);
+    }
+}
+
+static void test_overfit_one_batch(void) {
+    Config c = {.V = 32, .T = 16, .C = 64, .NL = 2, .NH = 4, .NKV = 2, .hs = 16, .F = 256};
+    c.window[0] = 8; c.window[1] = 16;
+    int B = 2, N = B * c.T;
+    GPT m;
+    gpt_build(&m, &c, B, 5);
+    uint64_t s = 17;
+    int32_t x[32], y[32];
+    random_tokens(x, N, c.V, &s);
+    random_tokens(y, N, c.V, &s);
+    float losses[150];
+    train_steps(&m, x, y, B, 150, losses);
+    fprintf(stderr, "  overfit: loss %.4f -> %.4f\n", losses[0], losses[149]);
+    CHECK_NEAR(losses[0], logf(c.V), 0.1);   // head init 0.001: uniform predictions
+    CHECK_MSG(losses[149] < 0.05, "final loss %.4f", losses[149]);
+    gpt_free(&m);
+}
+
+static void test_determinism(void) {
+    Config c = tiny_config();
+    int B = 2, N = B * c.T;
+    uint64_t s = 23;
+    int32_t x[24], y[24];
+    random_tokens(x, N, c.V, &s);
+    random_tokens(y, N, c.V, &s);
+    float l1[6], l2[6];
+    GPT m;
+    gpt_build(&m, &c, B, 77);
+    train_steps(&m, x, y, B, 6, l1);
+    gpt_free(&m);
+    gpt_build(&m, &c, B, 77);
+    train_steps(&m, x, y, B, 6, l2);
+    CHECK(memcmp(l1, l2, sizeof l1) == 0);
+    CHECK(l1[5] < l1[0]);
+    gpt_free(&m);
+    gpt_build(&m, &c, B, 78);   // another seed, another init
+    train_steps(&m, x, y, B, 6, l2);
+    CHECK(memcmp(l1, l2, sizeof l1) != 0);
+    gpt_free(&m);
+}
+
+static void test_save(void) {
+    Config c = tiny_config();
+    GPT m;
+    gpt_build(&m, &c, 1, 9);
+    char *dir = tl_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    CHECK(gpt_save(&m, path) == 0);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (f) {
+        char magic[8]; int32_t hdr[8], win[3]; int64_t np;
+        CHECK(fread(magic, 1, 8, f) == 8 && !memcmp(magic, "ARGPT01", 8));
+        CHECK(fread(hdr, 4, 8, f) == 8 && hdr[0] == c.V && hdr[2] == c.C && hdr[3] == c.NL && hdr[5] == c.NKV);
+        CHECK(fread(win, 4, 3, f) == 3 && win[0] == 3 && win[2] == 12);
+        CHECK(fread(&np, 8, 1, f) == 1 && np == (int64_t)m.nparams);
+        float *p = xcalloc(m.nparams, 4);
+        CHECK(fread(p, 4, m.nparams, f) == m.nparams && !memcmp(p, m.params, m.nparams * 4));
+        CHECK(fgetc(f) == EOF);
+        free(p);
+        fclose(f);
+    }
+    unlink(path); rmdir(dir); free(dir);
+    gpt_free(&m);
+}
+
+int main(void) {
+    omp_set_num_threads(2);
+    RUN_TEST(test_init);
+    RUN_TEST(test_attention_mask);
+    RUN_TEST(test_gradcheck);
+    RUN_TEST(test_polar_express);
+    RUN_TEST(test_normuon);
+    RUN_TEST(test_cautious_weight_decay);
+    RUN_TEST(test_adamw);
+    RUN_TEST(test_schedules);
+    RUN_TEST(test_overfit_one_batch);
+    RUN_TEST(test_determinism);
+    RUN_TEST(test_save);
+    matmul_free_all();
+    TEST_MAIN_END("test_train");
+}

@@ -1,0 +1,1532 @@
+/*
+train.c -- pretrain a small GPT on the CPU for a fixed time budget, then report val_bpb.
+
+This is the one file the research agent edits. It is a C port of the autoresearch baseline
+(karpathy/autoresearch train.py, itself distilled from nanochat):
+  - token embedding (untied from the head) -> RMSNorm = x0
+  - before block i: x = resid_lambda[i] * x + x0_lambda[i] * x0 (learned scalars)
+  - block: x += attn(norm(x)); x += mlp(norm(x)); RMSNorm has no weight
+  - attention: bias-free q,k,v,o; grouped-query; RoPE (half-split, base 10000); QK-norm after
+    RoPE; causal sliding window per layer from a pattern ("SSSL": S = T/2, L = T, last = L)
+  - value embeddings (ResFormer) on alternating layers, mixed into v through a zero-init gate
+  - MLP 4x, relu(x)^2; final norm; head; logits softcapped 15*tanh(z/15) in fp32; cross-entropy
+  - optimizer MuonAdamW: AdamW for embeddings/head/scalars, Muon (Nesterov, Polar Express,
+    NorMuon, cautious weight decay) for every matrix in the blocks
+Layout follows llm.c's train_gpt2.c: X_forward / X_backward pairs of plain functions over
+float*, all parameters in one buffer, short names B,T,C,NH,hs,V.
+
+Matrix products go through oneDNN's matmul primitive (created once per shape, reused). By
+default they take bf16 inputs (fp32 master weights, fp32 accumulation and outputs; norms,
+softmax, loss in fp32), like torch.autocast(bfloat16). Build with -DTRAIN_FP32
+(make PRECISION=fp32) for fp32 matmuls.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <omp.h>
+#include <dnnl.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+#include "prepare.h"
+
+// ----------------------------------------------------------------------------
+// Hyperparameters. The harness's search agent mutates the values in this block.
+// CPU defaults, measured on the 2-core Zen 4 box with the IMDB corpus (see notes below the
+// block). The original's values for one H100 (GPU build): DEPTH 8, model_dim = DEPTH * 64
+// rounded up to HEAD_DIM (512), HEAD_DIM 128, n_kv_head = n_head, DEVICE_BATCH_SIZE 128,
+// TOTAL_BATCH_SIZE 2^19, EMBEDDING_LR 0.6, UNEMBEDDING_LR 0.004, MATRIX_LR 0.04,
+// SCALAR_LR 0.5, WEIGHT_DECAY 0.2, ADAM_BETAS (0.8, 0.95), WARMUP 0, WARMDOWN 0.5,
+// FINAL_LR_FRAC 0, WINDOW_PATTERN "SSSL".
+// @tunables-begin
+#define DEPTH 4                 // number of transformer blocks
+#define MODEL_DIM 256           // width C of the residual stream
+#define HEAD_DIM 64             // channels per attention head; n_head = MODEL_DIM / HEAD_DIM
+#define KV_GROUP 1              // query heads per KV head (GQA); n_kv_head = n_head / KV_GROUP
+#define MLP_RATIO 4             // MLP hidden width = MLP_RATIO * MODEL_DIM
+#define DEVICE_BATCH_SIZE 8     // sequences per forward/backward pass
+#define TOTAL_BATCH_SIZE 32768  // tokens per optimizer step (gradient accumulation)
+#define EMBEDDING_LR 0.6        // AdamW lr of the token and value embeddings (scaled by (C/768)^-0.5)
+#define UNEMBEDDING_LR 0.004    // AdamW lr of the head (scaled by (C/768)^-0.5)
+#define MATRIX_LR 0.04          // Muon lr of the block matrices
+#define SCALAR_LR 0.5           // AdamW lr of x0_lambdas (resid_lambdas get 0.01x)
+#define WEIGHT_DECAY 0.2        // Muon cautious weight decay at the start (decays to 0)
+#define ADAM_BETA1 0.8          // AdamW beta1
+#define ADAM_BETA2 0.95         // AdamW beta2
+#define WARMUP_RATIO 0.0        // fraction of the budget with lr warming up
+#define WARMDOWN_RATIO 0.5      // fraction of the budget at the end with lr decaying linearly
+#define FINAL_LR_FRAC 0.0       // lr multiplier at the end of the warm-down
+// @tunables-end
+#define WINDOW_PATTERN "SSSL"   // per-layer attention window: S = half context, L = full
+
+// ----------------------------------------------------------------------------
+// Matmul precision: mm_t is the type the matrix products read.
+
+#ifdef TRAIN_FP32
+typedef float mm_t;
+#define MM_BF16 0
+#define PRECISION_NAME "fp32"
+static inline mm_t to_mm(float x) { return x; }
+static inline float from_mm(mm_t x) { return x; }
+#else
+typedef uint16_t mm_t;
+#define MM_BF16 1
+#define PRECISION_NAME "bf16"
+static inline mm_t to_mm(float x) {   // round to nearest even (inputs are never NaN in a good run)
+    union { float f; uint32_t u; } v = {.f = x};
+    return (mm_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float from_mm(mm_t x) { union { uint32_t u; float f; } v = {.u = (uint32_t)x << 16}; return v.f; }
+#endif
+
+// Returns a matmul-precision view of src: in the fp32 build src itself, else a bf16 copy in dst.
+static const mm_t *as_mm(const float *src, mm_t *dst, size_t n) {
+#ifdef TRAIN_FP32
+    (void)dst; (void)n;
+    return src;
+#else
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) dst[i] = to_mm(src[i]);
+    return dst;
+#endif
+}
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) { fprintf(stderr, "train: out of memory (%zu x %zu bytes)\n", n, size); exit(1); }
+    return p;
+}
+
+// ----------------------------------------------------------------------------
+// oneDNN matmul: C(M,N) (+)= op(A)(M,K) @ op(B)(K,N), row-major. ta: A is stored (K,M);
+// tb: B is stored (N,K) (a PyTorch (out,in) weight). acc: add into C (gradient accumulation).
+// One primitive per distinct shape, created on first use (during the budget's uncounted
+// warm-up steps) and reused; each call only swaps the data pointers, so nothing is allocated
+// inside a step.
+
+typedef struct {
+    int M, K, N, ta, tb, acc, bf;
+    dnnl_primitive_t prim;
+    dnnl_memory_t a, b, c;
+} Matmul;
+#define MAX_MATMULS 128
+static Matmul mm_cache[MAX_MATMULS];
+static int mm_count;
+static dnnl_engine_t dnn_engine;
+static dnnl_stream_t dnn_stream;
+
+#define DNNL_CHECK(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
+    fprintf(stderr, "train: oneDNN call failed (status %d): %s\n", (int)st_, #call); exit(1); } } while (0)
+
+static Matmul *matmul_get(int M, int K, int N, int ta, int tb, int acc, int bf) {
+    for (int i = 0; i < mm_count; i++) {
+        Matmul *m = &mm_cache[i];
+        if (m->M == M && m->K == K && m->N == N && m->ta == ta && m->tb == tb && m->acc == acc && m->bf == bf)
+            return m;
+    }
+    if (mm_count == MAX_MATMULS) { fprintf(stderr, "train: too many matmul shapes\n"); exit(1); }
+    if (!dnn_engine) {
+        DNNL_CHECK(dnnl_engine_create(&dnn_engine, dnnl_cpu, 0));
+        DNNL_CHECK(dnnl_stream_create(&dnn_stream, dnn_engine, dnnl_stream_default_flags));
+    }
+    Matmul *m = &mm_cache[mm_count++];
+    *m = (Matmul){.M = M, .K = K, .N = N, .ta = ta, .tb = tb, .acc = acc, .bf = bf};
+    dnnl_data_type_t dt = bf ? dnnl_bf16 : dnnl_f32;
+    dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N};
+    dnnl_dims_t as = {ta ? 1 : K, ta ? M : 1}, bs = {tb ? 1 : N, tb ? K : 1}, cs = {N, 1};
+    dnnl_memory_desc_t amd, bmd, cmd;
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&amd, 2, ad, dt, as));
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dt, bs));
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&cmd, 2, cd, dnnl_f32, cs));
+    dnnl_matmul_desc_t md;
+    DNNL_CHECK(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd));
+    dnnl_primitive_attr_t attr;
+    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
+    if (acc) {
+        dnnl_post_ops_t po;
+        DNNL_CHECK(dnnl_post_ops_create(&po));
+        DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
+        dnnl_post_ops_destroy(po);
+    }
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, attr, dnn_engine, NULL));
+    DNNL_CHECK(dnnl_primitive_create(&m->prim, pd));
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    DNNL_CHECK(dnnl_memory_create(&m->a, &amd, dnn_engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&m->b, &bmd, dnn_engine, DNNL_MEMORY_NONE));
+    DNNL_CHECK(dnnl_memory_create(&m->c, &cmd, dnn_engine, DNNL_MEMORY_NONE));
+    return m;
+}
+
+static void matmul(float *C, const void *A, const void *B, int M, int K, int N,
+                   int ta, int tb, int acc, int bf) {
+    Matmul *m = matmul_get(M, K, N, ta, tb, acc, bf);
+    DNNL_CHECK(dnnl_memory_set_data_handle(m->a, (void *)A));
+    DNNL_CHECK(dnnl_memory_set_data_handle(m->b, (void *)B));
+    DNNL_CHECK(dnnl_memory_set_data_handle(m->c, C));
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, m->a}, {DNNL_ARG_WEIGHTS, m->b}, {DNNL_ARG_DST, m->c}};
+    DNNL_CHECK(dnnl_primitive_execute(m->prim, dnn_stream, 3, args));
+    DNNL_CHECK(dnnl_stream_wait(dnn_stream));
+}
+
+static void matmul_free_all(void) {
+    for (int i = 0; i < mm_count; i++) {
+        dnnl_primitive_destroy(mm_cache[i].prim);
+        dnnl_memory_destroy(mm_cache[i].a);
+        dnnl_memory_destroy(mm_cache[i].b);
+        dnnl_memory_destroy(mm_cache[i].c);
+    }
+    mm_count = 0;
+    if (dnn_stream) dnnl_stream_destroy(dnn_stream);
+    if (dnn_engine) dnnl_engine_destroy(dnn_engine);
+    dnn_stream = NULL; dnn_engine = NULL;
+}
+
+// ----------------------------------------------------------------------------
+// Random numbers (splitmix64): deterministic for a seed, independent of the thread count.
+
+static uint64_t rng_u64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static float rng_uniform(uint64_t *s) { return (float)((rng_u64(s) >> 40) + 0.5) / 16777216.0f; } // (0,1)
+static float rng_normal(uint64_t *s) {
+    float u1 = rng_uniform(s), u2 = rng_uniform(s);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+}
+
+// ----------------------------------------------------------------------------
+// Model configuration (a runtime struct so tests can build tiny models)
+
+#define MAX_LAYERS 64
+#define VE_GATE_CHANNELS 32
+#define NORM_EPS 1.1920929e-07f   // F.rms_norm's default eps for fp32: torch.finfo(float32).eps
+
+typedef struct {
+    int V;                   // vocabulary size
+    int T;                   // sequence length (model context)
+    int C;                   // width
+    int NL;                  // layers
+    int NH, NKV, hs;         // query heads, KV heads, head size
+    int F;                   // MLP hidden width
+    int window[MAX_LAYERS];  // attention window per layer: key j is visible to query i if i-window <= j <= i
+} Config;
+
+// Value embeddings on alternating layers, the last always included.
+static int has_ve(const Config *c, int l) { return l % 2 == (c->NL - 1) % 2; }
+static int gate_ch(const Config *c) { return c->C < VE_GATE_CHANNELS ? c->C : VE_GATE_CHANNELS; }
+
+static void config_windows(Config *c, const char *pattern) {
+    int n = (int)strlen(pattern);
+    for (int l = 0; l < c->NL; l++) {
+        char ch = pattern[l % n];
+        if (ch != 'S' && ch != 'L') { fprintf(stderr, "train: WINDOW_PATTERN may only hold S and L\n"); exit(1); }
+        c->window[l] = ch == 'L' ? c->T : c->T / 2;
+    }
+    c->window[c->NL - 1] = c->T;   // the last layer always sees the full context
+}
+
+static Config config_default(int V) {
+    Config c = {.V = V, .T = MAX_SEQ_LEN, .C = MODEL_DIM, .NL = DEPTH, .hs = HEAD_DIM,
+                .NH = MODEL_DIM / HEAD_DIM, .F = MLP_RATIO * MODEL_DIM};
+    c.NKV = c.NH / KV_GROUP;
+    if (c.NL > MAX_LAYERS || c.C % c.hs || c.NH % KV_GROUP || c.hs % 2) {
+        fprintf(stderr, "train: bad tunables: need DEPTH <= %d, MODEL_DIM %% HEAD_DIM == 0, "
+                "n_head %% KV_GROUP == 0, even HEAD_DIM\n", MAX_LAYERS);
+        exit(1);
+    }
+    config_windows(&c, WINDOW_PATTERN);
+    return c;
+}
+
+// ----------------------------------------------------------------------------
+// Parameters: one fp32 buffer, described by a table of named tensors (rows, cols) in the
+// PyTorch (out, in) layout. The grads, optimizer moments and the bf16 matmul copy use the same
+// offsets. wq, wk, wv of a layer are adjacent so they act as one (QKV, C) matrix in matmuls.
+
+enum { G_HEAD, G_EMBED, G_VE, G_RESID, G_X0, G_MUON };
+
+typedef struct { char name[24]; int rows, cols, group, layer; size_t off; } Tensor;
+
+typedef struct { size_t wq, wk, wv, wo, wfc, wproj, ve, vegate; } LayerOff;
+
+#define MAX_TENSORS (8 * MAX_LAYERS + 8)
+
+// Activations of one (B,T) pass, kept for the backward pass. Per-layer tensors are NL slabs.
+typedef struct {
+    float *x0, *rstd0;       // (N,C) normed embedding, (N)
+    float *xin, *rstd1;      // (L,N,C) block input after the lambda mix, (L,N)
+    mm_t *ln1;               // (L,N,C) norm(xin), matmul input of q,k,v
+    float *gate;             // (L,N,NKV) value-embedding gate 2*sigmoid(.)
+    float *qkv;              // (L,N,QKV) q,k after RoPE and QK-norm, v after the ve mix
+    float *qkr;              // (L,N,NH+NKV) 1/rms of each q and k head vector
+    float *att, *lse;        // (L,N,C) attention output, (L,B,NH,T) softmax log-sum-exp
+    mm_t *att_mm;            // (L,N,C) bf16 copy of att (NULL in the fp32 build)
+    float *xmid, *rstd2;     // (L,N,C) xin + attn, (L,N)
+    mm_t *ln2;               // (L,N,C) norm(xmid)
+    float *hpre;             // (L,N,F) fc output
+    mm_t *hact;              // (L,N,F) relu(hpre)^2
+    float *bout;             // (L,N,C) block output xmid + mlp
+    float *rstdf;            // (N)
+    mm_t *lnf;               // (N,C) final norm
+} Acts;
+
+typedef struct {
+    Config cfg;
+    Tensor tensors[MAX_TENSORS];
+    int ntensors;
+    size_t nparams;
+    size_t wte, head, rl, xl;   // offsets
+    LayerOff lo[MAX_LAYERS];
+    float *params, *grads;
+    mm_t *wmm;                  // matmul copy of the weights (== params in the fp32 build)
+    float *m1, *m2;             // AdamW moments; Muon momentum and NorMuon second moment
+    int adam_t;
+    float *cos, *sin;           // (T, hs/2) RoPE tables
+    int Bmax;                   // activations are sized for this batch
+    Acts a;
+    // scratch, reused by every layer and step
+    float *tmp, *dres, *dln, *dx0, *dqkv, *dh, *datt, *dgate;
+    mm_t *dres_mm, *dqkv_mm, *dh_mm;
+    float *logits; mm_t *dlog_mm; float *nll;
+    float *attn_scratch; size_t attn_scratch_per_thread;
+    float *ox, *oa, *oa2, *oy;  // Polar Express work matrices
+    int nthreads;
+} GPT;
+
+static size_t attn_scratch_floats(int T, int hs);
+
+static int qkv_dim(const Config *c) { return (c->NH + 2 * c->NKV) * c->hs; }
+
+static size_t add_tensor(GPT *m, const char *name, int layer, int rows, int cols, int group) {
+    Tensor *t = &m->tensors[m->ntensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rows = rows; t->cols = cols; t->group = group; t->layer = layer;
+    t->off = m->nparams;
+    m->nparams += (size_t)rows * cols;
+    return t->off;
+}
+
+static void gpt_layout(GPT *m) {
+    Config *c = &m->cfg;
+    int KVD = c->NKV * c->hs;
+    m->ntensors = 0; m->nparams = 0;
+    m->wte = add_tensor(m, "wte", -1, c->V, c->C, G_EMBED);
+    m->head = add_tensor(m, "lm_head", -1, c->V, c->C, G_HEAD);
+    m->rl = add_tensor(m, "resid_lambdas", -1, 1, c->NL, G_RESID);
+    m->xl = add_tensor(m, "x0_lambdas", -1, 1, c->NL, G_X0);
+    for (int l = 0; l < c->NL; l++) {
+        LayerOff *o = &m->lo[l];
+        o->wq = add_tensor(m, "c_q", l, c->NH * c->hs, c->C, G_MUON);
+        o->wk = add_tensor(m, "c_k", l, KVD, c->C, G_MUON);
+        o->wv = add_tensor(m, "c_v", l, KVD, c->C, G_MUON);
+        o->wo = add_tensor(m, "attn.c_proj", l, c->C, c->C, G_MUON);
+        o->wfc = add_tensor(m, "c_fc", l, c->F, c->C, G_MUON);
+        o->wproj = add_tensor(m, "mlp.c_proj", l, c->C, c->F, G_MUON);
+        o->ve = o->vegate = (size_t)-1;
+        if (has_ve(c, l)) {
+            o->ve = add_tensor(m, "value_embed", l, c->V, KVD, G_VE);
+            o->vegate = add_tensor(m, "ve_gate", l, c->NKV, gate_ch(c), G_MUON);
+        }
+    }
+}
+
+// Copies the weights that matmuls read into the bf16 buffer (after init and every update).
+static void gpt_sync_mm(GPT *m) {
+#ifdef TRAIN_FP32
+    (void)m;
+#else
+    for (int i = 0; i < m->ntensors; i++) {
+        Tensor *t = &m->tensors[i];
+        if (t->group != G_HEAD && !(t->group == G_MUON && strcmp(t->name, "ve_gate"))) continue;
+        size_t n = (size_t)t->rows * t->cols;
+        float *p = m->params + t->off; mm_t *q = m->wmm + t->off;
+        #pragma omp parallel for schedule(static)
+        for (size_t j = 0; j < n; j++) q[j] = to_mm(p[j]);
+    }
+#endif
+}
+
+// The original's init: embeddings N(0,1), head N(0,0.001), q,k,v,fc and value embeddings
+// U(-s,s) with s = sqrt(3)/sqrt(C), output projections and gates zero, lambdas 1 and 0.1.
+static void gpt_init_weights(GPT *m, uint64_t seed) {
+    Config *c = &m->cfg;
+    uint64_t s = seed;
+    float bound = sqrtf(3.0f) / sqrtf((float)c->C);
+    memset(m->params, 0, m->nparams * sizeof(float));
+    for (int i = 0; i < m->ntensors; i++) {
+        Tensor *t = &m->tensors[i];
+        float *p = m->params + t->off;
+        size_t n = (size_t)t->rows * t->cols;
+        const char *nm = t->name;
+        if (!strcmp(nm, "wte")) for (size_t j = 0; j < n; j++) p[j] = rng_normal(&s);
+        else if (!strcmp(nm, "lm_head")) for (size_t j = 0; j < n; j++) p[j] = 0.001f * rng_normal(&s);
+        else if (!strcmp(nm, "resid_lambdas")) for (size_t j = 0; j < n; j++) p[j] = 1.0f;
+        else if (!strcmp(nm, "x0_lambdas")) for (size_t j = 0; j < n; j++) p[j] = 0.1f;
+        else if (!strcmp(nm, "c_q") || !strcmp(nm, "c_k") || !strcmp(nm, "c_v") ||
+                 !strcmp(nm, "c_fc") || !strcmp(nm, "value_embed"))
+            for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&s) - 1.0f);
+        // attn.c_proj, mlp.c_proj, ve_gate stay zero
+    }
+    gpt_sync_mm(m);
+}
+
+static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    Config *c = &m->cfg;
+    gpt_layout(m);
+    m->params = xcalloc(m->nparams, sizeof(float));
+    m->grads = xcalloc(m->nparams, sizeof(float));
+    m->m1 = xcalloc(m->nparams, sizeof(float));
+    m->m2 = xcalloc(m->nparams, sizeof(float));
+#ifdef TRAIN_FP32
+    m->wmm = m->params;
+#else
+    m->wmm = xcalloc(m->nparams, sizeof(mm_t));
+#endif
+    int half = c->hs / 2;
+    m->cos = xcalloc((size_t)c->T * half, sizeof(float));
+    m->sin = xcalloc((size_t)c->T * half, sizeof(float));
+    for (int t = 0; t < c->T; t++)
+        for (int i = 0; i < half; i++) {
+            double freq = t / pow(10000.0, 2.0 * i / c->hs);
+            m->cos[t * half + i] = (float)cos(freq);
+            m->sin[t * half + i] = (float)sin(freq);
+        }
+    // activations
+    m->Bmax = Bmax;
+    size_t N = (size_t)Bmax * c->T, L = c->NL, C = c->C, F = c->F, QKV = qkv_dim(c);
+    Acts *a = &m->a;
+    a->x0 = xcalloc(N * C, 4); a->rstd0 = xcalloc(N, 4);
+    a->xin = xcalloc(L * N * C, 4); a->rstd1 = xcalloc(L * N, 4);
+    a->ln1 = xcalloc(L * N * C, sizeof(mm_t));
+    a->gate = xcalloc(L * N * c->NKV, 4);
+    a->qkv = xcalloc(L * N * QKV, 4);
+    a->qkr = xcalloc(L * N * (c->NH + c->NKV), 4);
+    a->att = xcalloc(L * N * C, 4);
+    a->lse = xcalloc(L * N * c->NH, 4);
+#ifndef TRAIN_FP32
+    a->att_mm = xcalloc(L * N * C, sizeof(mm_t));
+    m->dres_mm = xcalloc(N * C, sizeof(mm_t));
+    m->dqkv_mm = xcalloc(N * QKV, sizeof(mm_t));
+    m->dh_mm = xcalloc(N * F, sizeof(mm_t));
+#endif
+    a->xmid = xcalloc(L * N * C, 4); a->rstd2 = xcalloc(L * N, 4);
+    a->ln2 = xcalloc(L * N * C, sizeof(mm_t));
+    a->hpre = xcalloc(L * N * F, 4);
+    a->hact = xcalloc(L * N * F, sizeof(mm_t));
+    a->bout = xcalloc(L * N * C, 4);
+    a->rstdf = xcalloc(N, 4);
+    a->lnf = xcalloc(N * C, sizeof(mm_t));
+    m->tmp = xcalloc(N * C, 4); m->dres = xcalloc(N * C, 4); m->dln = xcalloc(N * C, 4);
+    m->dx0 = xcalloc(N * C, 4); m->dqkv = xcalloc(N * QKV, 4); m->dh = xcalloc(N * F, 4);
+    m->datt = xcalloc(N * C, 4); m->dgate = xcalloc(N * c->NKV, 4);
+    m->logits = xcalloc((size_t)c->T * c->V, 4);
+    m->dlog_mm = xcalloc((size_t)c->T * c->V, sizeof(mm_t));
+    m->nll = xcalloc(N, 4);
+    m->nthreads = omp_get_max_threads();
+    m->attn_scratch_per_thread = attn_scratch_floats(c->T, c->hs);
+    m->attn_scratch = xcalloc(m->attn_scratch_per_thread * m->nthreads, 4);
+    size_t maxmat = 0, maxsq = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        Tensor *t = &m->tensors[i];
+        if (t->group != G_MUON) continue;
+        size_t n = (size_t)t->rows * t->cols, k = t->rows < t->cols ? t->rows : t->cols;
+        if (n > maxmat) maxmat = n;
+        if (k * k > maxsq) maxsq = k * k;
+    }
+    m->ox = xcalloc(maxmat, 4); m->oy = xcalloc(maxmat, 4);
+    m->oa = xcalloc(maxsq, 4); m->oa2 = xcalloc(maxsq, 4);
+    gpt_init_weights(m, seed);
+}
+
+static void gpt_free(GPT *m) {
+    Acts *a = &m->a;
+    void *ptrs[] = {m->params, m->grads, m->m1, m->m2, m->cos, m->sin, a->x0, a->rstd0, a->xin,
+        a->rstd1, a->ln1, a->gate, a->qkv, a->qkr, a->att, a->lse, a->att_mm, a->xmid, a->rstd2,
+        a->ln2, a->hpre, a->hact, a->bout, a->rstdf, a->lnf, m->tmp, m->dres, m->dln, m->dx0,
+        m->dqkv, m->dh, m->datt, m->dgate, m->dres_mm, m->dqkv_mm, m->dh_mm, m->logits,
+        m->dlog_mm, m->nll, m->attn_scratch, m->ox, m->oy, m->oa, m->oa2};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+#ifndef TRAIN_FP32
+    free(m->wmm);
+#endif
+    memset(m, 0, sizeof *m);
+}
+
+// Model FLOPs per token for forward + backward: 6 per weight of every matrix product (block
+// matrices incl. the ve gates, and the head; the token and value embeddings are lookups), plus
+// attention: QK^T and PV are 2 matmuls of 2 FLOPs per (query, key, channel), times 3 for
+// forward + backward = 12 * NH * hs * (keys a query sees, averaged over positions). This counts
+// the causal work actually done (the original's estimate_flops counts min(window, T) keys per
+// query, i.e. about twice this for full-context layers).
+static double gpt_flops_per_token(const GPT *m) {
+    const Config *c = &m->cfg;
+    double mat = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        const Tensor *t = &m->tensors[i];
+        if (t->group == G_MUON || t->group == G_HEAD) mat += (double)t->rows * t->cols;
+    }
+    double attn = 0;
+    for (int l = 0; l < c->NL; l++) {
+        double keys = 0;
+        for (int i = 0; i < c->T; i++) keys += (i < c->window[l] ? i : c->window[l]) + 1;
+        attn += 12.0 * c->NH * c->hs * keys / c->T;
+    }
+    return 6.0 * mat + attn;
+}
+
+// ----------------------------------------------------------------------------
+// RMSNorm (no weight): y = x / sqrt(mean(x^2) + eps)
+
+static float rms_row(const float *x, int C) {
+    float ss = 0.0f;
+    #pragma omp simd reduction(+:ss)
+    for (int i = 0; i < C; i++) ss += x[i] * x[i];
+    return 1.0f / sqrtf(ss / C + NORM_EPS);
+}
+
+// dx (+)= d/dx of y = x*r given dy:  dx = r * (dy - y * mean(dy*y)), y = x*r
+static void rmsnorm_backward_row(float *dx, const float *dy, const float *x, float r, int C, int acc) {
+    float dot = 0.0f;
+    #pragma omp simd reduction(+:dot)
+    for (int i = 0; i < C; i++) dot += dy[i] * x[i];
+    dot *= r * r / C;   // mean(dy*y) * r, folded: y = x*r
+    if (acc) for (int i = 0; i < C; i++) dx[i] += r * (dy[i] - x[i] * dot);
+    else     for (int i = 0; i < C; i++) dx[i] = r * (dy[i] - x[i] * dot);
+}
+
+// ----------------------------------------------------------------------------
+// Embedding + norm; the lambda mix + norm in front of each block
+
+// x0 = norm(wte[inp])
+static void embed_forward(float *x0, float *rstd, const float *wte, const int32_t *inp, int N, int C) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *e = wte + (size_t)inp[n] * C;
+        float r = rms_row(e, C);
+        float *o = x0 + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = e[i] * r;
+        rstd[n] = r;
+    }
+}
+
+// xin = rl * prev + xl * x0; ln = norm(xin)
+static void mix_norm_forward(float *xin, mm_t *ln, float *rstd, const float *prev, const float *x0,
+                             float rl, float xl, int N, int C) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *x = xin + (size_t)n * C;
+        const float *p = prev + (size_t)n * C, *z = x0 + (size_t)n * C;
+        for (int i = 0; i < C; i++) x[i] = rl * p[i] + xl * z[i];
+        float r = rms_row(x, C);
+        mm_t *o = ln + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
+        rstd[n] = r;
+    }
+}
+
+// out = a + b; ln = norm(out)   (ln may be NULL: just the add)
+static void add_norm_forward(float *out, mm_t *ln, float *rstd, const float *a, const float *b, int N, int C) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *x = out + (size_t)n * C;
+        const float *p = a + (size_t)n * C, *q = b + (size_t)n * C;
+        for (int i = 0; i < C; i++) x[i] = p[i] + q[i];
+        if (!ln) continue;
+        float r = rms_row(x, C);
+        mm_t *o = ln + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
+        rstd[n] = r;
+    }
+}
+
+// dx (+)= rmsnorm backward of dy, row by row
+static void rmsnorm_backward(float *dx, const float *dy, const float *x, const float *rstd, int N, int C, int acc) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        rmsnorm_backward_row(dx + (size_t)n * C, dy + (size_t)n * C, x + (size_t)n * C, rstd[n], C, acc);
+}
+
+// Backward of xin = rl*prev + xl*x0 given dxin (in dres, replaced by dprev = rl*dxin):
+// drl += sum(dxin*prev), dxl += sum(dxin*x0), dx0 += xl*dxin.
+static void mix_backward(float *dres, float *dx0, float *drl, float *dxl, const float *prev,
+                         const float *x0, float rl, float xl, size_t n) {
+    double sp = 0, sx = 0;
+    #pragma omp parallel for schedule(static) reduction(+:sp, sx)
+    for (size_t i = 0; i < n; i++) {
+        float d = dres[i];
+        sp += d * prev[i];
+        sx += d * x0[i];
+        dx0[i] += xl * d;
+        dres[i] = rl * d;
+    }
+    *drl += (float)sp;
+    *dxl += (float)sx;
+}
+
+// dwte[inp[n]] += rmsnorm backward of dx0 (rows of the same token add up: each thread owns a
+// slice of the channels, so no two threads write the same element)
+static void embed_backward(float *dwte, const float *dx0, const float *wte, const float *rstd,
+                           const int32_t *inp, int N, int C, float *scratch) {
+    // scratch (N,C): per-token gradient wrt the raw embedding row
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        rmsnorm_backward_row(scratch + (size_t)n * C, dx0 + (size_t)n * C, wte + (size_t)inp[n] * C, rstd[n], C, 0);
+    #pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int c0 = C * id / nt, c1 = C * (id + 1) / nt;
+        for (int n = 0; n < N; n++) {
+            float *d = dwte + (size_t)inp[n] * C;
+            const float *s = scratch + (size_t)n * C;
+            for (int i = c0; i < c1; i++) d[i] += s[i];
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Value embeddings: v += 2*sigmoid(W_gate @ ln1[:, :G]) * ve[inp], one gate per KV head
+
+static void ve_forward(float *qkv, float *gate, const float *ve, const float *wg, const float *xin,
+                       const float *rstd, const int32_t *inp, const Config *c, int N) {
+    int QKV = qkv_dim(c), G = gate_ch(c), KVD = c->NKV * c->hs, voff = (c->NH + c->NKV) * c->hs;
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = xin + (size_t)n * c->C;
+        const float *e = ve + (size_t)inp[n] * KVD;
+        float *v = qkv + (size_t)n * QKV + voff;
+        for (int h = 0; h < c->NKV; h++) {
+            float z = 0.0f;
+            for (int i = 0; i < G; i++) z += wg[h * G + i] * x[i];
+            z *= rstd[n];   // the gate reads the normed input: x * rstd
+            float g = 2.0f / (1.0f + expf(-z));
+            gate[(size_t)n * c->NKV + h] = g;
+            for (int d = 0; d < c->hs; d++) v[h * c->hs + d] += g * e[h * c->hs + d];
+        }
+    }
+}
+
+// From dv (the v slot of dqkv): dve[inp] += g*dv; dgate_pre = (dv . ve) * g*(1-g/2)
+// (d/dz 2*sigmoid(z) = 2s(1-s) = g(1-g/2)); dwg += dgate_pre^T @ ln1[:, :G].
+static void ve_backward(float *dve, float *dwg, float *dgate, const float *dqkv, const float *gate,
+                        const float *ve, const float *xin, const float *rstd, const int32_t *inp,
+                        const Config *c, int N) {
+    int QKV = qkv_dim(c), G = gate_ch(c), KVD = c->NKV * c->hs, voff = (c->NH + c->NKV) * c->hs;
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *dv = dqkv + (size_t)n * QKV + voff;
+        const float *e = ve + (size_t)inp[n] * KVD;
+        for (int h = 0; h < c->NKV; h++) {
+            float s = 0.0f, g = gate[(size_t)n * c->NKV + h];
+            for (int d = 0; d < c->hs; d++) s += dv[h * c->hs + d] * e[h * c->hs + d];
+            dgate[(size_t)n * c->NKV + h] = s * g * (1.0f - 0.5f * g);
+        }
+    }
+    #pragma omp parallel
+    {
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        int c0 = KVD * id / nt, c1 = KVD * (id + 1) / nt;
+        for (int n = 0; n < N; n++) {
+            float *d = dve + (size_t)inp[n] * KVD;
+            const float *dv = dqkv + (size_t)n * QKV + voff;
+            const float *g = gate + (size_t)n * c->NKV;
+            for (int i = c0; i < c1; i++) d[i] += g[i / c->hs] * dv[i];
+        }
+    }
+    #pragma omp parallel for schedule(static)
+    for (int k = 0; k < c->NKV * G; k++) {
+        int h = k / G, i = k % G;
+        double s = 0;
+        for (int n = 0; n < N; n++) s += dgate[(size_t)n * c->NKV + h] * xin[(size_t)n * c->C + i] * rstd[n];
+        dwg[k] += (float)s;
+    }
+}
+
+// dln1[:, :G] += dgate_pre @ W_gate
+static void ve_gate_dx(float *dln, const float *dgate, const float *wg, const Config *c, int N) {
+    int G = gate_ch(c);
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < c->NKV; h++) {
+            float dg = dgate[(size_t)n * c->NKV + h];
+            for (int i = 0; i < G; i++) dln[(size_t)n * c->C + i] += dg * wg[h * G + i];
+        }
+}
+
+// ----------------------------------------------------------------------------
+// RoPE then QK-norm, in place on the q and k slots of qkv (N,QKV).
+// nanochat's rotation: y1 = x1*cos + x2*sin, y2 = -x1*sin + x2*cos over the two halves.
+
+static void rope_norm_forward(float *qkv, float *qkr, const float *cosb, const float *sinb,
+                              const Config *c, int N) {
+    int QKV = qkv_dim(c), nh = c->NH + c->NKV, hs = c->hs, half = hs / 2;
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *cs = cosb + (size_t)(n % c->T) * half, *sn = sinb + (size_t)(n % c->T) * half;
+        for (int h = 0; h < nh; h++) {
+            float *x = qkv + (size_t)n * QKV + h * hs;
+            for (int i = 0; i < half; i++) {
+                float x1 = x[i], x2 = x[i + half];
+                x[i] = x1 * cs[i] + x2 * sn[i];
+                x[i + half] = -x1 * sn[i] + x2 * cs[i];
+            }
+            float r = rms_row(x, hs);
+            for (int i = 0; i < hs; i++) x[i] *= r;
+            qkr[(size_t)n * nh + h] = r;
+        }
+    }
+}
+
+// In place on dqkv's q and k slots: norm backward (y saved in qkv), then the inverse rotation
+static void rope_norm_backward(float *dqkv, const float *qkv, const float *qkr, const float *cosb,
+                               const float *sinb, const Config *c, int N) {
+    int QKV = qkv_dim(c), nh = c->NH + c->NKV, hs = c->hs, half = hs / 2;
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *cs = cosb + (size_t)(n % c->T) * half, *sn = sinb + (size_t)(n % c->T) * half;
+        for (int h = 0; h < nh; h++) {
+            float *d = dqkv + (size_t)n * QKV + h * hs;
+            const float *y = qkv + (size_t)n * QKV + h * hs;
+            float r = qkr[(size_t)n * nh + h];
+            float dot = 0.0f;
+            for (int i = 0; i < hs; i++) dot += d[i] * y[i];
+            dot /= hs;
+            for (int i = 0; i < hs; i++) d[i] = r * (d[i] - y[i] * dot);
+            for (int i = 0; i < half; i++) {
+                float g1 = d[i], g2 = d[i + half];
+                d[i] = g1 * cs[i] - g2 * sn[i];
+                d[i + half] = g1 * sn[i] + g2 * cs[i];
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Causal sliding-window attention, scale 1/sqrt(hs). Query i sees keys lo..i, lo = max(0, i-W)
+// (flash-attn window_size=(W,0)). Work is O(T*W) per head: scores are computed only for the
+// keys a block of queries can see, and the backward recomputes the probabilities from the
+// saved log-sum-exp (flash-attention style) instead of keeping a (T,T) matrix.
+// Parallel over (batch, KV head): the query heads sharing a KV head run in one task, so dk and
+// dv need no locks. Within a task, QB queries go together so every key/value load feeds QB
+// multiply-adds; K and V are transposed to (hs, T) so the inner loops run over 16 keys.
+
+#define QB 8
+
+// exp for the softmaxes and the softcap: Cody-Waite range reduction and a degree-6 polynomial
+// (about 1 ulp; glibc's expf does not vectorise without -ffast-math). Inputs are clamped to
+// [-87, 88], so exp of a very negative number is ~1e-38, not 0.
+#ifdef __AVX512F__
+static inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-87.0f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);   // p * 2^n
+}
+static inline __mmask16 tail_mask(int i, int n) { return n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1); }
+#endif
+
+// s[j] = exp(s[j]*scale - sub) for j0 <= j <= j1, 0 elsewhere, over j < n; returns the sum
+static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int j1) {
+#ifdef __AVX512F__
+    __m512 acc = _mm512_setzero_ps(), vs = _mm512_set1_ps(scale), vsub = _mm512_set1_ps(sub);
+    __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 k = tail_mask(j, n);
+        __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(j), iota);
+        __mmask16 vis = _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(j0)) & _mm512_cmple_epi32_mask(idx, _mm512_set1_epi32(j1));
+        __m512 e = exp512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, s + j), vs, vsub));
+        e = _mm512_maskz_mov_ps(vis, e);
+        _mm512_mask_storeu_ps(s + j, k, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return _mm512_reduce_add_ps(acc);
+#else
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) { s[j] = j >= j0 && j <= j1 ? expf(s[j] * scale - sub) : 0.0f; sum += s[j]; }
+    return sum;
+#endif
+}
+
+// The three block products below have an AVX-512 version (this machine) and a plain one.
+//
+// out[r][j] = sum_d A[r][d] * BT[d][j] for r < QB, j < nkp (a multiple of 16).
+// A is (QB, hs); BT has rows of stride TP; out rows have stride TP.
+static void attn_rows_dot(float *restrict out, const float *restrict A, const float *restrict BT,
+                          int TP, int hs, int nkp) {
+    for (int j0 = 0; j0 < nkp; j0 += 16) {
+#ifdef __AVX512F__
+        __m512 acc[QB];
+        #pragma GCC unroll 8
+        for (int r = 0; r < QB; r++) acc[r] = _mm512_setzero_ps();
+        for (int d = 0; d < hs; d++) {
+            __m512 b = _mm512_loadu_ps(BT + (size_t)d * TP + j0);
+            #pragma GCC unroll 8
+            for (int r = 0; r < QB; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(A[r * hs + d]), b, acc[r]);
+        }
+        #pragma GCC unroll 8
+        for (int r = 0; r < QB; r++) _mm512_storeu_ps(out + (size_t)r * TP + j0, acc[r]);
+#else
+        float acc[QB][16] = {{0}};
+        for (int d = 0; d < hs; d++)
+            for (int r = 0; r < QB; r++)
+                for (int jj = 0; jj < 16; jj++) acc[r][jj] += A[r * hs + d] * BT[(size_t)d * TP + j0 + jj];
+        for (int r = 0; r < QB; r++) for (int jj = 0; jj < 16; jj++) out[(size_t)r * TP + j0 + jj] = acc[r][jj];
+#endif
+    }
+}
+
+// out[r][d] = sum_j A[r][j] * BT[d][j] for j < nkp; A rows have stride TP; out is (QB, hs)
+static void attn_rows_red(float *restrict out, const float *restrict A, const float *restrict BT,
+                          int TP, int hs, int nkp) {
+    for (int d = 0; d < hs; d++) {
+        const float *b = BT + (size_t)d * TP;
+#ifdef __AVX512F__
+        __m512 acc[QB];
+        #pragma GCC unroll 8
+        for (int r = 0; r < QB; r++) acc[r] = _mm512_setzero_ps();
+        for (int j0 = 0; j0 < nkp; j0 += 16) {
+            __m512 bv = _mm512_loadu_ps(b + j0);
+            #pragma GCC unroll 8
+            for (int r = 0; r < QB; r++) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(A + (size_t)r * TP + j0), bv, acc[r]);
+        }
+        #pragma GCC unroll 8
+        for (int r = 0; r < QB; r++) out[r * hs + d] = _mm512_reduce_add_ps(acc[r]);
+#else
+        for (int r = 0; r < QB; r++) {
+            float sum = 0.0f;
+            for (int j = 0; j < nkp; j++) sum += A[(size_t)r * TP + j] * b[j];
+            out[r * hs + d] = sum;
+        }
+#endif
+    }
+}
+
+// BT[d][j] += sum_r X[r][d] * Y[r][j] for j < nkp; X is (QB, hs), Y rows have stride TP
+static void attn_outer_acc(float *restrict BT, const float *restrict X, const float *restrict Y,
+                           int TP, int hs, int nkp) {
+    for (int d = 0; d < hs; d++) {
+        float *bt = BT + (size_t)d * TP;
+        int j0 = 0;
+#ifdef __AVX512F__
+        for (; j0 + 64 <= nkp; j0 += 64) {   // four independent chains hide the FMA latency
+            __m512 a0 = _mm512_loadu_ps(bt + j0), a1 = _mm512_loadu_ps(bt + j0 + 16);
+            __m512 a2 = _mm512_loadu_ps(bt + j0 + 32), a3 = _mm512_loadu_ps(bt + j0 + 48);
+            #pragma GCC unroll 8
+            for (int r = 0; r < QB; r++) {
+                __m512 x = _mm512_set1_ps(X[r * hs + d]);
+                const float *y = Y + (size_t)r * TP + j0;
+                a0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y), a0);
+                a1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y + 16), a1);
+                a2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y + 32), a2);
+                a3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y + 48), a3);
+            }
+            _mm512_storeu_ps(bt + j0, a0); _mm512_storeu_ps(bt + j0 + 16, a1);
+            _mm512_storeu_ps(bt + j0 + 32, a2); _mm512_storeu_ps(bt + j0 + 48, a3);
+        }
+        for (; j0 < nkp; j0 += 16) {
+            __m512 acc = _mm512_loadu_ps(bt + j0);
+            #pragma GCC unroll 8
+            for (int r = 0; r < QB; r++)
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(X[r * hs + d]), _mm512_loadu_ps(Y + (size_t)r * TP + j0), acc);
+            _mm512_storeu_ps(bt + j0, acc);
+        }
+#else
+        for (; j0 < nkp; j0++)
+            for (int r = 0; r < QB; r++) bt[j0] += X[r * hs + d] * Y[(size_t)r * TP + j0];
+#endif
+    }
+}
+
+// dst (hs, TP) = transpose of the (T, hs) rows at src with row stride QKV; pad columns zero
+static void transpose_head(float *dst, const float *src, int T, int TP, int hs, int QKV) {
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < hs; d++) dst[(size_t)d * TP + t] = src[(size_t)t * QKV + d];
+    for (int d = 0; d < hs; d++)
+        for (int t = T; t < TP; t++) dst[(size_t)d * TP + t] = 0.0f;
+}
+
+// Copies rows i0..i0+rows-1 (row stride `stride`) into the (QB, hs) block, zero-filling the rest
+static void load_block(float *dst, const float *src, size_t stride, int rows, int hs) {
+    for (int r = 0; r < QB; r++)
+        for (int d = 0; d < hs; d++) dst[r * hs + d] = r < rows ? src[r * stride + d] : 0.0f;
+}
+
+// Per-thread scratch layout for attention (floats)
+typedef struct { float *kT, *vT, *dkT, *dvT, *S, *P, *Qb, *Ob, *dOb, *dQb; } AttnScratch;
+static size_t attn_scratch_floats(int T, int hs) { size_t TP = (size_t)T + 16; return 4 * hs * TP + 2 * QB * TP + 4 * QB * hs; }
+static AttnScratch attn_scratch(GPT *m) {
+    int hs = m->cfg.hs; size_t TP = (size_t)m->cfg.T + 16;
+    float *p = m->attn_scratch + m->attn_scratch_per_thread * omp_get_thread_num();
+    AttnScratch s;
+    s.kT = p; s.vT = s.kT + hs * TP; s.dkT = s.vT + hs * TP; s.dvT = s.dkT + hs * TP;
+    s.S = s.dvT + hs * TP; s.P = s.S + QB * TP;
+    s.Qb = s.P + QB * TP; s.Ob = s.Qb + QB * hs; s.dOb = s.Ob + QB * hs; s.dQb = s.dOb + QB * hs;
+    return s;
+}
+
+static void attention_forward(float *att, float *lse, const float *qkv, GPT *m, int B, int W) {
+    const Config *c = &m->cfg;
+    int T = c->T, C = c->C, hs = c->hs, NH = c->NH, NKV = c->NKV, QKV = qkv_dim(c), TP = T + 16;
+    int grp = NH / NKV;
+    float scale = 1.0f / sqrtf((float)hs);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int task = 0; task < B * NKV; task++) {
+        int b = task / NKV, kh = task % NKV;
+        AttnScratch sc = attn_scratch(m);
+        const float *base = qkv + (size_t)b * T * QKV;
+        transpose_head(sc.kT, base + (NH + kh) * hs, T, TP, hs, QKV);
+        transpose_head(sc.vT, base + (NH + NKV + kh) * hs, T, TP, hs, QKV);
+        for (int hh = 0; hh < grp; hh++) {
+            int h = kh * grp + hh;
+            for (int i0 = 0; i0 < T; i0 += QB) {
+                int rows = T - i0 < QB ? T - i0 : QB, hi = i0 + rows - 1;
+                int lo = i0 - W < 0 ? 0 : i0 - W, nkp = (hi - lo + 1 + 15) & ~15;
+                load_block(sc.Qb, base + (size_t)i0 * QKV + h * hs, QKV, rows, hs);
+                attn_rows_dot(sc.S, sc.Qb, sc.kT + lo, TP, hs, nkp);
+                for (int r = 0; r < QB; r++) {
+                    float *s = sc.S + (size_t)r * TP;
+                    int i = i0 + r, j0 = (i - W < 0 ? 0 : i - W) - lo, j1 = i - lo;   // visible: j0..j1
+                    if (r >= rows) { for (int j = 0; j < nkp; j++) s[j] = 0.0f; continue; }
+                    float mx = -INFINITY;
+                    #pragma omp simd reduction(max:mx)
+                    for (int j = j0; j <= j1; j++) mx = s[j] > mx ? s[j] : mx;
+                    mx *= scale;
+                    float sum = exp_row_masked(s, nkp, scale, mx, j0, j1);
+                    float inv = 1.0f / sum;
+                    for (int j = 0; j < nkp; j++) s[j] *= inv;
+                    lse[((size_t)b * NH + h) * T + i] = mx + logf(sum);
+                }
+                attn_rows_red(sc.Ob, sc.S, sc.vT + lo, TP, hs, nkp);   // O = P V
+                for (int r = 0; r < rows; r++)
+                    memcpy(att + ((size_t)b * T + i0 + r) * C + h * hs, sc.Ob + r * hs, hs * sizeof(float));
+            }
+        }
+    }
+}
+
+// Given datt (N,C), writes dq, dk, dv into the q,k,v slots of dqkv (N,QKV):
+//   P = exp(scale*QK^T - lse); dP = dO V^T; D = rowsum(dO*O); dS = P*(dP - D)*scale
+//   dQ = dS K; dK = dS^T Q; dV = P^T dO
+static void attention_backward(float *dqkv, const float *datt, const float *qkv, const float *att,
+                               const float *lse, GPT *m, int B, int W) {
+    const Config *c = &m->cfg;
+    int T = c->T, C = c->C, hs = c->hs, NH = c->NH, NKV = c->NKV, QKV = qkv_dim(c), TP = T + 16;
+    int grp = NH / NKV;
+    float scale = 1.0f / sqrtf((float)hs);
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int task = 0; task < B * NKV; task++) {
+        int b = task / NKV, kh = task % NKV;
+        AttnScratch sc = attn_scratch(m);
+        const float *base = qkv + (size_t)b * T * QKV;
+        float *dbase = dqkv + (size_t)b * T * QKV;
+        int koff = (NH + kh) * hs, voff = (NH + NKV + kh) * hs;
+        transpose_head(sc.kT, base + koff, T, TP, hs, QKV);
+        transpose_head(sc.vT, base + voff, T, TP, hs, QKV);
+        memset(sc.dkT, 0, 2 * (size_t)hs * TP * sizeof(float));   // dkT and dvT
+        for (int hh = 0; hh < grp; hh++) {
+            int h = kh * grp + hh;
+            for (int i0 = 0; i0 < T; i0 += QB) {
+                int rows = T - i0 < QB ? T - i0 : QB, hi = i0 + rows - 1;
+                int lo = i0 - W < 0 ? 0 : i0 - W, nkp = (hi - lo + 1 + 15) & ~15;
+                size_t row0 = (size_t)b * T + i0;
+                load_block(sc.Qb, base + (size_t)i0 * QKV + h * hs, QKV, rows, hs);
+                load_block(sc.Ob, att + row0 * C + h * hs, C, rows, hs);
+                load_block(sc.dOb, datt + row0 * C + h * hs, C, rows, hs);
+                attn_rows_dot(sc.S, sc.Qb, sc.kT + lo, TP, hs, nkp);    // scores
+                attn_rows_dot(sc.P, sc.dOb, sc.vT + lo, TP, hs, nkp);   // dP
+                for (int r = 0; r < QB; r++) {
+                    float *s = sc.S + (size_t)r * TP, *dp = sc.P + (size_t)r * TP;
+                    if (r >= rows) { for (int j = 0; j < nkp; j++) s[j] = dp[j] = 0.0f; continue; }
+                    int i = i0 + r, j0 = (i - W < 0 ? 0 : i - W) - lo, j1 = i - lo;
+                    float l = lse[((size_t)b * NH + h) * T + i], D = 0.0f;
+                    for (int d = 0; d < hs; d++) D += sc.dOb[r * hs + d] * sc.Ob[r * hs + d];
+                    exp_row_masked(s, nkp, scale, l, j0, j1);   // S now holds P
+                    for (int j = 0; j < nkp; j++) dp[j] = s[j] * (dp[j] - D) * scale;   // P now holds dS
+                }
+                attn_rows_red(sc.dQb, sc.P, sc.kT + lo, TP, hs, nkp);   // dQ = dS K
+                for (int r = 0; r < rows; r++)
+                    memcpy(dbase + (size_t)(i0 + r) * QKV + h * hs, sc.dQb + r * hs, hs * sizeof(float));
+                attn_outer_acc(sc.dkT + lo, sc.Qb, sc.P, TP, hs, nkp);   // dK^T += Q^T dS
+                attn_outer_acc(sc.dvT + lo, sc.dOb, sc.S, TP, hs, nkp);  // dV^T += dO^T P
+            }
+        }
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < hs; d++) {
+                dbase[(size_t)t * QKV + koff + d] = sc.dkT[(size_t)d * TP + t];
+                dbase[(size_t)t * QKV + voff + d] = sc.dvT[(size_t)d * TP + t];
+            }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// MLP activation relu(x)^2
+
+static void relu2_forward(mm_t *out, const float *x, size_t n) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) { float r = x[i] > 0.0f ? x[i] : 0.0f; out[i] = to_mm(r * r); }
+}
+
+// dh = dout * 2*relu(x), in place
+static void relu2_backward(float *dh, const float *x, size_t n) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) dh[i] = x[i] > 0.0f ? dh[i] * 2.0f * x[i] : 0.0f;
+}
+
+// ----------------------------------------------------------------------------
+// Forward pass over inputs (B,T): fills the activations up to the final norm.
+
+static void gpt_forward(GPT *m, const int32_t *inp, int B) {
+    const Config *c = &m->cfg;
+    Acts *a = &m->a;
+    int N = B * c->T, C = c->C, F = c->F, QKV = qkv_dim(c);
+    size_t NC = (size_t)N * C;
+    const float *P = m->params;
+    embed_forward(a->x0, a->rstd0, P + m->wte, inp, N, C);
+    for (int l = 0; l < c->NL; l++) {
+        const LayerOff *o = &m->lo[l];
+        float *xin = a->xin + l * NC, *rstd1 = a->rstd1 + (size_t)l * N;
+        mm_t *ln1 = a->ln1 + l * NC;
+        float *qkv = a->qkv + (size_t)l * N * QKV, *att = a->att + l * NC;
+        const float *prev = l ? a->bout + (l - 1) * NC : a->x0;
+        // x = resid_lambda * x + x0_lambda * x0; ln1 = norm(x)
+        mix_norm_forward(xin, ln1, rstd1, prev, a->x0, P[m->rl + l], P[m->xl + l], N, C);
+        // q,k,v = ln1 @ [wq;wk;wv]^T
+        matmul(qkv, ln1, m->wmm + o->wq, N, C, QKV, 0, 1, 0, MM_BF16);
+        if (has_ve(c, l))
+            ve_forward(qkv, a->gate + (size_t)l * N * c->NKV, P + o->ve, P + o->vegate, xin, rstd1, inp, c, N);
+        rope_norm_forward(qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), m->cos, m->sin, c, N);
+        attention_forward(att, a->lse + (size_t)l * N * c->NH, qkv, m, B, c->window[l]);
+        const mm_t *att_mm = as_mm(att, a->att_mm ? a->att_mm + l * NC : NULL, NC);
+        // x = x + att @ wo^T; ln2 = norm(x)
+        matmul(m->tmp, att_mm, m->wmm + o->wo, N, C, C, 0, 1, 0, MM_BF16);
+        add_norm_forward(a->xmid + l * NC, a->ln2 + l * NC, a->rstd2 + (size_t)l * N, xin, m->tmp, N, C);
+        // x = x + relu(ln2 @ wfc^T)^2 @ wproj^T
+        float *hpre = a->hpre + (size_t)l * N * F;
+        matmul(hpre, a->ln2 + l * NC, m->wmm + o->wfc, N, C, F, 0, 1, 0, MM_BF16);
+        relu2_forward(a->hact + (size_t)l * N * F, hpre, (size_t)N * F);
+        matmul(m->tmp, a->hact + (size_t)l * N * F, m->wmm + o->wproj, N, F, C, 0, 1, 0, MM_BF16);
+        add_norm_forward(a->bout + l * NC, NULL, NULL, a->xmid + l * NC, m->tmp, N, C);
+    }
+    // final norm
+    const float *xL = a->bout + (c->NL - 1) * NC;
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *x = xL + (size_t)n * C;
+        float r = rms_row(x, C);
+        for (int i = 0; i < C; i++) a->lnf[(size_t)n * C + i] = to_mm(x[i] * r);
+        a->rstdf[n] = r;
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Head, softcap and cross-entropy, T rows at a time (the (T,V) logits stay in cache-sized
+// buffers). Writes nll[N] (nats). With dscale > 0 it also runs the head's backward for the
+// loss dscale * sum(nll): dlogits -> dW_head (accumulated) and dlnf (into m->dln).
+
+#define SOFTCAP 15.0f
+
+// z = 15 tanh(z/15) in place, tanh(u) = 1 - 2/(1 + exp(2u)); returns max(z)
+static float softcap_max(float *z, int n) {
+#ifdef __AVX512F__
+    __m512 mx = _mm512_set1_ps(-INFINITY), c = _mm512_set1_ps(SOFTCAP), one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(i, n);
+        __m512 e = exp512(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, z + i), _mm512_set1_ps(2.0f / SOFTCAP)));
+        __m512 v = _mm512_mul_ps(c, _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(one, e))));
+        _mm512_mask_storeu_ps(z + i, k, v);
+        mx = _mm512_mask_max_ps(mx, k, mx, v);
+    }
+    return _mm512_reduce_max_ps(mx);
+#else
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) { z[i] = SOFTCAP * tanhf(z[i] / SOFTCAP); mx = z[i] > mx ? z[i] : mx; }
+    return mx;
+#endif
+}
+
+// sum of exp(z - mx)
+static float sum_exp(const float *z, int n, float mx) {
+#ifdef __AVX512F__
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(i, n);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, z + i), _mm512_set1_ps(mx)));
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(k, e));
+    }
+    return _mm512_reduce_add_ps(acc);
+#else
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += expf(z[i] - mx);
+    return sum;
+#endif
+}
+
+// z <- ps * exp(z - mx) * (1 - (z/15)^2): the loss gradient wrt the raw logits, before the
+// -1 at the target (ps = dscale / sum)
+static void softcap_grad(float *z, int n, float mx, float ps) {
+#ifdef __AVX512F__
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 k = tail_mask(i, n);
+        __m512 v = _mm512_maskz_loadu_ps(k, z + i);
+        __m512 th = _mm512_mul_ps(v, _mm512_set1_ps(1.0f / SOFTCAP));
+        __m512 e = exp512(_mm512_sub_ps(v, _mm512_set1_ps(mx)));
+        __m512 d = _mm512_mul_ps(_mm512_mul_ps(e, _mm512_set1_ps(ps)), _mm512_fnmadd_ps(th, th, _mm512_set1_ps(1.0f)));
+        _mm512_mask_storeu_ps(z + i, k, d);
+    }
+#else
+    for (int i = 0; i < n; i++) { float th = z[i] / SOFTCAP; z[i] = ps * expf(z[i] - mx) * (1.0f - th * th); }
+#endif
+}
+
+static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dscale) {
+    const Config *c = &m->cfg;
+    int T = c->T, C = c->C, V = c->V;
+    double total = 0;
+    for (int b = 0; b < B; b++) {
+        const mm_t *x = m->a.lnf + (size_t)b * T * C;
+        matmul(m->logits, x, m->wmm + m->head, T, C, V, 0, 1, 0, MM_BF16);
+        double chunk = 0;
+        #pragma omp parallel for schedule(static) reduction(+:chunk)
+        for (int t = 0; t < T; t++) {
+            float *z = m->logits + (size_t)t * V;
+            int y = tgt[(size_t)b * T + t];
+            float mx = softcap_max(z, V);
+            float sum = sum_exp(z, V, mx);
+            float loss = mx + logf(sum) - z[y];
+            nll[(size_t)b * T + t] = loss;
+            chunk += loss;
+            if (dscale > 0.0f) {
+                // dz = softmax - onehot; through the softcap: d/dx 15 tanh(x/15) = 1 - (z/15)^2
+                float th = z[y] / SOFTCAP, dy = -dscale * (1.0f - th * th);
+                softcap_grad(z, V, mx, dscale / sum);
+                z[y] += dy;
+                mm_t *dl = m->dlog_mm + (size_t)t * V;
+                for (int v = 0; v < V; v++) dl[v] = to_mm(z[v]);
+            }
+        }
+        total += chunk;
+        if (dscale > 0.0f) {
+            matmul(m->dln + (size_t)b * T * C, m->dlog_mm, m->wmm + m->head, T, V, C, 0, 0, 0, MM_BF16);
+            matmul(m->grads + m->head, m->dlog_mm, x, V, T, C, 1, 0, 1, MM_BF16);
+        }
+    }
+    return total;
+}
+
+// ----------------------------------------------------------------------------
+// Backward pass (after gpt_forward and gpt_head with dscale > 0): accumulates into m->grads.
+
+static void gpt_backward(GPT *m, const int32_t *inp, int B) {
+    const Config *c = &m->cfg;
+    Acts *a = &m->a;
+    int N = B * c->T, C = c->C, F = c->F, QKV = qkv_dim(c);
+    size_t NC = (size_t)N * C;
+    const float *P = m->params;
+    float *G = m->grads;
+    // final norm: dres = d bout[L-1]
+    rmsnorm_backward(m->dres, m->dln, a->bout + (c->NL - 1) * NC, a->rstdf, N, C, 0);
+    memset(m->dx0, 0, NC * sizeof(float));
+    for (int l = c->NL - 1; l >= 0; l--) {
+        const LayerOff *o = &m->lo[l];
+        float *xin = a->xin + l * NC, *rstd1 = a->rstd1 + (size_t)l * N;
+        float *qkv = a->qkv + (size_t)l * N * QKV;
+        const float *prev = l ? a->bout + (l - 1) * NC : a->x0;
+        // x = xmid + hact @ wproj^T
+        const mm_t *dres = as_mm(m->dres, m->dres_mm, NC);
+        matmul(G + o->wproj, dres, a->hact + (size_t)l * N * F, C, N, F, 1, 0, 1, MM_BF16);
+        matmul(m->dh, dres, m->wmm + o->wproj, N, C, F, 0, 0, 0, MM_BF16);
+        // hact = relu(hpre)^2, hpre = ln2 @ wfc^T
+        relu2_backward(m->dh, a->hpre + (size_t)l * N * F, (size_t)N * F);
+        const mm_t *dh = as_mm(m->dh, m->dh_mm, (size_t)N * F);
+        matmul(G + o->wfc, dh, a->ln2 + l * NC, F, N, C, 1, 0, 1, MM_BF16);
+        matmul(m->dln, dh, m->wmm + o->wfc, N, F, C, 0, 0, 0, MM_BF16);
+        // ln2 = norm(xmid); xmid = xin + att @ wo^T
+        rmsnorm_backward(m->dres, m->dln, a->xmid + l * NC, a->rstd2 + (size_t)l * N, N, C, 1);
+        dres = as_mm(m->dres, m->dres_mm, NC);
+        const mm_t *att_mm = a->att_mm ? a->att_mm + l * NC : (const mm_t *)(a->att + l * NC);
+        matmul(G + o->wo, dres, att_mm, C, N, C, 1, 0, 1, MM_BF16);
+        matmul(m->datt, dres, m->wmm + o->wo, N, C, C, 0, 0, 0, MM_BF16);
+        // attention, QK-norm, RoPE, value embeddings
+        attention_backward(m->dqkv, m->datt, qkv, a->att + l * NC, a->lse + (size_t)l * N * c->NH, m, B, c->window[l]);
+        rope_norm_backward(m->dqkv, qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), m->cos, m->sin, c, N);
+        if (has_ve(c, l))
+            ve_backward(G + o->ve, G + o->vegate, m->dgate, m->dqkv, a->gate + (size_t)l * N * c->NKV,
+                        P + o->ve, xin, rstd1, inp, c, N);
+        // qkv = ln1 @ [wq;wk;wv]^T
+        const mm_t *dqkv = as_mm(m->dqkv, m->dqkv_mm, (size_t)N * QKV);
+        matmul(G + o->wq, dqkv, a->ln1 + l * NC, QKV, N, C, 1, 0, 1, MM_BF16);
+        matmul(m->dln, dqkv, m->wmm + o->wq, N, QKV, C, 0, 0, 0, MM_BF16);
+        if (has_ve(c, l)) ve_gate_dx(m->dln, m->dgate, P + o->vegate, c, N);
+        // ln1 = norm(xin)
+        rmsnorm_backward(m->dres, m->dln, xin, rstd1, N, C, 1);
+        // xin = resid_lambda * prev + x0_lambda * x0
+        mix_backward(m->dres, m->dx0, G + m->rl + l, G + m->xl + l, prev, a->x0, P[m->rl + l], P[m->xl + l], NC);
+    }
+    // block 0's prev is x0 itself
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < NC; i++) m->dx0[i] += m->dres[i];
+    embed_backward(G + m->wte, m->dx0, P + m->wte, a->rstd0, inp, N, C, m->tmp);
+}
+
+// One micro-batch: forward, loss, backward. Gradients of loss * grad_scale accumulate into
+// m->grads (grad_scale = 1/accumulation steps). Returns the mean loss over the B*T tokens.
+static float gpt_forward_backward(GPT *m, const int32_t *inp, const int32_t *tgt, int B, float grad_scale) {
+    int N = B * m->cfg.T;
+    gpt_forward(m, inp, B);
+    double loss = gpt_head(m, tgt, B, m->nll, grad_scale / N);
+    gpt_backward(m, inp, B);
+    return (float)(loss / N);
+}
+
+static void gpt_zero_grad(GPT *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+
+// ----------------------------------------------------------------------------
+// Optimizer: MuonAdamW (nanochat / autoresearch)
+
+// Polar Express coefficients (Amsel et al. 2025), as in nanochat: 5 iterations of
+// X <- a X + (b A + c A^2) X with A = X X^T.
+static const float polar_express_coeffs[5][3] = {
+    {8.156554524902461f, -22.48329292557795f, 15.878769915207462f},
+    {4.042929935166739f, -2.808917465908714f, 0.5000178451051316f},
+    {3.8916678022926607f, -2.772484153217685f, 0.5060648178503393f},
+    {3.285753657755655f, -2.3681294933425376f, 0.46449024233003106f},
+    {2.3465413258596377f, -1.7097828382687081f, 0.42323551169305323f},
+};
+
+// g (rows,cols) <- approximately U V^T of its SVD. Works on the wide orientation (rows <= cols;
+// a tall matrix is transposed in and out), so A = X X^T is the small square.
+static void polar_express(float *g, int rows, int cols, GPT *m) {
+    int tall = rows > cols, r = tall ? cols : rows, k = tall ? rows : cols;
+    size_t n = (size_t)rows * cols;
+    float *X = m->ox, *A = m->oa, *A2 = m->oa2, *Y = m->oy;
+    if (tall) { for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) X[(size_t)j * rows + i] = g[(size_t)i * cols + j]; }
+    else memcpy(X, g, n * sizeof(float));
+    double ss = 0;
+    #pragma omp parallel for reduction(+:ss)
+    for (size_t i = 0; i < n; i++) ss += (double)X[i] * X[i];
+    float inv = 1.0f / ((float)sqrt(ss) * 1.02f + 1e-6f);
+    #pragma omp parallel for
+    for (size_t i = 0; i < n; i++) X[i] *= inv;
+    for (int it = 0; it < 5; it++) {
+        float ca = polar_express_coeffs[it][0], cb = polar_express_coeffs[it][1], cc = polar_express_coeffs[it][2];
+        matmul(A, X, X, r, k, r, 0, 1, 0, 0);      // A = X X^T
+        matmul(A2, A, A, r, r, r, 0, 0, 0, 0);     // A2 = A A
+        #pragma omp parallel for
+        for (size_t i = 0; i < (size_t)r * r; i++) A[i] = cb * A[i] + cc * A2[i];
+        matmul(Y, A, X, r, r, k, 0, 0, 0, 0);      // Y = (bA + cA^2) X
+        #pragma omp parallel for
+        for (size_t i = 0; i < n; i++) X[i] = ca * X[i] + Y[i];
+    }
+    if (tall) { for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) g[(size_t)i * cols + j] = X[(size_t)j * rows + i]; }
+    else memcpy(g, X, n * sizeof(float));
+}
+
+// NorMuon: per-row (rows >= cols) or per-column second moment of the orthogonalised update,
+// EMA with beta2; the update is divided by its root, then rescaled to keep its Frobenius norm.
+static void normuon(float *g, float *v2, float *step, int rows, int cols, float beta2) {
+    int per_row = rows >= cols, nstat = per_row ? rows : cols, red = per_row ? cols : rows;
+    double norm_sq = 0, new_sq = 0;
+    for (int s = 0; s < nstat; s++) {
+        double acc = 0;   // v_mean = mean of g^2 over the reduced dimension
+        for (int j = 0; j < red; j++) {
+            float x = per_row ? g[(size_t)s * cols + j] : g[(size_t)j * cols + s];
+            acc += (double)x * x;
+        }
+        float vm = (float)(acc / red);
+        norm_sq += (double)vm * red;
+        v2[s] += (1.0f - beta2) * (vm - v2[s]);   // lerp toward v_mean
+        step[s] = 1.0f / sqrtf(fmaxf(v2[s], 1e-10f));
+        new_sq += (double)vm * red * step[s] * step[s];
+    }
+    float fix = (float)(sqrt(norm_sq) / fmax(sqrt(new_sq), 1e-10));
+    #pragma omp parallel for schedule(static)
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            g[(size_t)i * cols + j] *= step[per_row ? i : j] * fix;
+}
+
+// Cautious weight decay: p -= lr * (u + wd * p * [u*p >= 0])
+static void cautious_update(float *p, const float *u, size_t n, float lr, float wd) {
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float mask = u[i] * p[i] >= 0.0f ? 1.0f : 0.0f;
+        p[i] -= lr * u[i] + lr * wd * p[i] * mask;
+    }
+}
+
+static void adamw_update(float *p, const float *g, float *m1, float *m2, size_t n, float lr,
+                         float b1, float b2, float eps, float wd, int t) {
+    float bias1 = 1.0f - powf(b1, (float)t), bias2 = 1.0f - powf(b2, (float)t);
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= 1.0f - lr * wd;
+        m1[i] += (1.0f - b1) * (g[i] - m1[i]);
+        m2[i] += (1.0f - b2) * (g[i] * g[i] - m2[i]);
+        p[i] -= (lr / bias1) * (m1[i] / (sqrtf(m2[i] / bias2) + eps));
+    }
+}
+
+// One optimizer step with the schedules' current values: lrm multiplies every lr.
+static void gpt_optimizer_step(GPT *m, float lrm, float momentum, float wd) {
+    float dmodel_scale = powf(m->cfg.C / 768.0f, -0.5f);
+    m->adam_t++;
+    for (int i = 0; i < m->ntensors; i++) {
+        Tensor *t = &m->tensors[i];
+        size_t n = (size_t)t->rows * t->cols;
+        float *p = m->params + t->off, *g = m->grads + t->off, *m1 = m->m1 + t->off, *m2 = m->m2 + t->off;
+        switch (t->group) {
+        case G_HEAD:  adamw_update(p, g, m1, m2, n, UNEMBEDDING_LR * dmodel_scale * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, m->adam_t); break;
+        case G_EMBED:
+        case G_VE:    adamw_update(p, g, m1, m2, n, EMBEDDING_LR * dmodel_scale * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, m->adam_t); break;
+        case G_RESID: adamw_update(p, g, m1, m2, n, SCALAR_LR * 0.01f * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, m->adam_t); break;
+        case G_X0:    adamw_update(p, g, m1, m2, n, SCALAR_LR * lrm, 0.96f, 0.95f, 1e-10f, 0.0f, m->adam_t); break;
+        case G_MUON: {
+            // Nesterov: buf = lerp(buf, g, 1-mu); g = lerp(g, buf, mu)
+            #pragma omp parallel for schedule(static)
+            for (size_t j = 0; j < n; j++) {
+                m1[j] += (1.0f - momentum) * (g[j] - m1[j]);
+                g[j] += momentum * (m1[j] - g[j]);
+            }
+            polar_express(g, t->rows, t->cols, m);
+            normuon(g, m2, m->oy, t->rows, t->cols, 0.95f);
+            float lr = MATRIX_LR * lrm * sqrtf(fmaxf(1.0f, (float)t->rows / t->cols));
+            cautious_update(p, g, n, lr, wd);
+            break;
+        }
+        }
+    }
+    gpt_sync_mm(m);
+}
+
+// Schedules on progress = training time / budget
+static float lr_multiplier(double progress) {
+    if (progress < WARMUP_RATIO) return WARMUP_RATIO > 0 ? (float)(progress / WARMUP_RATIO) : 1.0f;
+    if (progress < 1.0 - WARMDOWN_RATIO) return 1.0f;
+    double cooldown = (1.0 - progress) / WARMDOWN_RATIO;
+    return (float)(cooldown + (1.0 - cooldown) * FINAL_LR_FRAC);
+}
+static float muon_momentum(int step) { float f = step / 300.0f; if (f > 1.0f) f = 1.0f; return (1.0f - f) * 0.85f + f * 0.95f; }
+static float muon_weight_decay(double progress) { return (float)(WEIGHT_DECAY * (1.0 - progress)); }
+
+// ----------------------------------------------------------------------------
+// Peak GFLOP/s of the matmul precision in use, for MFU: AUTORESEARCH_PEAK_GFLOPS if set, else
+// measured here (outside the budget) as the best of a few 1024^3 oneDNN matmuls run for
+// about `seconds`, the same primitive the model's matmuls use.
+
+static double measure_matmul_gflops(int bf, double seconds) {
+    int n = 1024;
+    size_t nn = (size_t)n * n;
+    void *A = xcalloc(nn, bf ? 2 : 4), *Bm = xcalloc(nn, bf ? 2 : 4);
+    float *Cm = xcalloc(nn, 4);
+    if (bf) { uint16_t *a = A, *b = Bm; for (size_t i = 0; i < nn; i++) a[i] = b[i] = 0x3f80; }
+    else { float *a = A, *b = Bm; for (size_t i = 0; i < nn; i++) a[i] = b[i] = 1.0f; }
+    matmul(Cm, A, Bm, n, n, n, 0, 0, 0, bf);   // warm-up (primitive creation, page faults)
+    double best = 0, t_end = now_seconds() + seconds;
+    while (now_seconds() < t_end) {
+        double t0 = now_seconds();
+        for (int r = 0; r < 4; r++) matmul(Cm, A, Bm, n, n, n, 0, 0, 0, bf);
+        double g = 4 * 2.0 * n * (double)nn / (now_seconds() - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    free(A); free(Bm); free(Cm);
+    return best;
+}
+
+static double peak_gflops(void) {
+    const char *e = getenv("AUTORESEARCH_PEAK_GFLOPS");
+    if (e && atof(e) > 0) return atof(e);
+    return measure_matmul_gflops(MM_BF16, 1.0);
+}
+
+// ----------------------------------------------------------------------------
+// Model file, written after training (outside the budget). Format, little-endian:
+//   char magic[8] = "ARGPT01\0"
+//   int32 V, T, C, NL, NH, NKV, hs, F
+//   int32 window[NL]
+//   int64 nparams
+//   float32 params[nparams], tensors back to back in this order: wte (V,C), lm_head (V,C),
+//     resid_lambdas (NL), x0_lambdas (NL), then per layer l: c_q (NH*hs,C), c_k (NKV*hs,C),
+//     c_v (NKV*hs,C), attn.c_proj (C,C), c_fc (F,C), mlp.c_proj (C,F), and on value-embedding
+//     layers (l % 2 == (NL-1) % 2) value_embed (V,NKV*hs), ve_gate (NKV,min(32,C)).
+//   Matrices are row-major in the PyTorch (out, in) layout.
+
+static int gpt_save(const GPT *m, const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { fprintf(stderr, "train: cannot write %s\n", tmp); return -1; }
+    const Config *c = &m->cfg;
+    int32_t hdr[8] = {c->V, c->T, c->C, c->NL, c->NH, c->NKV, c->hs, c->F};
+    int64_t np = (int64_t)m->nparams;
+    int ok = fwrite("ARGPT01\0", 1, 8, f) == 8 && fwrite(hdr, 4, 8, f) == 8 &&
+             fwrite(c->window, 4, c->NL, f) == (size_t)c->NL && fwrite(&np, 8, 1, f) == 1 &&
+             fwrite(m->params, 4, m->nparams, f) == m->nparams;
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "train: writing %s failed (disk full?)\n", path);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Sampling: continue from BOS, temperature 0.8, one full forward per token (fine for a sample)
+
+static long gpt_sample(GPT *m, int bos, int ntok, uint64_t seed, int32_t *out) {
+    const Config *c = &m->cfg;
+    int T = c->T, n = 1;
+    int32_t *ids = xcalloc(T, sizeof(int32_t));
+    float *z = xcalloc(c->V, sizeof(float));
+    ids[0] = bos;
+    uint64_t s = seed;
+    for (; n < T && n <= ntok; n++) {
+        gpt_forward(m, ids, 1);
+        const mm_t *x = m->a.lnf + (size_t)(n - 1) * c->C;
+        float mx = -INFINITY;
+        for (int v = 0; v < c->V; v++) {
+            const float *w = m->params + m->head + (size_t)v * c->C;
+            float acc = 0.0f;
+            for (int i = 0; i < c->C; i++) acc += from_mm(x[i]) * w[i];
+            z[v] = SOFTCAP * tanhf(acc / SOFTCAP) / 0.8f;
+            if (z[v] > mx) mx = z[v];
+        }
+        double sum = 0;
+        for (int v = 0; v < c->V; v++) sum += exp(z[v] - mx);
+        double u = rng_uniform(&s) * sum, cum = 0;
+        int pick = c->V - 1;
+        for (int v = 0; v < c->V; v++) { cum += exp(z[v] - mx); if (cum >= u) { pick = v; break; } }
+        ids[n] = pick;
+    }
+    memcpy(out, ids + 1, (size_t)(n - 1) * sizeof(int32_t));
+    free(ids); free(z);
+    return n - 1;
+}
+
+// ----------------------------------------------------------------------------
+// main: train for the budget, evaluate, report, save, sample
+
+static void nll_callback(void *ctx, const int32_t *inputs, const int32_t *targets, int B, int T, float *nll) {
+    GPT *m = ctx;
+    if (T != m->cfg.T || B > m->Bmax) { fprintf(stderr, "train: evaluation batch (%d,%d) does not fit the model\n", B, T); exit(1); }
+    gpt_forward(m, inputs, B);
+    gpt_head(m, targets, B, nll, 0.0f);
+}
+
+#ifndef TESTING
+int main(void) {
+    double t_start = now_seconds();
+    uint64_t seed = run_seed(42);
+    Tokenizer *tok = tokenizer_load_prepared();
+    Config cfg = config_default(tokenizer_vocab_size(tok));
+    int B = DEVICE_BATCH_SIZE, T = cfg.T;
+    if (TOTAL_BATCH_SIZE % (B * T) || EVAL_TOKENS % (B * T)) {
+        fprintf(stderr, "train: TOTAL_BATCH_SIZE (%d) and EVAL_TOKENS (%d) must be multiples of "
+                "DEVICE_BATCH_SIZE * MAX_SEQ_LEN (%d)\n", TOTAL_BATCH_SIZE, EVAL_TOKENS, B * T);
+        return 1;
+    }
+    int accum = TOTAL_BATCH_SIZE / (B * T);
+    GPT m;
+    gpt_build(&m, &cfg, B, seed);
+    double flops_tok = gpt_flops_per_token(&m);
+    printf("model: depth %d, width %d, heads %d (kv %d) x %d, mlp %d, vocab %d, context %d, windows",
+           cfg.NL, cfg.C, cfg.NH, cfg.NKV, cfg.hs, cfg.F, cfg.V, cfg.T);
+    for (int l = 0; l < cfg.NL; l++) printf(" %d", cfg.window[l]);
+    printf("\nparameters: %.2fM, %.1f MFLOP per token (fwd+bwd)\n", m.nparams / 1e6, flops_tok / 1e6);
+    printf("batch: %d x %d tokens, %d accumulation steps, %d tokens per step; %s matmuls, %d threads\n",
+           B, T, accum, TOTAL_BATCH_SIZE, PRECISION_NAME, m.nthreads);
+    double peak = peak_gflops();
+    printf("matmul peak (%s): %.1f GFLOP/s\n", PRECISION_NAME, peak);
+    fflush(stdout);
+
+    DataLoader *dl = dataloader_open(B, T, seed);
+    int32_t *inp = xcalloc((size_t)B * T, sizeof(int32_t)), *tgt = xcalloc((size_t)B * T, sizeof(int32_t));
+    int tty = isatty(1), step = 0;
+    double smooth = 0, counted_flops = 0;
+    budget_begin();
+    for (;;) {
+        double t0 = now_seconds();
+        gpt_zero_grad(&m);
+        float loss = 0.0f;
+        for (int k = 0; k < accum; k++) {
+            dataloader_next(dl, inp, tgt);
+            loss += gpt_forward_backward(&m, inp, tgt, B, 1.0f / accum) / accum;
+        }
+        double progress = budget_progress();
+        float lrm = lr_multiplier(progress);
+        gpt_optimizer_step(&m, lrm, muon_momentum(step), muon_weight_decay(progress));
+        if (isnan(loss) || loss > 100.0f) { printf("\nFAIL\n"); return 1; }
+        double dt = now_seconds() - t0;
+        smooth = 0.9 * smooth + 0.1 * loss;
+        double flops = flops_tok * TOTAL_BATCH_SIZE;
+        if (step >= BUDGET_WARMUP_STEPS) counted_flops += flops;
+        if (tty || step % 10 == 0)
+            printf("%sstep %05d (%.1f%%) | loss: %.6f | lrm: %.2f | dt: %.0fms | tok/sec: %.0f | mfu: %.1f%% | epoch: %d    %s",
+                   tty ? "\r" : "", step, 100 * progress, smooth / (1 - pow(0.9, step + 1)), lrm, dt * 1000,
+                   TOTAL_BATCH_SIZE / dt, 100 * flops / dt / 1e9 / peak, dataloader_epoch(dl), tty ? "" : "\n");
+        fflush(stdout);
+        step++;
+        if (budget_step(TOTAL_BATCH_SIZE, flops)) break;
+    }
+    printf("\n");
+    double train_s = budget_training_seconds();
+    double val_bpb = evaluate_bpb(nll_callback, &m, B);
+    Summary s = {
+        .val_bpb = val_bpb,
+        .training_seconds = train_s,
+        .total_seconds = now_seconds() - t_start,
+        .peak_vram_mb = peak_memory_mb(),
+        .mfu_percent = train_s > 0 ? 100 * counted_flops / train_s / 1e9 / peak : 0,
+        .total_tokens_M = (double)step * TOTAL_BATCH_SIZE / 1e6,
+        .num_steps = step,
+        .num_params_M = m.nparams / 1e6,
+        .depth = cfg.NL,
+    };
+    print_summary(&s);
+    printf("%-18s%s\n", "precision:", PRECISION_NAME);
+    printf("%-18s%d\n", "threads:", m.nthreads);
+    printf("%-18s%.1f\n", "peak_gflops:", peak);
+    printf("%-18s%.0f\n", "tokens_per_sec:", train_s > 0 ? (step - BUDGET_WARMUP_STEPS) * (double)TOTAL_BATCH_SIZE / train_s : 0);
+    fflush(stdout);
+
+    const char *out = getenv("AUTORESEARCH_MODEL_OUT");
+    if (!out || !*out) out = "model.bin";
+    if (gpt_save(&m, out) == 0) printf("%-18s%s\n", "model_file:", out);
+    int32_t ids[64];
+    long n = gpt_sample(&m, tokenizer_bos(tok), 64, seed, ids);
+    char text[4096];
+    long len = tokenizer_decode(tok, ids, n, text, sizeof text - 1);
+    if (len < 0) len = 0;
+    text[len] = 0;
+    for (long i = 0; i < len; i++) if (text[i] == '\n' || text[i] == '\r') text[i] = ' ';
+    printf("%-18s%s\n", "sample:", text);
+
+    dataloader_close(dl);
+    free(inp); free(tgt);
+    gpt_free(&m);
+    matmul_free_all();
+    tokenizer_free(tok);
+    return 0;
+}
+#endif
