@@ -230,7 +230,9 @@ static int fetch_tinystories(PrepareOpts *o) {
     files[1].name = "TinyStoriesV2-GPT4-valid.txt"; files[1].cap = 0; files[1].dest = &val;
     for (int i = 0; i < 2; i++) {
         char *url = xasprintf("%s/%s", base, files[i].name);
-        *files[i].dest = files[i].cap > 0 ? xasprintf("%s/%s.first%lldB", dir, files[i].name, files[i].cap)
+        // a capped download is its own file (TinyStoriesV2-GPT4-train.first268435456B.txt)
+        int stem = (int)(strlen(files[i].name) - 4);
+        *files[i].dest = files[i].cap > 0 ? xasprintf("%s/%.*s.first%lldB.txt", dir, stem, files[i].name, files[i].cap)
                                           : xasprintf("%s/%s", dir, files[i].name);
         d.max_bytes = files[i].cap;
         if (!file_exists(*files[i].dest) && !o->quiet) fprintf(stderr, "downloading %s\n", url);
@@ -316,6 +318,8 @@ static void set_current(const char *id) {
     free(text);
 }
 
+static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir, const KV *kv, int nkv);
+
 int prepare_main(int argc, char **argv) {
     PrepareOpts o = {.kind = SRC_TINYSTORIES, .vocab = VOCAB_SIZE, .max_mb = 256, .synthetic_mb = 32,
                      .txt_split = TXT_SPLIT_AUTO};
@@ -371,7 +375,6 @@ int prepare_main(int argc, char **argv) {
     if (o.vocab != VOCAB_SIZE)
         warnf("--vocab %d differs from VOCAB_SIZE %d that train.c is built with", o.vocab, VOCAB_SIZE);
 
-    double t0 = now_seconds();
     if (mkdir_p(cache_dir()) != 0) die("cannot create the cache directory %s: %s", cache_dir(), strerror(errno));
     if (o.kind == SRC_TINYSTORIES && fetch_tinystories(&o) != 0) { o.kind = SRC_SYNTHETIC; source = "synthetic"; }
 
@@ -422,30 +425,43 @@ int prepare_main(int argc, char **argv) {
     if (file_exists(manifest_path) && !o.force) {
         set_current(id);
         printf("data set %s is already prepared in %s: nothing to do\n", id, final_dir);
-        return 0;
+    } else {
+        build_dataset(&o, id, final_dir, kv, nkv);
     }
+    for (int i = 0; i < nkv; i++) free(kv[i].value);
+    for (int i = 0; i < o.nfiles; i++) free(o.files[i]);
+    if (o.kind != SRC_FILES) free(o.val);   // the downloaded valid file's path is ours
+    free(o.files);
+    free(id); free(datasets); free(final_dir); free(manifest_path);
+    return 0;
+}
+
+// Reads, splits, tokenizes and writes the data set id into final_dir, atomically.
+static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir, const KV *kv, int nkv) {
+    double t0 = now_seconds();
 
     // Read and split the documents.
     DocSet train, val, test;
     docset_init(&train); docset_init(&val); docset_init(&test);
     TxtSplit used = TXT_SPLIT_AUTO;
     double val_bits = 0, test_bits = 0;
-    if (o.kind == SRC_SYNTHETIC) {
-        if (!o.quiet) fprintf(stderr, "generating synthetic documents (%.0f MB train)\n", o.synthetic_mb);
-        synth_fill(SYNTH_SEED_TRAIN, o.synthetic_mb * 1048576.0, &train);
+    if (o->kind == SRC_SYNTHETIC) {
+        if (!o->quiet) fprintf(stderr, "generating synthetic documents (%.0f MB train)\n", o->synthetic_mb);
+        synth_fill(SYNTH_SEED_TRAIN, o->synthetic_mb * 1048576.0, &train);
         val_bits = synth_fill(SYNTH_SEED_VAL, HOLDOUT_BYTES, &val);
         test_bits = synth_fill(SYNTH_SEED_TEST, HOLDOUT_BYTES, &test);
     } else {
         DocSet all;
         docset_init(&all);
-        read_inputs(&o, o.files, o.nfiles, &all, &used);
-        if (o.val) {
+        read_inputs(o, o->files, o->nfiles, &all, &used);
+        if (o->val) {
             DocSet vdocs;
             docset_init(&vdocs);
-            read_inputs(&o, &o.val, 1, &vdocs, &used);
+            read_inputs(o, &o->val, 1, &vdocs, &used);
             size_t half = vdocs.len / 2;   // a small val file is shared half and half with test
             holdout(&vdocs, half < HOLDOUT_BYTES ? half : HOLDOUT_BYTES, &val, &test, NULL);
             docset_free(&vdocs);
+            docset_free(&train);
             train = all;
         } else {
             size_t cap = (size_t)(HOLDOUT_MAX_FRAC * (double)all.len);
@@ -463,9 +479,9 @@ int prepare_main(int argc, char **argv) {
 
     DocSet tok_docs = train;   // a prefix view: the first TOKENIZER_MAX_BYTES of train
     while (tok_docs.n > 1 && tok_docs.off[tok_docs.n] > TOKENIZER_MAX_BYTES) tok_docs.n--;
-    if (!o.quiet) fprintf(stderr, "training the tokenizer (vocab %d) on %.1f MB\n", o.vocab, tok_docs.off[tok_docs.n] / 1048576.0);
+    if (!o->quiet) fprintf(stderr, "training the tokenizer (vocab %d) on %.1f MB\n", o->vocab, tok_docs.off[tok_docs.n] / 1048576.0);
     char err[1024];
-    Tokenizer *tok = tokenizer_train(&tok_docs, o.vocab, o.quiet, err, sizeof err);
+    Tokenizer *tok = tokenizer_train(&tok_docs, o->vocab, o->quiet, err, sizeof err);
     if (!tok) die("prepare: %s", err);
     char *tok_path = xasprintf("%s/tokenizer.bin", tmp_dir);
     if (tokenizer_save(tok, tok_path, err, sizeof err) != 0) die("%s", err);
@@ -474,7 +490,7 @@ int prepare_main(int argc, char **argv) {
 
     size_t ntok[3];
     const DocSet *sets[3] = {&train, &val, &test};
-    for (int s = 0; s < 3; s++) encode_split(tok, sets[s], tmp_dir, (Split)s, o.quiet, &ntok[s]);
+    for (int s = 0; s < 3; s++) encode_split(tok, sets[s], tmp_dir, (Split)s, o->quiet, &ntok[s]);
 
     // The manifest is written last: its presence marks a complete data set.
     char when[32];
@@ -488,14 +504,14 @@ int prepare_main(int argc, char **argv) {
         ml += (size_t)k_; } while (0)
     MPRINT("id: %s\ncreated: %s\n", id, when);
     for (int i = 0; i < nkv; i++) MPRINT("%s: %s\n", kv[i].key, kv[i].value);
-    if (o.kind != SRC_SYNTHETIC)
+    if (o->kind != SRC_SYNTHETIC)
         MPRINT("txt_split: %s\n", used == TXT_SPLIT_ENDOFTEXT ? "endoftext" : used == TXT_SPLIT_BLANKLINES ? "blank lines" : "n/a (no .txt input)");
     MPRINT("tokenizer_sha256: %s\n", tok_hash);
     MPRINT("tokenizer_train_bytes: %zu\n", tok_docs.off[tok_docs.n]);
     for (int s = 0; s < 3; s++)
         MPRINT("%s_docs: %zu\n%s_bytes: %zu\n%s_tokens: %zu\n", split_names[s], sets[s]->n, split_names[s],
                sets[s]->len, split_names[s], ntok[s]);
-    if (o.kind == SRC_SYNTHETIC) {
+    if (o->kind == SRC_SYNTHETIC) {
         MPRINT("entropy_bpb: %.6f\n", val_bits / (double)val.len);
         MPRINT("entropy_bpb_test: %.6f\n", test_bits / (double)test.len);
     }
@@ -510,15 +526,9 @@ int prepare_main(int argc, char **argv) {
     for (int s = 0; s < 3; s++)
         printf("  %-5s %8zu docs %10.1f MB %12zu tokens (%.2f bytes/token)\n", split_names[s], sets[s]->n,
                sets[s]->len / 1048576.0, ntok[s], (double)sets[s]->len / (double)(ntok[s] ? ntok[s] : 1));
-    if (o.kind == SRC_SYNTHETIC) printf("  entropy floor of val: %.4f bits per byte\n", val_bits / (double)val.len);
+    if (o->kind == SRC_SYNTHETIC) printf("  entropy floor of val: %.4f bits per byte\n", val_bits / (double)val.len);
 
     tokenizer_free(tok);
     docset_free(&train); docset_free(&val); docset_free(&test);
-    for (int i = 0; i < nkv; i++) free(kv[i].value);
-    for (int i = 0; i < o.nfiles; i++) free(o.files[i]);
-    if (o.kind != SRC_FILES) free(o.val);   // the downloaded valid file's path is ours
-    free(o.files);
     free(m); free(tmp_manifest); free(tok_path); free(tmp_dir);
-    free(id); free(datasets); free(final_dir); free(manifest_path);
-    return 0;
 }

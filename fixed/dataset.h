@@ -20,7 +20,7 @@ typedef enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST } Split;
 char *dataset_dir(void);
 // Short identity string of the active data set, e.g. "tinystories-3f2a9c1e" (static storage).
 const char *dataset_id(void);
-// Value of a manifest key of the active data set (static storage), or NULL.
+// Value of a manifest key of the active data set, or NULL; valid until the next call.
 const char *dataset_manifest_get(const char *key);
 // Opens a split of the active data set; dies with a clear message on any problem.
 void dataset_open_split(Split split, Shard *s);

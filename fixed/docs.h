@@ -28,7 +28,12 @@ typedef enum { TXT_SPLIT_AUTO, TXT_SPLIT_ENDOFTEXT, TXT_SPLIT_BLANKLINES } TxtSp
 //                (TXT_SPLIT_AUTO; *split_used tells which was used)
 //   *.jsonl[.gz] one JSON object per line, its "text" string field is the document
 // Empty documents are dropped. Invalid UTF-8 and NUL bytes are kept as bytes (the tokenizer
-// is byte-level). Returns 0, or -1 with a one-line message in err naming the file (and line).
+// is byte-level). Returns 0, or -1 with a one-line message in err naming the file (and line);
+// on error out is left as it was.
+// Details: the line breaks next to a separator are not part of a document, other whitespace
+// is kept; a blank line may hold spaces, tabs and \r; whitespace-only documents are dropped.
+// JSON escapes become UTF-8 (surrogate pairs joined, a lone surrogate becomes U+FFFD); the
+// first top-level "text" member counts; for .jsonl *split_used is set to TXT_SPLIT_AUTO.
 int read_docs_file(const char *path, TxtSplit split, DocSet *out, TxtSplit *split_used,
                    char *err, size_t errlen);
 

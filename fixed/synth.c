@@ -405,7 +405,7 @@ static void sentence(G *g) {
 static void doc(G *g) {
     intro(g);
     lit(g, " ");
-    for (;;) {
+    while (!g->fail) {   // (a failed parse must not loop: its decisions all read 0)
         sentence(g);
         if (choose(g, P_STOP, 2, LOOK(g->pos == g->n || at(g, " The end.")))) {
             if (choose(g, P_CLOSE, 2, LOOK(at(g, " The end.")))) lit(g, " The end.");

@@ -422,6 +422,7 @@ long tokenizer_decode(const Tokenizer *t, const int32_t *ids, long n, char *out,
         int32_t id = ids[i];
         if (id < 0 || id >= t->vocab_size) return -1;
         size_t k = (size_t)t->tok_len[id];
+        if (k == 0) continue;       // special tokens
         if (k > cap - m) return -1;
         memcpy(out + m, t->pool + t->tok_off[id], k);
         m += k;

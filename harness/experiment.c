@@ -707,7 +707,16 @@ void resume_interrupted(Session *S, int reset) {
     if (!sess || strcmp(sess, S->tag)) {
         // another session's experiment: leave it to that session
     } else if (id && find_id(S, id)) {
-        remove_marker(S);    // recorded just before the kill
+        // recorded just before the kill: finish what came after (the reset of a non-keep)
+        const Record *r = find_id(S, id);
+        const char *st = rec_get(r, "status");
+        if (reset && st && strcmp(st, "keep") && commit && head && !strcmp(commit, head)) {
+            const Record *best = session_best(S);
+            const char *parent = rec_get(r, "parent");
+            const char *target = best ? rec_get(best, "commit") : (parent && *parent ? parent : NULL);
+            if (target) reset_to(target, NULL);
+        }
+        remove_marker(S);
     } else if (commit && head && !strcmp(commit, head)) {
         printf("resuming experiment %s interrupted at %s\n", id ? id : "?",
                rec_get(&m, "start_time") ? rec_get(&m, "start_time") : "?");

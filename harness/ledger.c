@@ -86,10 +86,22 @@ static void buf_put(Buf *b, const char *s, size_t n) {
 }
 static void buf_puts(Buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
+// Length of the valid UTF-8 sequence at p, or 0.
+static int utf8_len(const unsigned char *p) {
+    int n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    return n;
+}
+
+// Quotes s as a JSON string; bytes that are not UTF-8 (a model's sample text) become U+FFFD.
 static void json_quote(Buf *b, const char *s) {
     buf_puts(b, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         char esc[8];
+        int n = utf8_len(p);
+        if (n == 0) { buf_puts(b, "\xEF\xBF\xBD"); continue; }
+        if (n > 1) { buf_put(b, (const char *)p, (size_t)n); p += n - 1; continue; }
         if (*p == '"') buf_puts(b, "\\\"");
         else if (*p == '\\') buf_puts(b, "\\\\");
         else if (*p == '\n') buf_puts(b, "\\n");

@@ -379,6 +379,12 @@ static char *agent_description(const char *desc_file, const char *log) {
     return out;
 }
 
+// sha256 of results.jsonl and results.tsv ("" if missing): the agent must not touch them.
+static void ledger_hashes(const Session *S, char out[2][65]) {
+    if (sha256_file_hex(S->jsonl, out[0]) != 0) out[0][0] = 0;
+    if (sha256_file_hex(S->tsv, out[1]) != 0) out[1][0] = 0;
+}
+
 typedef struct {
     const char *agent;      // "search" or a shell command
     double agent_timeout;
@@ -428,18 +434,51 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
     ProcResult pr;
     char err[512];
+    char before[2][65], after[2][65];
+    ledger_hashes(S, before);
+    Record a = {0};
+    char now[32];
+    time_t tnow = time(NULL);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&tnow));
+    rec_set_str(&a, "session", S->tag);
+    rec_set_num(&a, "n", session_experiments(S) + 1);
+    rec_set_num(&a, "pid", getpid());
+    rec_set_str(&a, "start_time", now);
+    char *ap = xasprintf("%s/agent.json", S->state), *aj = rec_to_json(&a);
+    if (write_file_atomic(ap, aj, strlen(aj), err, sizeof err) != 0) die("%s", err);
+    free(aj);
+    rec_free(&a);
     if (proc_run(&ps, &pr, err, sizeof err) != 0) die("%s", err);
+    unlink(ap);
+    free(ap);
     free(e1); free(e2); free(e3);
+    ledger_hashes(S, after);
+    if (strcmp(before[0], after[0]) || strcmp(before[1], after[1]))
+        die("loop: %s changed while the agent ran: the ledger is the harness's alone; stopping "
+            "(check the file, then re-run the loop to resume)", strcmp(before[0], after[0]) ? S->jsonl : S->tsv);
     int rc = 0;
     rec_set_str(extra, "agent", o->agent);
-    // the agent may have committed: fold its commits back into the working tree
+    // the agent may have switched branches or committed: back to the session's branch, and
+    // its commits (on top of the best) folded back into the working tree
+    char *branch = xasprintf("autoresearch/%s", S->tag);
+    char *cur = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
+    int moved = !cur || strcmp(cur, branch);
+    if (moved && !git_ok("checkout", "-q", "-f", branch, NULL)) die("cannot check out %s again: %s", branch, git_err);
+    free(cur);
+    free(branch);
     char *head = head_commit();
-    if (head && strcmp(head, best)) git_ok("reset", "-q", "--soft", best, NULL);
+    int rewrote = 0;
+    if (head && strcmp(head, best)) {
+        if (git_ok("merge-base", "--is-ancestor", best, head, NULL)) git_ok("reset", "-q", "--soft", best, NULL);
+        else rewrote = 1;
+    }
     free(head);
     const char *ut[] = {"git", "ls-files", "--others", "--exclude-standard", NULL};
     char *uo = NULL;
     cmd_capture(ut, &uo, NULL);
     if (pr.aborted) { snprintf(reason, rn, "stopped by Ctrl-C"); rc = 1; }
+    else if (moved) { snprintf(reason, rn, "agent switched branches (its changes are dropped)"); rc = 1; }
+    else if (rewrote) { snprintf(reason, rn, "agent rewrote the branch's history (reset to the best)"); rc = 1; }
     else if (pr.timed_out) { snprintf(reason, rn, "agent timed out after %.0f s", o->agent_timeout); rc = 1; }
     else if (pr.exit_code != 0) {
         if (pr.signal) snprintf(reason, rn, "agent killed by signal %d", pr.signal);

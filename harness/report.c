@@ -162,7 +162,8 @@ static void dot(Canvas *c, double cx, double cy, double r, const unsigned char *
             if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) put(c, x, y, col);
 }
 
-// 5x7 glyphs, one byte a row (low 5 bits, MSB left); text is drawn lowercase.
+// 5x7 glyphs, one byte a row (low 5 bits, MSB left); text is drawn lowercase. g p q y are
+// drawn 2 rows lower (descenders).
 static const struct { char ch; unsigned char rows[7]; } font[] = {
     {'0', {14, 17, 19, 21, 25, 17, 14}}, {'1', {4, 12, 4, 4, 4, 4, 14}},
     {'2', {14, 17, 1, 2, 4, 8, 31}},     {'3', {31, 2, 4, 2, 1, 17, 14}},
@@ -178,16 +179,16 @@ static const struct { char ch; unsigned char rows[7]; } font[] = {
     {'a', {0, 0, 14, 1, 15, 17, 15}},    {'b', {16, 16, 22, 25, 17, 17, 30}},
     {'c', {0, 0, 14, 16, 16, 17, 14}},   {'d', {1, 1, 13, 19, 17, 17, 15}},
     {'e', {0, 0, 14, 17, 31, 16, 14}},   {'f', {6, 9, 8, 28, 8, 8, 8}},
-    {'g', {0, 15, 17, 17, 15, 1, 14}},   {'h', {16, 16, 22, 25, 17, 17, 17}},
+    {'g', {15, 17, 17, 17, 15, 1, 14}},   {'h', {16, 16, 22, 25, 17, 17, 17}},
     {'i', {4, 0, 12, 4, 4, 4, 14}},      {'j', {2, 0, 6, 2, 2, 18, 12}},
     {'k', {16, 16, 18, 20, 24, 20, 18}}, {'l', {12, 4, 4, 4, 4, 4, 14}},
     {'m', {0, 0, 26, 21, 21, 17, 17}},   {'n', {0, 0, 22, 25, 17, 17, 17}},
-    {'o', {0, 0, 14, 17, 17, 17, 14}},   {'p', {0, 0, 30, 17, 30, 16, 16}},
-    {'q', {0, 0, 13, 19, 15, 1, 1}},     {'r', {0, 0, 22, 25, 16, 16, 16}},
+    {'o', {0, 0, 14, 17, 17, 17, 14}},   {'p', {30, 17, 17, 17, 30, 16, 16}},
+    {'q', {15, 17, 17, 17, 15, 1, 1}},     {'r', {0, 0, 22, 25, 16, 16, 16}},
     {'s', {0, 0, 14, 16, 14, 1, 30}},    {'t', {8, 8, 28, 8, 8, 9, 6}},
     {'u', {0, 0, 17, 17, 17, 19, 13}},   {'v', {0, 0, 17, 17, 17, 10, 4}},
     {'w', {0, 0, 17, 17, 21, 21, 10}},   {'x', {0, 0, 17, 10, 4, 10, 17}},
-    {'y', {0, 0, 17, 17, 15, 1, 14}},    {'z', {0, 0, 31, 2, 4, 8, 31}},
+    {'y', {17, 17, 17, 17, 15, 1, 14}},    {'z', {0, 0, 31, 2, 4, 8, 31}},
 };
 
 // Draws text with its top-left at (x,y), scale s; align: 0 left, 1 centre, 2 right.
@@ -197,11 +198,13 @@ static void text(Canvas *c, int x, int y, int s, int align, const char *str, con
     else if (align == 2) x -= w;
     for (const char *p = str; *p; p++, x += adv) {
         char ch = (char)tolower((unsigned char)*p);
+        int dy = strchr("gpqy", ch) ? 2 * s : 0;
         for (size_t g = 0; g < sizeof font / sizeof *font; g++) {
             if (font[g].ch != ch) continue;
             for (int r = 0; r < 7; r++)
                 for (int b = 0; b < 5; b++)
-                    if (font[g].rows[r] & (16 >> b)) fill_rect(c, x + b * s, y + r * s, x + b * s + s - 1, y + r * s + s - 1, col);
+                    if (font[g].rows[r] & (16 >> b))
+                        fill_rect(c, x + b * s, y + dy + r * s, x + b * s + s - 1, y + dy + r * s + s - 1, col);
             break;
         }
     }
@@ -213,12 +216,13 @@ static void text_vertical(Canvas *c, int x, int y, int s, const char *str, const
     int yy = y + w / 2;
     for (const char *p = str; *p; p++, yy -= adv) {
         char ch = (char)tolower((unsigned char)*p);
+        int dx = strchr("gpqy", ch) ? 2 * s : 0;
         for (size_t g = 0; g < sizeof font / sizeof *font; g++) {
             if (font[g].ch != ch) continue;
             for (int r = 0; r < 7; r++)
                 for (int b = 0; b < 5; b++)
                     if (font[g].rows[r] & (16 >> b))
-                        fill_rect(c, x + r * s, yy - b * s - s + 1, x + r * s + s - 1, yy - b * s, col);
+                        fill_rect(c, x + dx + r * s, yy - b * s - s + 1, x + dx + r * s + s - 1, yy - b * s, col);
             break;
         }
     }
@@ -403,6 +407,18 @@ int status_main(int argc, char **argv) {
         interrupted = !running;
         elapsed = difftime(time(NULL), parse_iso(rec_get(&m, "start_time")));
     }
+    // the agent at work (between experiments of a loop)
+    char *ap = xasprintf("%s/agent.json", S.state);
+    char *at = read_file(ap, NULL);
+    Record ag = {0};
+    int agent = 0;
+    double agent_elapsed = 0;
+    if (!running && at && rec_parse(at, &ag, e, sizeof e) == 0 && rec_get(&ag, "session") &&
+        !strcmp(rec_get(&ag, "session"), S.tag)) {
+        pid_t pid = (pid_t)rec_num(&ag, "pid", 0);
+        agent = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+        agent_elapsed = difftime(time(NULL), parse_iso(rec_get(&ag, "start_time")));
+    }
     char *branch = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
     if (json) {
         Record o = {0};
@@ -433,6 +449,8 @@ int status_main(int argc, char **argv) {
                         rec_get(&m, "description") ? rec_get(&m, "description") : "");
             if (running) rec_set_num(&o, "running_elapsed_s", elapsed);
         }
+        rec_set_raw(&o, "agent_running", agent ? "true" : "false");
+        if (agent) rec_set_num(&o, "agent_elapsed_s", agent_elapsed);
         char *js = rec_to_json(&o);
         printf("%s\n", js);
         free(js);
@@ -457,9 +475,15 @@ int status_main(int argc, char **argv) {
         else if (interrupted)
             printf("interrupted %s: %s (the next run/loop on this session finishes it)\n", rec_get(&m, "id"),
                    rec_get(&m, "description"));
-        else
+        else if (agent) {
+            fmt_duration(agent_elapsed, d, sizeof d);
+            printf("running    the agent, on experiment %.0f, for %s\n", rec_num(&ag, "n", 0), d);
+        } else
             printf("running    nothing\n");
     }
+    rec_free(&ag);
+    free(at);
+    free(ap);
     free(branch);
     rec_free(&m);
     free(mt);

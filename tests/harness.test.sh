@@ -8,10 +8,17 @@
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-AR=$(realpath "${AR:-./autoresearch}")
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
+    # `make test` built the sanitized libraries: run the harness itself under ASan + UBSan
+    AR=$TMP/autoresearch-san
+    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
+        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
+        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
+fi
+AR=$(realpath "${AR:-./autoresearch}")
 passed=0; failed=0
 check() {   # check NAME COMMAND...: passes when the command succeeds
     local name=$1; shift
@@ -63,6 +70,16 @@ sed -i 's/^#define MATRIX_LR 0.03 /#define MATRIX_LR 0.08 /' train.c
 check "regression is discarded" test "$(tail -1 results.tsv | cut -f4)" = discard
 check "branch reset to the best" test "$(git rev-parse HEAD)" = "$kept"
 check "working tree clean after reset" test -z "$(git status --porcelain)"
+# a kill after the row was written but before the reset: the next command finishes the reset
+discarded=$(tail -1 results.jsonl | grep -o '"commit": "[0-9a-f]*"' | cut -d'"' -f4)
+git reset -q --hard "$discarded"
+tail -1 results.jsonl > .git/autoresearch/running.json
+"$AR" status > $TMP/st.txt 2>&1
+check "status shows the interrupted experiment" grep -q "^interrupted main-3" $TMP/st.txt
+"$AR" run -m "again" > /dev/null 2>&1
+check "resume completes the reset, no duplicate row" bash -c \
+    "test \$(grep -c '\"id\": \"main-3\"' results.jsonl) -eq 1 && test \"\$(tail -1 results.tsv | cut -c1-7)\" = \"${kept:0:7}\" &&
+     test ! -e .git/autoresearch/running.json"
 echo "// x" >> fixed/prepare.h
 "$AR" run -m "cheat" > /dev/null 2>&1
 check "run refuses a changed fixed file (exit 4)" test $? -eq 4
@@ -81,10 +98,10 @@ check "malformed file untouched" cmp -s results.tsv $TMP/bad.tsv
 cp $TMP/good.tsv results.tsv
 sed -i '$d' results.tsv   # as if killed between the .jsonl and the .tsv append
 "$AR" status > /dev/null 2>&1
-check "status does not write results.tsv" test "$(rows)" -eq 3
+check "status does not write results.tsv" test "$(rows)" -eq 4
 "$AR" run > /dev/null 2>&1
 check "a missing last row is re-derived from results.jsonl" bash -c \
-    "head -5 results.tsv | cmp -s - $TMP/good.tsv && test \$(tail -n +2 results.tsv | wc -l) -eq 5"
+    "head -6 results.tsv | cmp -s - $TMP/good.tsv && test \$(tail -n +2 results.tsv | wc -l) -eq 6"
 rm -f $TMP/good.tsv $TMP/bad.tsv $TMP/out.txt
 
 # ----------------------------------------------------------------------------
@@ -113,6 +130,9 @@ check "one line per experiment" test "$(grep -c '^\[' $TMP/out.txt)" -eq 10
 "$AR" loop --agent search --tag s1 --max-experiments 13 > $TMP/out.txt 2>&1
 check "re-running the loop resumes the session" bash -c "grep -q 'resuming session s1' $TMP/out.txt && test \$(tail -n +2 results.tsv | wc -l) -eq 13"
 check "no baseline again on resume" test "$(col 5 | grep -c '^baseline$')" -eq 1
+"$AR" loop --agent search --tag s2 --until +0s > $TMP/out.txt 2>&1
+check "--until stops after the baseline" bash -c "grep -q 'reached --until' $TMP/out.txt && test \$(tail -n +2 results.tsv | wc -l) -eq 14"
+git checkout -q autoresearch/s1
 "$AR" status --json > $TMP/st.json
 check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
 "$AR" status > $TMP/st.txt
@@ -122,14 +142,14 @@ check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s 
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
 check "report lists kept experiments with val and test" bash -c \
     "grep -q '^| # | commit | description | val_bpb | Δ val | test_bpb' report/report.md && grep -c '| keep\|^| [0-9]' report/report.md"
-check "test_bpb never in the agent's view (results.tsv)" bash -c '! grep -q 1.0[0-9]*4135 <(cut -f2 results.tsv | grep -v val_bpb | grep -x "1.074135")'
+check "results.tsv carries val_bpb, never test_bpb" bash -c '! grep -q 1.074135 results.tsv'
 
 # ----------------------------------------------------------------------------
 echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures"
 new_repo scripted
 printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nlr:0.05\n' > "$TMP/actions"
-SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 9 --timeout 2 \
-    --agent-timeout 2 --retry-delay 0.05 > $TMP/out.txt 2>&1
+SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 8 --timeout 2 \
+    --agent-timeout 2 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
 check "fixed-file edit rejected and reverted" bash -c "test \"\$(cat fixed/prepare.h)\" = '// the fixed layer'"
@@ -151,11 +171,31 @@ check "the prompt shows the crash log" grep -q "The last experiment crashed (bui
 check "the prompt never shows test_bpb" bash -c "! grep -qi 'test_bpb\|1.074135' $TMP/actions.prompt.*"
 check "working tree clean" test -z "$(git status --porcelain)"
 
+echo "== agents that leave the branch or touch the ledger"
+new_repo rogue
+printf 'branch\nwait\nledger\n' > "$TMP/ractions"
+SCRIPT_ACTIONS=$TMP/ractions "$AR" loop --agent "$AGENT" --tag r1 --max-agent-failures 3 --retry-delay 0.05 \
+    > $TMP/out.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+    [ -f .git/autoresearch/agent.json ] && [ "$(cat "$TMP/ractions.n" 2>/dev/null)" = 2 ] && break
+    sleep 0.05
+done
+"$AR" status > $TMP/st.txt 2>&1
+check "status shows the agent at work" grep -q "^running    the agent, on experiment 2" $TMP/st.txt
+wait $pid
+check "an agent tampering with the ledger stops the loop" test $? -ne 0
+check "branch switch is an agent failure, back on the session's branch" bash -c \
+    "grep -q 'agent switched branches' results.jsonl && test \"\$(git symbolic-ref --short HEAD)\" = autoresearch/r1"
+check "the ledger error is explicit" grep -q "results.tsv changed while the agent ran" $TMP/out.txt
+check "the slow agent's experiment was kept" bash -c "grep '\"description\": \"slow agent\"' results.jsonl | grep -q '\"status\": \"keep\"'"
+check "the next command reports the edited results.tsv" bash -c "! '$AR' run > $TMP/out.txt 2>&1 && grep -q 'results.tsv:4:' $TMP/out.txt"
+
 # ----------------------------------------------------------------------------
 echo "== kill -9 in the middle of an experiment, then resume"
 new_repo kill
 printf 'slow\nlr:0.03\nlr:0.025\n' > "$TMP/kactions"
-SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 > $TMP/out1.txt 2>&1 &
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out1.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do   # wait until experiment 2 (slow) is training
     grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && pgrep -f '^build/train' > /dev/null && break
@@ -163,12 +203,11 @@ for _ in $(seq 1 200); do   # wait until experiment 2 (slow) is training
 done
 "$AR" status > $TMP/st.txt 2>&1
 check "status shows the running experiment" bash -c "grep -q '^running    k1-2 for' $TMP/st.txt"
-kill -9 $pid
-wait $pid 2>/dev/null
+{ kill -9 $pid; wait $pid; } 2>/dev/null
 sleep 0.3
 check "the training run died with the harness" bash -c "! pgrep -f '^build/train' > /dev/null"
 check "nothing recorded for the killed experiment" test "$(rows)" -eq 1
-SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 > $TMP/out2.txt 2>&1
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out2.txt 2>&1
 check "resume finishes the interrupted experiment" grep -q "resuming experiment k1-2" $TMP/out2.txt
 check "4 rows, no duplicates" bash -c "test \$(tail -n +2 results.tsv | wc -l) -eq 4 &&
     test \$(grep -o '\"id\": \"k1-[0-9]*\"' results.jsonl | sort | uniq -d | wc -l) -eq 0"
@@ -176,6 +215,23 @@ check "slow run recorded once" test "$(col 5 | grep -c 'slow run')" -eq 1
 check "tsv and jsonl agree" test "$(grep -c '"kind": "experiment"' results.jsonl)" -eq 4
 best=$(awk -F'\t' 'NR > 1 && $4 == "keep" { c = $1 } END { print c }' results.tsv)
 check "branch head is the best after resume" test "$(git rev-parse --short=7 HEAD)" = "$best"
+
+# ----------------------------------------------------------------------------
+echo "== Ctrl-C: a clean stop after the current experiment"
+new_repo int
+printf 'slow\nlr:0.03\n' > "$TMP/iactions"
+SCRIPT_ACTIONS=$TMP/iactions "$AR" loop --agent "$AGENT" --tag i1 --max-agent-failures 2 > $TMP/out.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+    grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && pgrep -f '^build/train' > /dev/null && break
+    sleep 0.05
+done
+kill -INT $pid
+wait $pid
+check "loop exits 0 on Ctrl-C" test $? -eq 0
+check "the running experiment was finished and logged" test "$(col 5 | tr '\n' ' ')" = "baseline slow run "
+check "says why it stopped" grep -q "^loop: stopped by Ctrl-C" $TMP/out.txt
+check "branch at the best, tree clean" bash -c "test -z \"\$(git status --porcelain)\" && test \$(git rev-list --count HEAD) -eq 1"
 
 # ----------------------------------------------------------------------------
 echo "== noise and the noise gate"
@@ -200,7 +256,7 @@ check "report: seed-only changes called out" grep -q "changed only a seed" repor
 new_repo gate
 printf 'lr:0.03999\nlr:0.03\n' > "$TMP/gactions"
 SCRIPT_ACTIONS=$TMP/gactions "$AR" loop --agent "$AGENT" --tag g1 --gate noise --noise-runs 3 \
-    --max-experiments 3 > $TMP/out.txt 2>&1
+    --max-experiments 3 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out.txt 2>&1
 check "loop measures noise first for the gate" bash -c "grep -q 'measuring noise' $TMP/out.txt &&
     test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 3"
 check "noise gate: tiny gain discarded, large gain kept" test "$(col 4 | tr '\n' ' ')" = "keep discard keep "

@@ -1,4 +1,5 @@
 // test_download.c -- download_file against a tiny HTTP/1.1 server of our own on 127.0.0.1.
+#include "dataset.h"
 #include "download.h"
 #include "testlib.h"
 #include "util.h"
@@ -19,6 +20,8 @@
 //   /500 /404 always that status
 //   /norange  the whole payload with 200 whatever the Range
 //   /stall    sends 1000 bytes of the payload, then nothing until the client goes away
+//   /TinyStoriesV2-GPT4-{train,valid}.txt   story text like the real files; the first
+//             drop_n answers for the train file stop half-way (prepare must resume)
 
 #define FILE_N 300000
 static unsigned char payload[FILE_N];
@@ -51,28 +54,34 @@ static void respond_status(int fd, int code, const char *msg) {
     send_all(fd, h, (size_t)n);
 }
 
-// Serves payload honouring the range; sends only `frac` of the body (1: all).
-static void respond_file(int fd, long long rs, long long re, double frac) {
+// Serves body honouring the range; sends only `frac` of the body (1: all).
+static void respond_body(int fd, const unsigned char *body, long long len, long long rs, long long re, double frac) {
     char h[256];
     int n;
-    long long a = 0, b = FILE_N - 1;
+    long long a = 0, b = len - 1;
     if (rs >= 0) {
-        if (rs >= FILE_N) {
-            n = snprintf(h, sizeof h, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */%d\r\n"
-                         "Content-Length: 0\r\nConnection: close\r\n\r\n", FILE_N);
+        if (rs >= len) {
+            n = snprintf(h, sizeof h, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */%lld\r\n"
+                         "Content-Length: 0\r\nConnection: close\r\n\r\n", len);
             send_all(fd, h, (size_t)n);
             return;
         }
         a = rs;
         if (re >= 0 && re < b) b = re;
-        n = snprintf(h, sizeof h, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %lld-%lld/%d\r\n"
-                     "Content-Length: %lld\r\nConnection: close\r\n\r\n", a, b, FILE_N, b - a + 1);
+        n = snprintf(h, sizeof h, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %lld-%lld/%lld\r\n"
+                     "Content-Length: %lld\r\nConnection: close\r\n\r\n", a, b, len, b - a + 1);
     } else {
-        n = snprintf(h, sizeof h, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", FILE_N);
+        n = snprintf(h, sizeof h, "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n", len);
     }
     send_all(fd, h, (size_t)n);
-    send_all(fd, payload + a, (size_t)((double)(b - a + 1) * frac));
+    send_all(fd, body + a, (size_t)((double)(b - a + 1) * frac));
 }
+
+static void respond_file(int fd, long long rs, long long re, double frac) {
+    respond_body(fd, payload, FILE_N, rs, re, frac);
+}
+
+static char *stories_train, *stories_valid;   // the TinyStories stand-ins
 
 static void serve(int fd) {
     char req[8192];
@@ -97,7 +106,8 @@ static void serve(int fd) {
     }
     pthread_mutex_lock(&srv.mu);
     if (srv.nlog < 256) srv.log[srv.nlog++] = q;
-    int drop = strcmp(q.path, "/drop") == 0 && srv.drop_hits++ < srv.drop_n;
+    int drop = (strcmp(q.path, "/drop") == 0 || strcmp(q.path, "/TinyStoriesV2-GPT4-train.txt") == 0) &&
+               srv.drop_hits++ < srv.drop_n;
     int fail = strcmp(q.path, "/500ok") == 0 && srv.fail_hits++ < srv.fail_n;
     pthread_mutex_unlock(&srv.mu);
 
@@ -116,7 +126,11 @@ static void serve(int fd) {
         send_all(fd, payload, 1000);
         struct pollfd pf = { fd, POLLIN, 0 };
         poll(&pf, 1, 10000);   // until the client hangs up
-    } else respond_status(fd, 404, "not found");
+    } else if (strcmp(q.path, "/TinyStoriesV2-GPT4-train.txt") == 0 && stories_train)
+        respond_body(fd, (unsigned char *)stories_train, (long long)strlen(stories_train), q.rs, q.re, drop ? 0.5 : 1);
+    else if (strcmp(q.path, "/TinyStoriesV2-GPT4-valid.txt") == 0 && stories_valid)
+        respond_body(fd, (unsigned char *)stories_valid, (long long)strlen(stories_valid), q.rs, q.re, 1);
+    else respond_status(fd, 404, "not found");
 }
 
 static void *server_main(void *arg) {
@@ -421,6 +435,51 @@ static void test_bad_dest(void) {
     free(u); free(d);
 }
 
+// `autoresearch prepare` with the default source, against this server: the train file is
+// capped with --max-mb (a Range request), its first answer drops half-way (resumed), the
+// valid file supplies val and test, and a second prepare does nothing.
+static char *make_stories(int n, const char *who) {
+    const char *things[] = {"ball", "kite", "cake", "dog", "tree", "boat", "hat", "star"};
+    size_t cap = (size_t)n * 128, len = 0;
+    char *s = xmalloc(cap);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "Once upon a time, %s number %d found a %s.\nIt was happy.\n<|endoftext|>\n",
+                                who, i, things[(i * 7) % 8]);
+    return s;
+}
+
+static void test_prepare_tinystories(void) {
+    stories_train = make_stories(4000, "Tom");    // about 250 KB
+    stories_valid = make_stories(400, "Sue");
+    char *cache = tpath("cache"), *base = xasprintf("http://127.0.0.1:%d", srv.port);
+    setenv("AUTORESEARCH_CACHE", cache, 1);
+    setenv("AUTORESEARCH_TINYSTORIES_URL", base, 1);
+    server_reset(1, 0);
+    char *argv[] = {"prepare", "--max-mb", "0.1", "--vocab", "300", "-q", NULL};
+    CHECK(prepare_main(6, argv) == 0);
+    char *dl = xasprintf("%s/downloads/TinyStoriesV2-GPT4-train.first104857B.txt", cache);
+    CHECK(file_size(dl) == 104857);   // exactly the cap
+    size_t n;
+    char *got = read_file(dl, &n);
+    CHECK(got && n == 104857 && memcmp(got, stories_train, n) == 0);
+    int ranged = 0;
+    pthread_mutex_lock(&srv.mu);
+    for (int i = 0; i < srv.nlog; i++) ranged += srv.log[i].rs > 0;   // the resume after the drop
+    pthread_mutex_unlock(&srv.mu);
+    CHECK(ranged >= 1);
+    CHECK(!strncmp(dataset_id(), "tinystories-", 12));
+    CHECK(dataset_manifest_get("txt_split") && !strcmp(dataset_manifest_get("txt_split"), "endoftext"));
+    int vd = atoi(dataset_manifest_get("val_docs")), td = atoi(dataset_manifest_get("test_docs"));
+    CHECK(vd > 0 && td > 0 && vd + td == 400);   // val and test come from the valid file
+    int before = nlog();
+    CHECK(prepare_main(6, argv) == 0);   // nothing to do; the downloads are not fetched again
+    CHECK(nlog() == before);
+    unsetenv("AUTORESEARCH_TINYSTORIES_URL");
+    free(got); free(dl); free(base); free(cache);
+    free(stories_train); free(stories_valid);
+    stories_train = stories_valid = NULL;
+}
+
 int main(void) {
     // Only our own server on 127.0.0.1: no proxy may get in between.
     unsetenv("http_proxy"); unsetenv("HTTP_PROXY"); unsetenv("all_proxy"); unsetenv("ALL_PROXY");
@@ -436,6 +495,7 @@ int main(void) {
     RUN_TEST(test_unreachable);
     RUN_TEST(test_stall);
     RUN_TEST(test_bad_dest);
+    RUN_TEST(test_prepare_tinystories);
     server_stop();
     remove_tree(tmp);
     free(tmp);

@@ -52,6 +52,14 @@ static void test_record_roundtrip(void) {
     free(json);
     rec_free(&r);
     rec_free(&back);
+    // bytes that are not UTF-8 (a model's sample text) are replaced, so the line stays JSON
+    rec_set_str(&r, "sample", "ok \xff\xc3 end \xc3\xa9");
+    json = rec_to_json(&r);
+    CHECK(strstr(json, "ok \xEF\xBF\xBD\xEF\xBF\xBD end \xc3\xa9") != NULL);
+    CHECK(rec_parse(json, &back, err, sizeof err) == 0);
+    free(json);
+    rec_free(&r);
+    rec_free(&back);
     const char *bad[] = {"", "{", "{\"a\": }", "{\"a\" 1}", "{\"a\": 1,}", "{\"a\": \"x}", "{\"a\": 1} trailing",
                          "{\"a\": {\"nested\": 1}}", "{\"a\": 1x}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK_MSG(rec_parse(bad[i], &back, err, sizeof err) == -1, "%s", bad[i]);

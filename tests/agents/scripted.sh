@@ -13,6 +13,9 @@
 #   sleep      sleep 60 s (past the agent timeout): an agent failure
 #   commit:VALUE  set MATRIX_LR and commit it itself (the harness folds the commit back)
 #   seed:N     change only train.c's fallback seed
+#   branch     commit a change on a new branch and stay there: an agent failure
+#   ledger     append a fake row to results.tsv: the loop stops
+#   wait       take 3 s, then set MATRIX_LR 0.03
 # The prompt arrives on stdin; it is saved to $SCRIPT_ACTIONS.prompt.N for the tests to read.
 set -u
 n_file="$SCRIPT_ACTIONS.n"
@@ -38,6 +41,10 @@ case "$action" in
         git -c user.name=agent -c user.email=agent@x commit -qam "agent commit" ;
         echo "DESCRIPTION: committed MATRIX_LR ${action#commit:}" ;;
     seed:*) sed -i -E "s/\? atol\(s\) : [0-9]+;/? atol(s) : ${action#seed:};/" train.c; echo "DESCRIPTION: seed ${action#seed:}" ;;
+    branch) git checkout -q -b elsewhere; set_lr 0.021
+        git -c user.name=agent -c user.email=agent@x commit -qam "elsewhere" ;;
+    ledger) printf 'abcdef0\t0.500000\t1.0\tkeep\tfake\n' >> results.tsv; set_lr 0.03 ;;
+    wait) sleep 3; set_lr 0.03; echo "DESCRIPTION: slow agent" ;;
     *) echo "scripted.sh: unknown action $action" >&2; exit 2 ;;
 esac
 exit 0
