@@ -400,7 +400,7 @@ int prepare_main(int argc, char **argv) {
     kv[nkv++] = (KV){"vocab_size", xasprintf("%d", o.vocab)};
     kv[nkv++] = (KV){"holdout", xasprintf("hash order, %u bytes each for val and test%s", HOLDOUT_BYTES,
                                           o.val ? " from the val file" : "")};
-    kv[nkv++] = (KV){"formats", xstrdup("shard v1, tokenizer v1, synthetic v1")};
+    kv[nkv++] = (KV){"formats", xstrdup("shard v1, tokenizer v1, synthetic v2")};
     Sha256Stream *hs = sha256_stream_new();
     for (int i = 0; i < nkv; i++) {
         // input paths do not change the identity, only their contents

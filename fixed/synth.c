@@ -1,6 +1,13 @@
 // synth.c -- the synthetic source: simple stories from a probabilistic grammar whose exact
 // information content is known.
 //
+// The stories are TinyStories-like sentences about a hero, whose words come from tables:
+// a few hundred common English words plus a generated lexicon of about 6000 invented names,
+// towns, creatures, things and qualities ("Once upon a time, there was a fluffy zibble
+// named Mirabel from Kelford."). What a model can learn: the grammar, the word frequencies,
+// the hero's name and gender carried through the story (the pronoun follows the name's
+// ending). What it cannot: the draws themselves, about 0.75 bits per byte.
+//
 // One grammar, two interpreters. The grammar is written once as code (doc() below) over
 // three primitives: lit() (fixed text), pick() (a word from a table) and choose() (a
 // structural decision). In generate mode the primitives draw from the PRNG and append text;
@@ -25,8 +32,8 @@
 
 // ----------------------------------------------------------------------------
 // Vocabulary. Each table gets Zipf probabilities p(rank r) ~ (r+1)^-ZIPF_S. Words after "a"
-// begin with a consonant (KIND, ADJ), so the article is always "a".
-#define ZIPF_S 0.8
+// begin with a consonant (KIND, ADJ, generated ones too), so the article is always "a".
+#define ZIPF_S 0.7
 
 static const char *const NAMES[] = {   // alternating female / male, by rank
     "Lily", "Tom", "Mia", "Ben", "Emma", "Max", "Sara", "Sam", "Anna", "Leo", "Lucy", "Jack",
@@ -95,80 +102,95 @@ static const char *const FEELING[] = {
     "safe", "free", "cozy",
 };
 
+// Generated words: invented names, towns, creatures, things and qualities built from
+// syllables, so the source has thousands of distinct words (a BPE vocabulary of 4096 learns
+// 3836 merges, and merges never cross words: every distinct word of the training text is at
+// least one merge) and a mention of one carries 8-10 bits. They come from a fixed seed and
+// integer arithmetic only, so every machine builds the same lexicon; it is part of the
+// data format. Their Zipf ranks follow the fixed words of their table, so the fixed words
+// stay the common ones.
+#define GEN_NAMES 2400       // after NAMES, alternating female / male like them
+#define GEN_TOWNS 1600       // the TOWN table: place names ("Miraford")
+#define GEN_CREATURES 800    // after KIND, lowercase, starting with a consonant ("zibble")
+#define GEN_THINGS 800       // after OBJECT, lowercase ("plonket")
+#define GEN_ADJS 400         // after ADJ, lowercase, starting with a consonant ("snorfy")
+
+static const char *const ONSET[] = {
+    "b", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr",
+    "gr", "kr", "tr", "th", "sh", "ch", "st", "fl", "cl", "gl", "bl", "pl", "sn", "w",
+};
+static const char *const VOWEL[] = { "a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ei", "au", "y" };
+static const char *const END_F[] = {   // female names end in a vowel sound
+    "a", "ia", "ina", "ela", "ette", "elle", "i", "y", "ie", "ara", "issa", "ora", "ea", "ine",
+};
+static const char *const END_M[] = {
+    "an", "on", "en", "el", "ar", "or", "us", "o", "ik", "im", "as", "ert", "io", "ell", "ard", "ix",
+};
+static const char *const END_TOWN[] = {
+    "ton", "ville", "burg", "ford", "wick", "dale", "moor", "haven", "port", "field", "stead",
+    "mere", "holm", "by", "bridge", "brook", "wood", "gate", "ham", "shire",
+};
+static const char *const END_CREATURE[] = {
+    "bble", "ggle", "mp", "rp", "nk", "zzle", "ff", "x", "b", "t", "dge", "ppet", "mble", "sh",
+    "lk", "ddle", "nt", "sk",
+};
+static const char *const END_THING[] = {
+    "et", "ling", "kin", "o", "ix", "um", "ock", "ette", "en", "ule", "ar", "ip", "oon", "ow",
+};
+static const char *const END_ADJ[] = { "y", "ny", "ly", "sy", "ky", "py", "ish", "ful", "ous", "zy", "dy" };
+#define COUNT(a) (int)(sizeof a / sizeof *a)
+
+typedef enum { GEN_NONE, GEN_NAME, GEN_TOWN, GEN_CREATURE, GEN_THING, GEN_ADJ } Gen;
+
 typedef struct {
     const char *name;
-    const char *const *w;
-    int n;
+    const char *const *fixed;   // the table's fixed words, then ngen generated ones
+    int nfixed, ngen;
+    Gen gen;
+    int n, id;
+    const char **w;
     double *p, *cdf, *lp;   // probability, cumulative, -log2 p
     size_t *len;
 } Table;
 
-#define TABLE(name, arr) { name, arr, (int)(sizeof arr / sizeof *arr), 0, 0, 0, 0 }
-static Table T_NAMES = TABLE("names", NAMES), T_KIND = TABLE("kinds", KIND),
-             T_ADJ = TABLE("adjectives", ADJ), T_OBJECT = TABLE("objects", OBJECT),
-             T_PLACE = TABLE("places", PLACE), T_VT = TABLE("verbs", VT),
-             T_VI = TABLE("intransitive verbs", VI), T_ADV = TABLE("adverbs", ADV),
-             T_FEELING = TABLE("feelings", FEELING);
-static Table *const ALL_TABLES[] = { &T_NAMES, &T_KIND, &T_ADJ, &T_OBJECT, &T_PLACE,
+#define TABLE(name, arr, gen, ngen) { name, arr, COUNT(arr), ngen, gen, 0, 0, 0, 0, 0, 0, 0 }
+static const char *const NO_WORDS[] = { 0 };
+static Table T_NAMES = TABLE("names", NAMES, GEN_NAME, GEN_NAMES),
+             T_KIND = TABLE("kinds", KIND, GEN_CREATURE, GEN_CREATURES),
+             T_TOWN = { "towns", NO_WORDS, 0, GEN_TOWNS, GEN_TOWN, 0, 0, 0, 0, 0, 0, 0 },
+             T_ADJ = TABLE("adjectives", ADJ, GEN_ADJ, GEN_ADJS), T_OBJECT = TABLE("objects", OBJECT, GEN_THING, GEN_THINGS),
+             T_PLACE = TABLE("places", PLACE, GEN_NONE, 0), T_VT = TABLE("verbs", VT, GEN_NONE, 0),
+             T_VI = TABLE("intransitive verbs", VI, GEN_NONE, 0), T_ADV = TABLE("adverbs", ADV, GEN_NONE, 0),
+             T_FEELING = TABLE("feelings", FEELING, GEN_NONE, 0);
+static Table *const ALL_TABLES[] = { &T_NAMES, &T_KIND, &T_TOWN, &T_ADJ, &T_OBJECT, &T_PLACE,
                                      &T_VT, &T_VI, &T_ADV, &T_FEELING };
-#define N_TABLES (int)(sizeof ALL_TABLES / sizeof *ALL_TABLES)
+#define N_TABLES COUNT(ALL_TABLES)
 
 // Literal words the parser looks ahead for; no table word may equal one of them.
 static const char *const RESERVED[] = {
     "Once", "upon", "a", "time", "there", "was", "named", "who", "lived", "near", "the",
     "There", "once", "called", "Then", "One", "day", "The", "end", "He", "She", "he", "she",
     "his", "her", "felt", "went", "to", "in", "with", "I", "like", "my", "Look", "at", "Let",
-    "us", "go", "am", "so", "Can", "have", "said",
+    "us", "go", "am", "so", "Can", "have", "said", "from", "A", "came", "met",
 };
 
 // Structural decisions (each row sums to 1).
 static const double P_INTRO[3] = { 0.5, 0.3, 0.2 };     // Once upon.. / NAME was a.. / There once..
-static const double P_NADJ[3] = { 0.5, 0.35, 0.15 };     // 0, 1 or 2 adjectives before a noun
+static const double P_FROM[2] = { 0.6, 0.4 };            // "." / " from TOWN." after the hero's name
+static const double P_HOME[2] = { 0.5, 0.5 };            // who lived near the PLACE / in TOWN
+static const double P_NADJ[3] = { 0.4, 0.4, 0.2 };       // 0, 1 or 2 adjectives before a noun
 static const double P_STOP[2] = { 0.9, 0.1 };            // another sentence / stop
 static const double P_SEP[2] = { 0.8, 0.2 };             // " " / "\n"
 static const double P_CLOSE[2] = { 0.6, 0.4 };           // nothing / " The end."
-static const double P_SENT[5] = { 0.40, 0.15, 0.10, 0.20, 0.15 };  // S V. / Then.. / One day.. / quote / The X was Y.
+// S V. / Then.. / One day.. / quote / The X was Y. / A KIND named NAME came from TOWN.
+static const double P_SENT[6] = { 0.34, 0.14, 0.10, 0.08, 0.16, 0.18 };
 static const double P_SUBJ[2] = { 0.35, 0.65 };          // name / pronoun
-static const double P_VP[4] = { 0.35, 0.30, 0.15, 0.20 };  // VT the X / VI .. / felt F / went to the P
-static const double P_PP[2] = { 0.6, 0.4 };              // - / in the PLACE
-static const double P_VIMOD[5] = { 0.30, 0.20, 0.15, 0.20, 0.15 };  // - / in the P / with his X / ADV / with NAME
-static const double P_QUOTE[5] = { 0.25, 0.2, 0.2, 0.2, 0.15 };
+// VT the X / VI .. / felt F / went to the P / went to TOWN / met NAME in TOWN
+static const double P_VP[6] = { 0.34, 0.26, 0.08, 0.08, 0.12, 0.12 };
+static const double P_PP[2] = { 0.5, 0.5 };              // - / in the PLACE
+static const double P_VIMOD[5] = { 0.25, 0.20, 0.15, 0.20, 0.20 };  // - / in the P / with his X / ADV / with NAME
+static const double P_QUOTE[6] = { 0.22, 0.18, 0.18, 0.18, 0.14, 0.10 };  // I like my.. / ... / Let us go to TOWN!
 static const double P_SPEAKER[2] = { 0.5, 0.5 };         // said NAME / she said
-
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
-
-static void init_tables(void) {
-    for (int t = 0; t < N_TABLES; t++) {
-        Table *T = ALL_TABLES[t];
-        T->p = xmalloc((size_t)T->n * sizeof(double));
-        T->cdf = xmalloc((size_t)T->n * sizeof(double));
-        T->lp = xmalloc((size_t)T->n * sizeof(double));
-        T->len = xmalloc((size_t)T->n * sizeof(size_t));
-        double z = 0, c = 0;
-        for (int i = 0; i < T->n; i++) z += pow(i + 1, -ZIPF_S);
-        for (int i = 0; i < T->n; i++) {
-            T->p[i] = pow(i + 1, -ZIPF_S) / z;
-            T->lp[i] = -log2(T->p[i]);
-            c += T->p[i];
-            T->cdf[i] = c;
-            T->len[i] = strlen(T->w[i]);
-        }
-        T->cdf[T->n - 1] = 1.0;
-    }
-    // Unambiguity needs distinct words made of letters only: a broken table is a bug here,
-    // caught on the first use.
-    for (int t = 0; t < N_TABLES; t++)
-        for (int i = 0; i < ALL_TABLES[t]->n; i++) {
-            const char *w = ALL_TABLES[t]->w[i];
-            for (const char *c = w; *c; c++)
-                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) die("synth: bad word '%s'", w);
-            for (size_t r = 0; r < sizeof RESERVED / sizeof *RESERVED; r++)
-                if (strcmp(w, RESERVED[r]) == 0) die("synth: word '%s' is reserved", w);
-            for (int u = 0; u <= t; u++)
-                for (int j = 0; j < (u == t ? i : ALL_TABLES[u]->n); j++)
-                    if (strcmp(w, ALL_TABLES[u]->w[j]) == 0) die("synth: word '%s' twice", w);
-        }
-}
 
 // ----------------------------------------------------------------------------
 // PRNG: xoshiro256** seeded by splitmix64
@@ -188,6 +210,117 @@ static uint64_t xoshiro(uint64_t s[4]) {
     return r;
 }
 static double uniform(uint64_t s[4]) { return (double)(xoshiro(s) >> 11) * 0x1.0p-53; }
+
+// ----------------------------------------------------------------------------
+// The word index: every table word and reserved word, by its text. It proves at startup
+// that all words are distinct, and gives the parser the table word at a position in O(1).
+
+typedef struct { const char *w; size_t len; int table, idx; } Slot;   // table -1: reserved
+static Slot *slots;
+static size_t slot_mask;
+
+static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static Slot *slot_of(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL;   // FNV-1a
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    for (size_t i = h & slot_mask;; i = (i + 1) & slot_mask)
+        if (!slots[i].w || (slots[i].len == n && memcmp(slots[i].w, s, n) == 0)) return &slots[i];
+}
+
+// Adds a word; returns 0, or -1 if it is already there. Words are letters only, so the
+// parser can cut a word out of the text as the run of letters at a position.
+static int index_add(const char *w, int table, int idx) {
+    for (const char *c = w; *c; c++)
+        if (!is_letter(*c)) die("synth: bad word '%s'", w);
+    Slot *e = slot_of(w, strlen(w));
+    if (e->w) return -1;
+    *e = (Slot){ w, strlen(w), table, idx };
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// Building the tables
+
+static const char *any(uint64_t *x, const char *const *a, int n) { return a[splitmix64(x) % (uint64_t)n]; }
+
+// One candidate word of a generated table (the caller rejects words already in use).
+static char *gen_word(Gen gen, int female, uint64_t *x) {
+    char b[64] = "";
+    int nsyl = 1 + (int)(splitmix64(x) % 2);   // syllables before the ending
+    for (int s = 0; s < nsyl; s++) {
+        // names may start with a vowel; the other words may follow "a": a consonant first
+        if (!(gen == GEN_NAME && s == 0 && splitmix64(x) % 5 == 0)) strcat(b, any(x, ONSET, COUNT(ONSET)));
+        strcat(b, any(x, VOWEL, COUNT(VOWEL)));
+    }
+    switch (gen) {
+    case GEN_NAME:
+        strcat(b, any(x, ONSET, COUNT(ONSET)));
+        strcat(b, female ? any(x, END_F, COUNT(END_F)) : any(x, END_M, COUNT(END_M)));
+        break;
+    case GEN_TOWN: strcat(b, any(x, END_TOWN, COUNT(END_TOWN))); break;
+    case GEN_CREATURE: strcat(b, any(x, END_CREATURE, COUNT(END_CREATURE))); break;
+    case GEN_THING: strcat(b, any(x, END_THING, COUNT(END_THING))); break;
+    default: strcat(b, any(x, END_ADJ, COUNT(END_ADJ))); break;
+    }
+    if (gen == GEN_NAME || gen == GEN_TOWN) b[0] = (char)(b[0] - 'a' + 'A');
+    return xstrdup(b);
+}
+
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void init_tables(void) {
+    size_t total = COUNT(RESERVED);
+    for (int t = 0; t < N_TABLES; t++) total += (size_t)(ALL_TABLES[t]->nfixed + ALL_TABLES[t]->ngen);
+    size_t cap = 1;
+    while (cap < 2 * total) cap *= 2;
+    slots = xmalloc(cap * sizeof *slots);
+    memset(slots, 0, cap * sizeof *slots);
+    slot_mask = cap - 1;
+
+    // Unambiguity needs distinct words made of letters only: a broken fixed table is a bug
+    // here, caught on the first use; a generated word already in use (in any table, or a
+    // literal word of the grammar) is drawn again.
+    for (size_t r = 0; r < COUNT(RESERVED); r++)
+        if (index_add(RESERVED[r], -1, (int)r) != 0) die("synth: reserved word '%s' twice", RESERVED[r]);
+    for (int t = 0; t < N_TABLES; t++) {
+        Table *T = ALL_TABLES[t];
+        T->id = t;
+        T->n = T->nfixed + T->ngen;
+        T->w = xmalloc((size_t)T->n * sizeof *T->w);
+        for (int i = 0; i < T->nfixed; i++) {
+            if (index_add(T->fixed[i], t, i) != 0) die("synth: word '%s' is reserved or twice", T->fixed[i]);
+            T->w[i] = T->fixed[i];
+        }
+    }
+    for (int t = 0; t < N_TABLES; t++) {
+        Table *T = ALL_TABLES[t];
+        uint64_t x = 0x5EED0000ULL + (uint64_t)T->gen;
+        for (int i = T->nfixed; i < T->n; i++) {
+            char *w;
+            while (w = gen_word(T->gen, NAME_IS_FEMALE(i), &x), index_add(w, t, i) != 0) free(w);
+            T->w[i] = w;
+        }
+    }
+
+    for (int t = 0; t < N_TABLES; t++) {
+        Table *T = ALL_TABLES[t];
+        T->p = xmalloc((size_t)T->n * sizeof(double));
+        T->cdf = xmalloc((size_t)T->n * sizeof(double));
+        T->lp = xmalloc((size_t)T->n * sizeof(double));
+        T->len = xmalloc((size_t)T->n * sizeof(size_t));
+        double z = 0, c = 0;
+        for (int i = 0; i < T->n; i++) z += pow(i + 1, -ZIPF_S);
+        for (int i = 0; i < T->n; i++) {
+            T->p[i] = pow(i + 1, -ZIPF_S) / z;
+            T->lp[i] = -log2(T->p[i]);
+            c += T->p[i];
+            T->cdf[i] = c;
+            T->len[i] = strlen(T->w[i]);
+        }
+        T->cdf[T->n - 1] = 1.0;
+    }
+}
 
 // ----------------------------------------------------------------------------
 // The two interpreters' state and primitives
@@ -225,18 +358,13 @@ static int at(const G *g, const char *s) {
     return g->n - g->pos >= n && memcmp(g->in + g->pos, s, n) == 0;
 }
 
-// Parse mode: index of the table word at pos (followed by a non-letter), or -1.
+// Parse mode: index of the table word at pos (the whole run of letters there), or -1.
 static int word_at(const G *g, const Table *T) {
-    const char *s = g->in + g->pos;
-    size_t left = g->n - g->pos;
-    for (int i = 0; i < T->n; i++) {
-        size_t m = T->len[i];
-        if (m > left || s[0] != T->w[i][0] || memcmp(s, T->w[i], m) != 0) continue;
-        char c = m < left ? s[m] : ' ';
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) continue;
-        return i;
-    }
-    return -1;
+    size_t m = 0;
+    while (g->pos + m < g->n && is_letter(g->in[g->pos + m])) m++;
+    if (m == 0) return -1;
+    const Slot *e = slot_of(g->in + g->pos, m);
+    return e->w && e->table == T->id ? e->idx : -1;
 }
 
 // A structural decision among k outcomes: drawn when generating, `parsed` when parsing.
@@ -303,16 +431,19 @@ static void opt_adj(G *g) {
     for (int i = 0; i < k; i++) { pick(g, &T_ADJ); lit(g, " "); }
 }
 
+static void hero_name(G *g) { emit(g, T_NAMES.w[g->hero], T_NAMES.len[g->hero]); }
+
 static void subject(G *g, int cap) {
-    if (choose(g, P_SUBJ, 2, LOOK(!at(g, NAMES[g->hero]))) == 0) lit(g, NAMES[g->hero]);
+    if (choose(g, P_SUBJ, 2, LOOK(!at(g, T_NAMES.w[g->hero]))) == 0) hero_name(g);
     else lit(g, pronoun(g, cap));
 }
 
 // After the subject: " VERB ..." (no final period)
 static void verb_phrase(G *g) {
     lit(g, " ");
-    int v = choose(g, P_VP, 4, LOOK(word_at(g, &T_VT) >= 0 ? 0 : word_at(g, &T_VI) >= 0 ? 1
-                                    : at(g, "felt ") ? 2 : 3));
+    int v = choose(g, P_VP, 6, LOOK(word_at(g, &T_VT) >= 0 ? 0 : word_at(g, &T_VI) >= 0 ? 1
+                                    : at(g, "felt ") ? 2 : at(g, "went to the ") ? 3
+                                    : at(g, "went to ") ? 4 : 5));
     switch (v) {
     case 0:
         pick(g, &T_VT);
@@ -335,19 +466,23 @@ static void verb_phrase(G *g) {
         break;
     }
     case 2: lit(g, "felt "); pick(g, &T_FEELING); break;
-    default: lit(g, "went to the "); pick(g, &T_PLACE); break;
+    case 3: lit(g, "went to the "); pick(g, &T_PLACE); break;
+    case 4: lit(g, "went to "); pick(g, &T_TOWN); break;
+    default: lit(g, "met "); pick(g, &T_NAMES); lit(g, " in "); pick(g, &T_TOWN); break;
     }
 }
 
 static void quote(G *g) {
-    int q = choose(g, P_QUOTE, 5, LOOK(at(g, "I like my ") ? 0 : at(g, "Look at the ") ? 1
-                                       : at(g, "Let us go to the ") ? 2 : at(g, "I am so ") ? 3 : 4));
+    int q = choose(g, P_QUOTE, 6, LOOK(at(g, "I like my ") ? 0 : at(g, "Look at the ") ? 1
+                                       : at(g, "Let us go to the ") ? 2 : at(g, "I am so ") ? 3
+                                       : at(g, "Let us go to ") ? 5 : 4));
     switch (q) {
     case 0: lit(g, "I like my "); pick(g, &T_OBJECT); lit(g, "!"); break;
     case 1: lit(g, "Look at the "); opt_adj(g); pick(g, &T_OBJECT); lit(g, "!"); break;
     case 2: lit(g, "Let us go to the "); pick(g, &T_PLACE); lit(g, "!"); break;
     case 3: lit(g, "I am so "); pick(g, &T_FEELING); lit(g, "!"); break;
-    default: lit(g, "Can I have the "); pick(g, &T_OBJECT); lit(g, "?"); break;
+    case 4: lit(g, "Can I have the "); pick(g, &T_OBJECT); lit(g, "?"); break;
+    default: lit(g, "Let us go to "); pick(g, &T_TOWN); lit(g, "!"); break;
     }
 }
 
@@ -364,8 +499,13 @@ static void intro(G *g) {
         lit(g, " was a ");
         opt_adj(g);
         pick(g, &T_KIND);
-        lit(g, " who lived near the ");
-        pick(g, &T_PLACE);
+        if (choose(g, P_HOME, 2, LOOK(!at(g, " who lived near the "))) == 0) {
+            lit(g, " who lived near the ");
+            pick(g, &T_PLACE);
+        } else {
+            lit(g, " who lived in ");
+            pick(g, &T_TOWN);
+        }
     } else {
         lit(g, "There once lived a ");
         opt_adj(g);
@@ -373,12 +513,13 @@ static void intro(G *g) {
         lit(g, " called ");
         g->hero = pick(g, &T_NAMES);
     }
+    if (t != 1 && choose(g, P_FROM, 2, LOOK(at(g, " from ")))) { lit(g, " from "); pick(g, &T_TOWN); }
     lit(g, ".");
 }
 
 static void sentence(G *g) {
-    int t = choose(g, P_SENT, 5, LOOK(at(g, "Then ") ? 1 : at(g, "One day, ") ? 2 : at(g, "\"") ? 3
-                                      : at(g, "The ") ? 4 : 0));
+    int t = choose(g, P_SENT, 6, LOOK(at(g, "Then ") ? 1 : at(g, "One day, ") ? 2 : at(g, "\"") ? 3
+                                      : at(g, "The ") ? 4 : at(g, "A ") ? 5 : 0));
     switch (t) {
     case 0: subject(g, 1); verb_phrase(g); lit(g, "."); break;
     case 1: lit(g, "Then "); subject(g, 0); verb_phrase(g); lit(g, "."); break;
@@ -387,15 +528,25 @@ static void sentence(G *g) {
         lit(g, "\"");
         quote(g);
         lit(g, "\" ");
-        if (choose(g, P_SPEAKER, 2, LOOK(!at(g, "said "))) == 0) { lit(g, "said "); lit(g, NAMES[g->hero]); }
+        if (choose(g, P_SPEAKER, 2, LOOK(!at(g, "said "))) == 0) { lit(g, "said "); hero_name(g); }
         else { lit(g, pronoun(g, 0)); lit(g, " said"); }
         lit(g, ".");
         break;
-    default:
+    case 4:
         lit(g, "The ");
         pick(g, &T_OBJECT);
         lit(g, " was ");
         pick(g, &T_ADJ);
+        lit(g, ".");
+        break;
+    default:   // a visitor: a name that is not repeated
+        lit(g, "A ");
+        opt_adj(g);
+        pick(g, &T_KIND);
+        lit(g, " named ");
+        pick(g, &T_NAMES);
+        lit(g, " came from ");
+        pick(g, &T_TOWN);
         lit(g, ".");
         break;
     }
@@ -486,14 +637,18 @@ void synth_expectation(double *bits_per_doc, double *bytes_per_doc) {
     Ex name_rep = { 0, name_len };   // a repeated hero name: no new information
     Ex pron_cap = { 0, pf * 3 + (1 - pf) * 2 }, pron = pron_cap;   // She/He, she/he
     Ex adj = ex_table(&T_ADJ), kind = ex_table(&T_KIND), obj = ex_table(&T_OBJECT),
-       place = ex_table(&T_PLACE), names = ex_table(&T_NAMES), feel = ex_table(&T_FEELING);
+       place = ex_table(&T_PLACE), names = ex_table(&T_NAMES), feel = ex_table(&T_FEELING),
+       town = ex_table(&T_TOWN);
 
     Ex adj1 = ex_add(adj, ex_lit(" "));
     Ex optadj = ex_choice(P_NADJ, 3, (Ex[]){ { 0, 0 }, adj1, ex_scale(adj1, 2) });
+    Ex from = ex_choice(P_FROM, 2, (Ex[]){ { 0, 0 }, ex_add(ex_lit(" from "), town) });
+    Ex home = ex_choice(P_HOME, 2, (Ex[]){ ex_add(ex_lit(" who lived near the "), place),
+                                           ex_add(ex_lit(" who lived in "), town) });
     Ex intro_e = ex_choice(P_INTRO, 3, (Ex[]){
-        ex_add(ex_add(ex_add(ex_lit("Once upon a time, there was a "), optadj), kind), ex_add(ex_lit(" named "), names)),
-        ex_add(ex_add(ex_add(names, ex_lit(" was a ")), ex_add(optadj, kind)), ex_add(ex_lit(" who lived near the "), place)),
-        ex_add(ex_add(ex_add(ex_lit("There once lived a "), optadj), kind), ex_add(ex_lit(" called "), names)),
+        ex_add(ex_add(ex_add(ex_lit("Once upon a time, there was a "), optadj), kind), ex_add(ex_add(ex_lit(" named "), names), from)),
+        ex_add(ex_add(ex_add(names, ex_lit(" was a ")), ex_add(optadj, kind)), home),
+        ex_add(ex_add(ex_add(ex_lit("There once lived a "), optadj), kind), ex_add(ex_add(ex_lit(" called "), names), from)),
     });
     intro_e = ex_add(intro_e, ex_lit("."));
 
@@ -502,26 +657,30 @@ void synth_expectation(double *bits_per_doc, double *bytes_per_doc) {
     Ex vimod = ex_choice(P_VIMOD, 5, (Ex[]){
         { 0, 0 }, ex_add(ex_lit(" in the "), place), ex_add(ex_lit(" with his "), obj),
         ex_add(ex_lit(" "), ex_table(&T_ADV)), ex_add(ex_lit(" with "), names) });
-    Ex vp = ex_add(ex_lit(" "), ex_choice(P_VP, 4, (Ex[]){
+    Ex vp = ex_add(ex_lit(" "), ex_choice(P_VP, 6, (Ex[]){
         ex_add(ex_add(ex_table(&T_VT), ex_lit(" the ")), ex_add(ex_add(optadj, obj), pp)),
         ex_add(ex_table(&T_VI), vimod),
         ex_add(ex_lit("felt "), feel),
-        ex_add(ex_lit("went to the "), place) }));
+        ex_add(ex_lit("went to the "), place),
+        ex_add(ex_lit("went to "), town),
+        ex_add(ex_add(ex_lit("met  in "), names), town) }));
     Ex clause = ex_add(ex_add(subj, vp), ex_lit("."));
-    Ex quote_e = ex_choice(P_QUOTE, 5, (Ex[]){
+    Ex quote_e = ex_choice(P_QUOTE, 6, (Ex[]){
         ex_add(ex_lit("I like my !"), obj),
         ex_add(ex_add(ex_lit("Look at the !"), optadj), obj),
         ex_add(ex_lit("Let us go to the !"), place),
         ex_add(ex_lit("I am so !"), feel),
-        ex_add(ex_lit("Can I have the ?"), obj) });
+        ex_add(ex_lit("Can I have the ?"), obj),
+        ex_add(ex_lit("Let us go to !"), town) });
     Ex speaker = ex_choice(P_SPEAKER, 2, (Ex[]){ ex_add(ex_lit("said "), name_rep),
                                                  ex_add(pron, ex_lit(" said")) });
-    Ex sent = ex_choice(P_SENT, 5, (Ex[]){
+    Ex sent = ex_choice(P_SENT, 6, (Ex[]){
         clause,
         ex_add(ex_lit("Then "), clause),
         ex_add(ex_lit("One day, "), clause),
         ex_add(ex_add(ex_lit("\"\" ."), quote_e), speaker),
-        ex_add(ex_add(ex_lit("The  was ."), obj), adj) });
+        ex_add(ex_add(ex_lit("The  was ."), obj), adj),
+        ex_add(ex_add(ex_add(ex_lit("A  named  came from ."), optadj), kind), ex_add(names, town)) });
 
     // K sentences, K ~ geometric with P(stop) = P_STOP[1]: K stop decisions, K-1 separators.
     double k = 1 / P_STOP[1];

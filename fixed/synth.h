@@ -3,7 +3,11 @@
 // A seeded generator draws every word, clause and sentence from a fixed probabilistic grammar
 // and sums -log2 p of each choice it makes. The grammar is unambiguous (a document determines
 // the choices that made it), so that sum is exactly the document's information content, and
-// (total bits) / (total bytes) over a split is the floor no correct model can beat.
+// (total bits) / (total bytes) over a split is the floor no correct model can beat: about
+// 0.75 bits per byte. Its words are a few hundred English ones plus a fixed generated lexicon
+// of about 6000 invented names, towns, creatures and things, enough distinct words that a
+// few MB of text trains a BPE tokenizer of 4096 ids and more. Output depends only on the seed
+// (the same on every machine); changing the grammar or lexicon changes the data format.
 #ifndef SYNTH_H
 #define SYNTH_H
 

@@ -282,6 +282,9 @@ int session_option(Session *S, int argc, char **argv, int *i) {
         if (S->timeout <= 0) die("--timeout must be positive");
     } else if (opt_value(argc, argv, i, "--seed", &v)) {
         S->seed = (long)num_arg("--seed", v);
+    } else if (opt_value(argc, argv, i, "--gate", &v)) {
+        if (strcmp(v, "strict") && strcmp(v, "noise")) die("--gate: '%s' is not strict or noise", v);
+        snprintf(S->gate, sizeof S->gate, "%s", v);
     } else {
         return 0;
     }

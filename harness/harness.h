@@ -227,7 +227,9 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "                    deterministic and comparable across machines)\n" \
     "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
     "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
-    "  --seed N          set AUTORESEARCH_SEED for every run (default: train.c's own seed)\n"
+    "  --seed N          set AUTORESEARCH_SEED for every run (default: train.c's own seed)\n" \
+    "  --gate G          strict: keep when val_bpb is lower (default); noise: lower by more\n" \
+    "                    than 2 sigma of the session's noise (see `autoresearch noise`)\n"
 
 // ----------------------------------------------------------------------------
 // Commands (argv[0] is the command name); return the exit code.

@@ -33,7 +33,7 @@ static void install_sigint(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
-// Opens or creates the session `tag` based at HEAD.
+// Opens the session `tag`, or starts one based at HEAD (the caller saves it).
 static void session_start(Session *S, const char *tag) {
     if (session_load(S, tag) != 0) {
         char *head = head_commit();
@@ -41,7 +41,6 @@ static void session_start(Session *S, const char *tag) {
         snprintf(S->base, sizeof S->base, "%s", head);
         free(head);
     }
-    session_save(S);
 }
 
 static int train_dirty(void) { return !git_ok("diff", "--quiet", "HEAD", "--", "train.c", NULL); }
@@ -96,6 +95,9 @@ int run_main(int argc, char **argv) {
     else current_tag(t, sizeof t);
     session_lock(&S);
     session_start(&S, t);
+    if (!strcmp(S.gate, "noise") && S.sigma <= 0)
+        die("run: --gate noise needs the session's noise: run `autoresearch noise --runs 5` first");
+    session_save(&S);
     install_sigint();
     resume_interrupted(&S, reset);
 
@@ -191,6 +193,7 @@ int noise_main(int argc, char **argv) {
     else current_tag(t, sizeof t);
     session_lock(&S);
     session_start(&S, t);
+    session_save(&S);
     char **bad = check_integrity(&S);
     if (bad[0]) {
         char *files = join_list(bad);
@@ -227,12 +230,12 @@ static const char *loop_help =
     "                    a line 'DESCRIPTION: ...' on stdout or in $AUTORESEARCH_DESCRIPTION_FILE\n"
     "\n"
     "options:\n"
-    "  --tag TAG               session name (default: today, e.g. nov21)\n"
+    "  --tag TAG               session name (default: the current autoresearch/<tag> branch's,\n"
+    "                          else today's date, e.g. nov21)\n"
     "  --max-experiments N     stop when the session has N experiments (default: never)\n"
     "  --until TIME            stop starting experiments after TIME: HH:MM (local), +30m, +8h\n"
-    "  --gate strict|noise     keep when val_bpb is strictly lower (default), or lower by more\n"
-    "                          than 2 sigma (measured by `noise` first if not yet)\n"
-    "  --noise-runs K          runs for that measurement (default 5)\n"
+    "  --noise-runs K          runs to measure the noise first when --gate noise finds none\n"
+    "                          (default 5)\n"
     "  --agent-timeout S       seconds an agent may take per iteration (default 1800)\n"
     "  --search-seed N         seed of the search agent (default 1337)\n"
     "  --max-agent-failures N  stop after N agent failures in a row (default: never)\n"
@@ -369,7 +372,8 @@ static char *agent_description(const char *desc_file, const char *log) {
                 s += 12;
                 while (*s == ' ') s++;
                 s[strcspn(s, "\r`*")] = 0;
-                if (*s) { free(out); out = xstrdup(s); }
+                // "<...>": the template of the prompt, echoed by some agents' logs
+                if (*s && *s != '<') { free(out); out = xstrdup(s); }
             }
         }
         free(text);
@@ -536,7 +540,7 @@ static void default_tag(char *tag, size_t n) {
 int loop_main(int argc, char **argv) {
     Session S;
     LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337};
-    const char *tag = NULL, *gate = NULL;
+    const char *tag = NULL;
     int max_exp = 0, max_fail = 0, noise_runs = 5;
     double until = 0, retry = 1;
     for (int i = 1; i < argc; i++)
@@ -548,7 +552,6 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--tag") && v) tag = v, i++;
         else if (!strcmp(a, "--max-experiments") && v) max_exp = atoi(v), i++;
         else if (!strcmp(a, "--until") && v) until = parse_until(v), i++;
-        else if (!strcmp(a, "--gate") && v) gate = v, i++;
         else if (!strcmp(a, "--noise-runs") && v) noise_runs = atoi(v), i++;
         else if (!strcmp(a, "--agent-timeout") && v) o.agent_timeout = atof(v), i++;
         else if (!strcmp(a, "--search-seed") && v) o.search_seed = strtoull(v, NULL, 10), i++;
@@ -557,13 +560,14 @@ int loop_main(int argc, char **argv) {
         else if (!session_option(&S, argc, argv, &i)) die("loop: unknown option or missing value '%s' (see --help)", a);
     }
     if (!o.agent || !*o.agent) die("loop: --agent CMD|search is required (see --help)");
-    if (gate && strcmp(gate, "strict") && strcmp(gate, "noise")) die("--gate: '%s' is not strict or noise", gate);
-    if (gate) snprintf(S.gate, sizeof S.gate, "%s", gate);
     if (o.agent_timeout <= 0) die("--agent-timeout must be positive");
     if (noise_runs < 2) die("--noise-runs must be at least 2");
     char t[96];
+    char *cb = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
     if (tag) snprintf(t, sizeof t, "%s", tag);
+    else if (cb && !strncmp(cb, "autoresearch/", 13)) snprintf(t, sizeof t, "%s", cb + 13);  // resume it
     else default_tag(t, sizeof t);
+    free(cb);
     for (const char *p = t; *p; p++)
         if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')) die("--tag: '%s' has characters a branch name should not", t);
     session_lock(&S);
@@ -572,8 +576,6 @@ int loop_main(int argc, char **argv) {
     char *branch = xasprintf("autoresearch/%s", t);
     char *ref = xasprintf("refs/heads/%s", branch);
     int exists = git_ok("rev-parse", "--verify", "-q", ref, NULL);
-    char cur[96];
-    current_tag(cur, sizeof cur);
     char *cur_branch = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
     int on_branch = cur_branch && !strcmp(cur_branch, branch);
     free(cur_branch);
@@ -617,7 +619,7 @@ int loop_main(int argc, char **argv) {
     }
     if (!strcmp(S.gate, "noise") && S.sigma <= 0 && !g_stop) {
         printf("loop: measuring noise for the gate (%d runs)\n", noise_runs);
-        if (noise_series(&S, noise_runs) != 0) die("loop: could not measure the noise; see run.log");
+        if (noise_series(&S, noise_runs) != 0 && !g_stop) die("loop: could not measure the noise; see run.log");
     }
     const char *why = "stopped by Ctrl-C";
     int fails = 0;

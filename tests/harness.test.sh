@@ -147,11 +147,12 @@ check "results.tsv carries val_bpb, never test_bpb" bash -c '! grep -q 1.074135 
 # ----------------------------------------------------------------------------
 echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures"
 new_repo scripted
-printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nlr:0.05\n' > "$TMP/actions"
+printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nquiet:0.05\n' > "$TMP/actions"
 SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 8 --timeout 2 \
     --agent-timeout 2 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
+check "a prompt's template echoed by the agent is no description" test "$(tail -1 results.tsv | cut -f5)" = "(no description)"
 check "fixed-file edit rejected and reverted" bash -c "test \"\$(cat fixed/prepare.h)\" = '// the fixed layer'"
 check "invalid rows name the file" bash -c "sed -n 3p results.tsv | grep -q 'changed fixed/prepare.h'"
 check "new untracked file rejected and removed" bash -c "sed -n 4p results.tsv | grep -q 'changed helper.h' && test ! -e helper.h"

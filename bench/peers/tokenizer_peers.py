@@ -108,10 +108,11 @@ def main():
     # rustbpe training (includes its pre-tokenization, exactly as nanochat calls it)
     if not a.skip_train:
         tok = rustbpe.Tokenizer()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         tok.train_from_iterator(iter(texts), V - 4, pattern=pattern)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         print(f"rustbpe_train_s: {dt:.3f}")
+        print(f"rustbpe_train_cpu_s: {dc:.3f}")
         theirs = [bytes(k) for k, _ in sorted(tok.get_mergeable_ranks(), key=lambda kv: kv[1])]
         same = 0
         while same < min(len(theirs), len(toks)) and theirs[same] == toks[same]:
@@ -125,10 +126,11 @@ def main():
     if len(ranks) != len(toks):
         skip("our vocabulary has tokens with equal bytes; tiktoken needs them unique")
     enc = tiktoken.Encoding(name="ours", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = enc.encode_ordinary_batch(texts, num_threads=a.threads)
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     print(f"tiktoken_encode_s: {dt:.3f}")
+    print(f"tiktoken_encode_cpu_s: {dc:.3f}")
     ids = array.array("H")
     for o in out:
         ids.append(bos)

@@ -2,6 +2,7 @@
 # scripted.sh -- a scripted "research agent" for the harness tests. Each invocation performs
 # the next action listed (one a line) in the file $SCRIPT_ACTIONS, in the repository root:
 #   lr:VALUE   set MATRIX_LR to VALUE in train.c (a normal experiment)
+#   quiet:VALUE  the same, echoing the prompt's DESCRIPTION template but giving none
 #   tamper     edit a fixed-layer file (and train.c): the harness must reject it (invalid)
 #   newfile    create a new untracked file next to train.c: also rejected
 #   break      make train.c not compile: crash row
@@ -28,6 +29,8 @@ action=$(sed -n "${n}p" "$SCRIPT_ACTIONS")
 set_lr() { sed -i -E "s/^#define MATRIX_LR [0-9.e-]+/#define MATRIX_LR $1/" train.c; }
 case "$action" in
     lr:*) set_lr "${action#lr:}"; echo "DESCRIPTION: set MATRIX_LR to ${action#lr:}" ;;
+    quiet:*) set_lr "${action#quiet:}"
+        grep -h "DESCRIPTION:" "$SCRIPT_ACTIONS.prompt.$n" ;;   # echoes its prompt, no description
     tamper) echo "// tampered" >> fixed/prepare.h; set_lr 0.021; echo "DESCRIPTION: tweak the evaluation" ;;
     newfile) echo "int x;" > helper.h; set_lr 0.022; echo "DESCRIPTION: add a header" ;;
     break) echo "this is not C" >> train.c; echo "DESCRIPTION: broken syntax" ;;
