@@ -725,9 +725,10 @@ static void rope_norm_backward(float *dqkv, const float *qkv, const float *qkr, 
 // saved log-sum-exp (flash-attention style) instead of keeping a (T,T) matrix.
 // Parallel over (batch, KV head): the query heads sharing a KV head run in one task, so dk and
 // dv need no locks. Within a task, QB queries go together so every key/value load feeds QB
-// multiply-adds; K and V are transposed to (hs, T) so the inner loops run over 16 keys.
+// multiply-adds. Score-like products (QK^T, dO V^T) read K and V transposed to (hs, T), so
+// their inner loops run over 16 keys; value-like products (PV, dS K) read the rows in place.
 
-#define QB 8
+#define QB 16
 
 // exp for the softmaxes and the softcap: Cody-Waite range reduction and a degree-6 polynomial
 // (about 1 ulp; glibc's expf does not vectorise without -ffast-math). Inputs are clamped to
@@ -784,14 +785,14 @@ static void attn_rows_dot(float *restrict out, const float *restrict A, const fl
     for (int j0 = 0; j0 < nkp; j0 += 16) {
 #ifdef __AVX512F__
         __m512 acc[QB];
-        #pragma GCC unroll 8
+        #pragma GCC unroll 16
         for (int r = 0; r < QB; r++) acc[r] = _mm512_setzero_ps();
         for (int d = 0; d < hs; d++) {
             __m512 b = _mm512_loadu_ps(BT + (size_t)d * TP + j0);
-            #pragma GCC unroll 8
+            #pragma GCC unroll 16
             for (int r = 0; r < QB; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(A[r * hs + d]), b, acc[r]);
         }
-        #pragma GCC unroll 8
+        #pragma GCC unroll 16
         for (int r = 0; r < QB; r++) _mm512_storeu_ps(out + (size_t)r * TP + j0, acc[r]);
 #else
         float acc[QB][16] = {{0}};
@@ -803,64 +804,72 @@ static void attn_rows_dot(float *restrict out, const float *restrict A, const fl
     }
 }
 
-// out[r][d] = sum_j A[r][j] * BT[d][j] for j < nkp; A rows have stride TP; out is (QB, hs)
-static void attn_rows_red(float *restrict out, const float *restrict A, const float *restrict BT,
-                          int TP, int hs, int nkp) {
-    for (int d = 0; d < hs; d++) {
-        const float *b = BT + (size_t)d * TP;
+// out[r][d] = sum_j A[r][j] * Bm[j][d] for j < nk; A rows have stride TP; Bm is row-major
+// (nk, hs) with row stride ld (the v or k slot of qkv: no transpose needed); out is (QB, hs).
+// Each 16-channel slice of a Bm row feeds QB multiply-adds.
+static void attn_rows_mul(float *restrict out, const float *restrict A, const float *restrict Bm,
+                          int TP, size_t ld, int hs, int nk) {
 #ifdef __AVX512F__
+    for (int d0 = 0; d0 < hs; d0 += 16) {
+        __mmask16 k = tail_mask(d0, hs);
         __m512 acc[QB];
-        #pragma GCC unroll 8
+        #pragma GCC unroll 16
         for (int r = 0; r < QB; r++) acc[r] = _mm512_setzero_ps();
-        for (int j0 = 0; j0 < nkp; j0 += 16) {
-            __m512 bv = _mm512_loadu_ps(b + j0);
-            #pragma GCC unroll 8
-            for (int r = 0; r < QB; r++) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(A + (size_t)r * TP + j0), bv, acc[r]);
+        for (int j = 0; j < nk; j++) {
+            __m512 b = _mm512_maskz_loadu_ps(k, Bm + j * ld + d0);
+            #pragma GCC unroll 16
+            for (int r = 0; r < QB; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(A[(size_t)r * TP + j]), b, acc[r]);
         }
-        #pragma GCC unroll 8
-        for (int r = 0; r < QB; r++) out[r * hs + d] = _mm512_reduce_add_ps(acc[r]);
+        #pragma GCC unroll 16
+        for (int r = 0; r < QB; r++) _mm512_mask_storeu_ps(out + r * hs + d0, k, acc[r]);
+    }
 #else
-        for (int r = 0; r < QB; r++) {
+    for (int r = 0; r < QB; r++)
+        for (int d = 0; d < hs; d++) {
             float sum = 0.0f;
-            for (int j = 0; j < nkp; j++) sum += A[(size_t)r * TP + j] * b[j];
+            for (int j = 0; j < nk; j++) sum += A[(size_t)r * TP + j] * Bm[j * ld + d];
             out[r * hs + d] = sum;
         }
 #endif
-    }
 }
 
-// BT[d][j] += sum_r X[r][d] * Y[r][j] for j < nkp; X is (QB, hs), Y rows have stride TP
+// BT[d][j] += sum_r X[r][d] * Y[r][j] for j < nkp; X is (QB, hs) (hs even), Y rows have
+// stride TP. Two rows of BT at a time share every Y load.
 static void attn_outer_acc(float *restrict BT, const float *restrict X, const float *restrict Y,
                            int TP, int hs, int nkp) {
-    for (int d = 0; d < hs; d++) {
-        float *bt = BT + (size_t)d * TP;
+    for (int d = 0; d < hs; d += 2) {
+        float *b0 = BT + (size_t)d * TP, *b1 = b0 + TP;
         int j0 = 0;
 #ifdef __AVX512F__
-        for (; j0 + 64 <= nkp; j0 += 64) {   // four independent chains hide the FMA latency
-            __m512 a0 = _mm512_loadu_ps(bt + j0), a1 = _mm512_loadu_ps(bt + j0 + 16);
-            __m512 a2 = _mm512_loadu_ps(bt + j0 + 32), a3 = _mm512_loadu_ps(bt + j0 + 48);
-            #pragma GCC unroll 8
+        for (; j0 + 32 <= nkp; j0 += 32) {
+            __m512 a0 = _mm512_loadu_ps(b0 + j0), a1 = _mm512_loadu_ps(b0 + j0 + 16);
+            __m512 c0 = _mm512_loadu_ps(b1 + j0), c1 = _mm512_loadu_ps(b1 + j0 + 16);
+            #pragma GCC unroll 16
             for (int r = 0; r < QB; r++) {
-                __m512 x = _mm512_set1_ps(X[r * hs + d]);
-                const float *y = Y + (size_t)r * TP + j0;
-                a0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y), a0);
-                a1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y + 16), a1);
-                a2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y + 32), a2);
-                a3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(y + 48), a3);
+                __m512 x0 = _mm512_set1_ps(X[r * hs + d]), x1 = _mm512_set1_ps(X[r * hs + d + 1]);
+                __m512 y0 = _mm512_loadu_ps(Y + (size_t)r * TP + j0), y1 = _mm512_loadu_ps(Y + (size_t)r * TP + j0 + 16);
+                a0 = _mm512_fmadd_ps(x0, y0, a0); a1 = _mm512_fmadd_ps(x0, y1, a1);
+                c0 = _mm512_fmadd_ps(x1, y0, c0); c1 = _mm512_fmadd_ps(x1, y1, c1);
             }
-            _mm512_storeu_ps(bt + j0, a0); _mm512_storeu_ps(bt + j0 + 16, a1);
-            _mm512_storeu_ps(bt + j0 + 32, a2); _mm512_storeu_ps(bt + j0 + 48, a3);
+            _mm512_storeu_ps(b0 + j0, a0); _mm512_storeu_ps(b0 + j0 + 16, a1);
+            _mm512_storeu_ps(b1 + j0, c0); _mm512_storeu_ps(b1 + j0 + 16, c1);
         }
         for (; j0 < nkp; j0 += 16) {
-            __m512 acc = _mm512_loadu_ps(bt + j0);
-            #pragma GCC unroll 8
-            for (int r = 0; r < QB; r++)
-                acc = _mm512_fmadd_ps(_mm512_set1_ps(X[r * hs + d]), _mm512_loadu_ps(Y + (size_t)r * TP + j0), acc);
-            _mm512_storeu_ps(bt + j0, acc);
+            __m512 a0 = _mm512_loadu_ps(b0 + j0), c0 = _mm512_loadu_ps(b1 + j0);
+            #pragma GCC unroll 16
+            for (int r = 0; r < QB; r++) {
+                __m512 y0 = _mm512_loadu_ps(Y + (size_t)r * TP + j0);
+                a0 = _mm512_fmadd_ps(_mm512_set1_ps(X[r * hs + d]), y0, a0);
+                c0 = _mm512_fmadd_ps(_mm512_set1_ps(X[r * hs + d + 1]), y0, c0);
+            }
+            _mm512_storeu_ps(b0 + j0, a0); _mm512_storeu_ps(b1 + j0, c0);
         }
 #else
         for (; j0 < nkp; j0++)
-            for (int r = 0; r < QB; r++) bt[j0] += X[r * hs + d] * Y[(size_t)r * TP + j0];
+            for (int r = 0; r < QB; r++) {
+                b0[j0] += X[r * hs + d] * Y[(size_t)r * TP + j0];
+                b1[j0] += X[r * hs + d + 1] * Y[(size_t)r * TP + j0];
+            }
 #endif
     }
 }
@@ -903,7 +912,6 @@ static void attention_forward(float *att, float *lse, const float *qkv, GPT *m, 
         AttnScratch sc = attn_scratch(m);
         const float *base = qkv + (size_t)b * T * QKV;
         transpose_head(sc.kT, base + (NH + kh) * hs, T, TP, hs, QKV);
-        transpose_head(sc.vT, base + (NH + NKV + kh) * hs, T, TP, hs, QKV);
         for (int hh = 0; hh < grp; hh++) {
             int h = kh * grp + hh;
             for (int i0 = 0; i0 < T; i0 += QB) {
@@ -924,7 +932,7 @@ static void attention_forward(float *att, float *lse, const float *qkv, GPT *m, 
                     for (int j = 0; j < nkp; j++) s[j] *= inv;
                     lse[((size_t)b * NH + h) * T + i] = mx + logf(sum);
                 }
-                attn_rows_red(sc.Ob, sc.S, sc.vT + lo, TP, hs, nkp);   // O = P V
+                attn_rows_mul(sc.Ob, sc.S, base + (size_t)lo * QKV + (NH + NKV + kh) * hs, TP, QKV, hs, hi - lo + 1);   // O = P V
                 for (int r = 0; r < rows; r++)
                     memcpy(att + ((size_t)b * T + i0 + r) * C + h * hs, sc.Ob + r * hs, hs * sizeof(float));
             }
@@ -971,7 +979,7 @@ static void attention_backward(float *dqkv, const float *datt, const float *qkv,
                     exp_row_masked(s, nkp, scale, l, j0, j1);   // S now holds P
                     for (int j = 0; j < nkp; j++) dp[j] = s[j] * (dp[j] - D) * scale;   // P now holds dS
                 }
-                attn_rows_red(sc.dQb, sc.P, sc.kT + lo, TP, hs, nkp);   // dQ = dS K
+                attn_rows_mul(sc.dQb, sc.P, base + (size_t)lo * QKV + koff, TP, QKV, hs, hi - lo + 1);   // dQ = dS K
                 for (int r = 0; r < rows; r++)
                     memcpy(dbase + (size_t)(i0 + r) * QKV + h * hs, sc.dQb + r * hs, hs * sizeof(float));
                 attn_outer_acc(sc.dkT + lo, sc.Qb, sc.P, TP, hs, nkp);   // dK^T += Q^T dS

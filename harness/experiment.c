@@ -445,8 +445,9 @@ static void build_and_train(Session *S, Record *r) {
     env[ne++] = xasprintf("AUTORESEARCH_RESULT_FILE=%s", result);
     env[ne++] = xasprintf("AUTORESEARCH_MODEL_OUT=%s", model);
     env[ne++] = xasprintf("AUTORESEARCH_BUDGET_MODE=%s", S->budget_mode);
-    if (S->budget > 0) env[ne++] = xasprintf("AUTORESEARCH_BUDGET=%.17g", S->budget);
-    if (S->seed >= 0) env[ne++] = xasprintf("AUTORESEARCH_SEED=%ld", S->seed);
+    // what the harness does not set, train.c must not inherit from the user's shell either
+    env[ne++] = S->budget > 0 ? xasprintf("AUTORESEARCH_BUDGET=%.17g", S->budget) : xstrdup("AUTORESEARCH_BUDGET");
+    env[ne++] = S->seed >= 0 ? xasprintf("AUTORESEARCH_SEED=%ld", S->seed) : xstrdup("AUTORESEARCH_SEED");
     env[ne] = NULL;
     const char *train_argv[] = {"build/train", NULL};
     ProcSpec ts = {.argv = train_argv, .out_path = "run.log", .env = (const char *const *)env,

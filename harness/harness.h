@@ -116,8 +116,9 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
 // Progress plot and report.
 
 typedef struct {
-    double val;      // val_bpb (ignored for crashes)
-    int status;      // 0 keep, 1 discard, 2 crash/invalid
+    double val;          // val_bpb (ignored for crashes)
+    int status;          // 0 keep, 1 discard, 2 crash/invalid
+    const char *label;   // description: a tooltip in the SVG (may be NULL)
 } PlotPoint;
 // Writes the progress plot (dots by status, running best as a step line). 0 or -1 + err.
 int plot_svg(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen);
@@ -137,7 +138,7 @@ typedef struct {
     const char *const *argv;
     const char *stdin_path;        // NULL: /dev/null
     const char *out_path;          // stdout+stderr appended here (NULL: inherited)
-    const char *const *env;        // extra "KEY=VALUE" entries, NULL-terminated (or NULL)
+    const char *const *env;        // "KEY=VALUE" to set, "KEY" to unset; NULL-terminated (or NULL)
     double timeout;                // seconds; 0: none
     volatile int *abort_flag;      // non-zero: kill the child's process group now
 } ProcSpec;

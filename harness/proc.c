@@ -33,7 +33,10 @@ static _Noreturn void child_exec(const ProcSpec *s, pid_t parent) {
         int out = open(s->out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
     }
-    for (const char *const *e = s->env; e && *e; e++) putenv(xstrdup(*e));
+    for (const char *const *e = s->env; e && *e; e++) {
+        if (strchr(*e, '=')) putenv(xstrdup(*e));
+        else unsetenv(*e);
+    }
     execvp(s->argv[0], (char *const *)s->argv);
     fprintf(stderr, "autoresearch: cannot run %s: %s\n", s->argv[0], strerror(errno));
     _exit(127);

@@ -107,12 +107,16 @@ int plot_svg(const char *path, const PlotPoint *p, int n, const char *title, cha
         const unsigned char *c = p[i].status == 0 ? col_keep : p[i].status == 1 ? col_discard : col_crash;
         if (p[i].status == 2) {
             double x = px(&a, i + 1), y = PH - MB - 8;
-            fprintf(f, "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" transform=\"translate(-4 -4)\" stroke=\"rgb(%d,%d,%d)\" stroke-width=\"2\"/>\n",
+            fprintf(f, "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" transform=\"translate(-4 -4)\" stroke=\"rgb(%d,%d,%d)\" stroke-width=\"2\">",
                     x, y, c[0], c[1], c[2]);
+            fprintf(f, "<title>#%d ", i + 1);
         } else {
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"rgb(%d,%d,%d)\"/>\n", px(&a, i + 1),
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"rgb(%d,%d,%d)\">", px(&a, i + 1),
                     py(&a, p[i].val), p[i].status == 0 ? 5 : 4, c[0], c[1], c[2]);
+            fprintf(f, "<title>#%d %.6f ", i + 1, p[i].val);
         }
+        xml_escape(f, p[i].label ? p[i].label : "");
+        fprintf(f, "</title></%s>\n", p[i].status == 2 ? "path" : "circle");
     }
     // legend
     int lx = PW - MR - 250, ly = 28;
@@ -456,8 +460,10 @@ int status_main(int argc, char **argv) {
         free(js);
         rec_free(&o);
     } else {
+        char amount[32] = "train.c's default";
+        if (S.budget > 0) snprintf(amount, sizeof amount, "%g", S.budget);
         printf("session    %s (branch %s, base %.7s, budget %s %s)\n", S.tag, branch ? branch : "?", S.base,
-               S.budget_mode, S.budget > 0 ? "" : "default");
+               S.budget_mode, amount);
         printf("experiments %d: keep %d, discard %d, crash %d, invalid %d; agent failures %d\n", v.n, v.keep,
                v.discard, v.crash, v.invalid, v.agent_errors);
         if (S.sigma > 0) printf("noise      sigma %.6f over %d runs (gate %s)\n", S.sigma, v.noise, S.gate);
@@ -538,6 +544,7 @@ int report_main(int argc, char **argv) {
         const char *st = rec_get(v.r[i], "status");
         pts[i].status = !strcmp(st, "keep") ? 0 : !strcmp(st, "discard") ? 1 : 2;
         pts[i].val = rec_num(v.r[i], "val_bpb", NAN);
+        pts[i].label = rec_get(v.r[i], "description");
         if (pts[i].status < 2 && !isfinite(pts[i].val)) pts[i].status = 2;
     }
     char title[200], err[512];

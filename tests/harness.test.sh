@@ -26,6 +26,12 @@ check() {   # check NAME COMMAND...: passes when the command succeeds
     else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
+my_trains() {   # build/train processes of this scratch repository (others may run their own)
+    local p
+    for p in $(pgrep -f '^build/train'); do
+        [ "$(readlink /proc/$p/cwd 2>/dev/null)" = "$PWD" ] && echo "$p"
+    done
+}
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }  # one column
 session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
 
@@ -165,7 +171,7 @@ check "agent failure reasons" bash -c "grep -q 'agent exited without changing tr
     grep -q 'agent exited with code 3' results.jsonl && grep -q 'agent timed out after 2 s' results.jsonl"
 check "an agent's own commit is folded in and kept" bash -c \
     "test \"\$(git log -1 --format=%s)\" = 'committed MATRIX_LR 0.025' && test \$(git rev-list --count HEAD) -eq 2"
-check "crashed and hung trains leave no process" bash -c "! pgrep -f '^build/train' > /dev/null"
+check "crashed and hung trains leave no process" test -z "$(my_trains)"
 check "the prompt carries program.md and recent results" bash -c \
     "grep -q '^# program' '$TMP/actions.prompt.3' && grep -q 'invalid: changed fixed/prepare.h' '$TMP/actions.prompt.3'"
 check "the prompt shows the crash log" grep -q "The last experiment crashed (build failed)" "$TMP/actions.prompt.4"
@@ -178,7 +184,7 @@ printf 'branch\nwait\nledger\n' > "$TMP/ractions"
 SCRIPT_ACTIONS=$TMP/ractions "$AR" loop --agent "$AGENT" --tag r1 --max-agent-failures 3 --retry-delay 0.05 \
     > $TMP/out.txt 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
     [ -f .git/autoresearch/agent.json ] && [ "$(cat "$TMP/ractions.n" 2>/dev/null)" = 2 ] && break
     sleep 0.05
 done
@@ -198,15 +204,15 @@ new_repo kill
 printf 'slow\nlr:0.03\nlr:0.025\n' > "$TMP/kactions"
 SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out1.txt 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do   # wait until experiment 2 (slow) is training
-    grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && pgrep -f '^build/train' > /dev/null && break
+for _ in $(seq 1 600); do   # wait until experiment 2 (slow) is training
+    grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && [ -n "$(my_trains)" ] && break
     sleep 0.05
 done
 "$AR" status > $TMP/st.txt 2>&1
 check "status shows the running experiment" bash -c "grep -q '^running    k1-2 for' $TMP/st.txt"
 { kill -9 $pid; wait $pid; } 2>/dev/null
 sleep 0.3
-check "the training run died with the harness" bash -c "! pgrep -f '^build/train' > /dev/null"
+check "the training run died with the harness" test -z "$(my_trains)"
 check "nothing recorded for the killed experiment" test "$(rows)" -eq 1
 SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out2.txt 2>&1
 check "resume finishes the interrupted experiment" grep -q "resuming experiment k1-2" $TMP/out2.txt
@@ -223,8 +229,8 @@ new_repo int
 printf 'slow\nlr:0.03\n' > "$TMP/iactions"
 SCRIPT_ACTIONS=$TMP/iactions "$AR" loop --agent "$AGENT" --tag i1 --max-agent-failures 2 > $TMP/out.txt 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-    grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && pgrep -f '^build/train' > /dev/null && break
+for _ in $(seq 1 600); do
+    grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && [ -n "$(my_trains)" ] && break
     sleep 0.05
 done
 kill -INT $pid

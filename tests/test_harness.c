@@ -371,8 +371,9 @@ static void test_proc_timeout_kills_group(void) {
         free(ps);
     }
     // exit codes and environment reach the child
-    const char *argv2[] = {"/bin/sh", "-c", "test \"$FOO\" = bar && exit 7", NULL};
-    const char *env[] = {"FOO=bar", NULL};
+    setenv("GONE", "1", 1);
+    const char *argv2[] = {"/bin/sh", "-c", "test \"$FOO\" = bar && test -z \"${GONE+set}\" && exit 7", NULL};
+    const char *env[] = {"FOO=bar", "GONE", NULL};
     ProcSpec s2 = {.argv = argv2, .env = env};
     CHECK(proc_run(&s2, &r, err, sizeof err) == 0);
     CHECK(r.exit_code == 7 && !r.timed_out);
@@ -394,6 +395,7 @@ static void test_plots(void) {
     for (int i = 0; i < 12; i++) {
         p[i].status = i % 3 == 0 ? 0 : i % 5 == 4 ? 2 : 1;
         p[i].val = 1.0 - 0.01 * i + (p[i].status == 1 ? 0.02 : 0);
+        p[i].label = i == 3 ? "lr <up> & more" : NULL;
         dots += p[i].status != 2;
     }
     char *png = path("p.png"), *svg = path("p.svg"), err[256];
@@ -423,6 +425,7 @@ static void test_plots(void) {
     }
     char *s = read_file(svg, NULL);
     CHECK(s && strstr(s, "<svg") && strstr(s, "</svg>") && strstr(s, "test &lt;plot&gt; &amp; more"));
+    CHECK(s && strstr(s, "<title>#4 0.970000 lr &lt;up&gt; &amp; more</title></circle>"));
     int circles = 0;
     for (char *q = s; (q = strstr(q, "<circle")); q++) circles++;
     CHECK_MSG(circles == dots + 2, "%d circles", circles);   // + 2 in the legend
