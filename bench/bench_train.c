@@ -130,8 +130,8 @@ int main(int argc, char **argv) {
     printf("model FLOPs/token = 6 * (block matrices + head) + 12 * NH * hs * mean visible keys, per layer\n");
     BenchCfg cfgs[] = {
         {"default", DEPTH, MODEL_DIM, HEAD_DIM, DEVICE_BATCH_SIZE},
-        {"larger", 6, 384, 64, 8},
-        {"largest", 8, 512, 128, 8},
+        {"larger", 6, 384, 128, DEVICE_BATCH_SIZE},
+        {"largest", 8, 512, 128, DEVICE_BATCH_SIZE},   // the original's H100 model (depth 8, width 512)
     };
     int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 4;
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {

@@ -161,17 +161,17 @@ static void test_attention_mask(void) {
     float *lse = xcalloc((size_t)N * c.NH, 4);
     uint64_t s = 5;
     for (int i = 0; i < N * QKV; i++) qkv[i] = rng_normal(&s);
-    attention_forward(att, lse, qkv, &m, 1, c.window[0]);
+    attention_forward(att, NULL, lse, qkv, &m, 1, c.window[0]);
     int i = 10, far = 10 - 5 - 1;   // key 4 is outside query 10's window [5, 10]
     for (int d = 0; d < QKV - c.NH * c.hs; d++) { qkv[(size_t)12 * QKV + c.NH * c.hs + d] += 3.0f; qkv[(size_t)far * QKV + c.NH * c.hs + d] -= 2.0f; }
-    attention_forward(att2, lse, qkv, &m, 1, c.window[0]);
+    attention_forward(att2, NULL, lse, qkv, &m, 1, c.window[0]);
     for (int d = 0; d < c.C; d++) CHECK(att[(size_t)i * c.C + d] == att2[(size_t)i * c.C + d]);
     int changed = 0;   // but query 12 (sees key 12) does change
     for (int d = 0; d < c.C; d++) changed |= att[(size_t)12 * c.C + d] != att2[(size_t)12 * c.C + d];
     CHECK(changed);
     // a direct softmax reference for query 7 of head 1
     for (int j = 0; j < N * QKV; j++) qkv[j] = rng_normal(&s);
-    attention_forward(att, lse, qkv, &m, 1, c.window[0]);
+    attention_forward(att, NULL, lse, qkv, &m, 1, c.window[0]);
     double sc[16], mx = -1e30, sum = 0;
     int q = 7, h = 1;
     for (int j = 2; j <= q; j++) {
@@ -266,7 +266,7 @@ static void test_polar_express(void) {
         singular_values(g, rows, cols, sv0);
         double lo0 = 1e30, hi0 = 0;
         for (int i = 0; i < r; i++) { lo0 = fmin(lo0, sv0[i]); hi0 = fmax(hi0, sv0[i]); }
-        polar_express(g, rows, cols, &m);
+        polar_express(g, 1, rows, cols, &m);
         singular_values(g, rows, cols, sv);
         double lo = 1e30, hi = 0;
         for (int i = 0; i < r; i++) { lo = fmin(lo, sv[i]); hi = fmax(hi, sv[i]); }
@@ -275,6 +275,16 @@ static void test_polar_express(void) {
         CHECK_MSG(lo > 0.6 && hi < 1.25, "%dx%d: singular values in [%g, %g]", rows, cols, lo, hi);
         free(g); free(Q);
     }
+    // a batch of same-shape matrices gives what each alone gives
+    float *st = xcalloc(3 * 24 * 64, 4), *one = xcalloc(24 * 64, 4);
+    for (int i = 0; i < 3 * 24 * 64; i++) st[i] = rng_normal(&s);
+    memcpy(one, st + 2 * 24 * 64, 24 * 64 * 4);
+    polar_express(st, 3, 24, 64, &m);
+    polar_express(one, 1, 24, 64, &m);
+    double md = 0;
+    for (int i = 0; i < 24 * 64; i++) md = fmax(md, fabs(st[2 * 24 * 64 + i] - one[i]));
+    CHECK_MSG(md < 1e-4, "batched vs single: max difference %g", md);
+    free(st); free(one);
     gpt_free(&m);
 }
 

@@ -42,23 +42,27 @@ static void test_gradients_in_precision(void) {
     int32_t x[32], y[32];
     for (int i = 0; i < N; i++) { x[i] = (int32_t)(rng_u64(&s) % c.V); y[i] = (int32_t)(rng_u64(&s) % c.V); }
     gpt_zero_grad(&m);
-    gpt_forward_backward(&m, x, y, B, 1.0f);
+    double loss = gpt_forward_backward(&m, x, y, B, 1.0f);
     float *g = xcalloc(m.nparams, 4), *save = xcalloc(m.nparams, 4);
     memcpy(g, m.grads, m.nparams * 4);
     memcpy(save, m.params, m.nparams * 4);
-    int bad = 0;
+    int bad = 0, checked = 0;
     for (int i = 0; i < m.ntensors; i++) {
         Tensor *t = &m.tensors[i];
         size_t n = (size_t)t->rows * t->cols;
         // along the gradient itself (a random direction would sum many cancelling terms, each
-        // with bf16 rounding); the largest element moves by 5% of the tensor's rms, well above
-        // the bf16 rounding of the weights the matmuls read
+        // with bf16 rounding), the largest element moving by 5% of the tensor's rms: well above
+        // the rounding of the bf16 weight copy. Tensors whose step moves the loss by less than
+        // 0.5% are within the bf16 noise of the loss itself and are left to test_train's fp32
+        // check.
         double rms = 0, gmax = 1e-30;
         for (size_t j = 0; j < n; j++) { rms += (double)save[t->off + j] * save[t->off + j]; gmax = fmax(gmax, fabs(g[t->off + j])); }
         float eps = (float)(0.05 * sqrt(rms / n));
         float *dir = xcalloc(n, 4);
         double ana = 0, lp, lm;
         for (size_t j = 0; j < n; j++) { dir[j] = (float)(g[t->off + j] / gmax); ana += dir[j] * g[t->off + j]; }
+        if (eps * ana < 0.005 * loss) { free(dir); continue; }
+        checked++;
         for (size_t j = 0; j < n; j++) m.params[t->off + j] = save[t->off + j] + eps * dir[j];
         gpt_sync_mm(&m);
         gpt_forward(&m, x, B); lp = gpt_head(&m, y, B, m.nll, 0.0f) / N;
@@ -69,12 +73,14 @@ static void test_gradients_in_precision(void) {
         gpt_sync_mm(&m);
         free(dir);
         double num = (lp - lm) / (2 * eps);
-        if (fabs(num - ana) > 0.1 * fabs(ana) + 1e-3) {
+        if (fabs(num - ana) > 0.1 * fabs(ana)) {
             bad++;
             fprintf(stderr, "  %s[layer %d]: analytic %.5g numeric %.5g\n", t->name, t->layer, ana, num);
         }
     }
+    fprintf(stderr, "  %d of %d tensors checked (the rest below the noise)\n", checked, m.ntensors);
     CHECK_MSG(bad == 0, "%d tensors off by more than 10%%", bad);
+    CHECK_MSG(checked >= m.ntensors / 2, "only %d of %d tensors above the noise", checked, m.ntensors);
     free(g); free(save);
     gpt_free(&m);
 }
@@ -87,7 +93,7 @@ static void test_polar_express_precision(void) {
     float *g = xcalloc((size_t)rows * cols, 4);
     uint64_t s = 9;
     for (int i = 0; i < rows * cols; i++) g[i] = rng_normal(&s);
-    polar_express(g, rows, cols, &m);
+    polar_express(g, 1, rows, cols, &m);
     (void)lr_multiplier; (void)muon_weight_decay;
     // X X^T should be close to the identity: diagonal in the PE band, off-diagonal small
     double maxdiag = 0, mindiag = 1e9, maxoff = 0;
