@@ -434,7 +434,7 @@ static void test_save_load(void) {
         for (int i = 0; i < tokenizer_vocab_size(t); i++) diff += tokenizer_token_bytes(t, i) != tokenizer_token_bytes(tok_real, i);
         CHECK(diff == 0);
         size_t len;
-        const char *s = docset_doc(&real, 0, &len);
+        const char *s = docset_doc(real.n ? &real : &noise, 0, &len);   // without the corpus: noise
         int32_t *x = xmalloc(len * sizeof(int32_t)), *y = xmalloc(len * sizeof(int32_t));
         long nx = tokenizer_encode(t, s, len, x, (long)len), ny = tokenizer_encode(tok_real, s, len, y, (long)len);
         CHECK(nx == ny && nx > 0 && memcmp(x, y, (size_t)nx * sizeof(int32_t)) == 0);
