@@ -18,7 +18,7 @@
 
 #define PW 1000
 #define PH 520
-#define ML 100
+#define ML 124   // room for the tick labels and, left of them, the rotated axis label
 #define MR 24
 #define MT 48
 #define MB 64
