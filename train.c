@@ -18,7 +18,12 @@ float*, all parameters in one buffer, short names B,T,C,NH,hs,V.
 Matrix products go through oneDNN's matmul primitive (created once per shape, reused). By
 default they take bf16 inputs (fp32 master weights, fp32 accumulation and outputs; norms,
 softmax, loss in fp32), like torch.autocast(bfloat16). Build with -DTRAIN_FP32
-(make PRECISION=fp32) for fp32 matmuls.
+(make PRECISION=fp32) for fp32 matmuls. Attention, the softmaxes and the element-wise passes
+are hand-written (AVX-512 where it pays) and parallel with OpenMP, on the same libgomp threads
+as oneDNN (see main() for why the threads must wait passively).
+
+Speed is reported as model FLOPs (gpt_flops_per_token) over the peak of the precision the
+matmuls use (peak_gflops): mfu_percent in the summary.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -44,16 +49,16 @@ softmax, loss in fp32), like torch.autocast(bfloat16). Build with -DTRAIN_FP32
 // 0.2, ADAM_BETAS (0.8, 0.95), WARMUP_RATIO 0, WARMDOWN_RATIO 0.5, FINAL_LR_FRAC 0, "SSSL".
 // CPU defaults: see the measurements below the block.
 // @tunables-begin
-#define DEPTH 4                 // number of transformer blocks
+#define DEPTH 3                 // number of transformer blocks
 #define MODEL_DIM 256           // width C of the residual stream
 #define HEAD_DIM 128            // channels per attention head; n_head = MODEL_DIM / HEAD_DIM
 #define KV_GROUP 1              // query heads per KV head (GQA); n_kv_head = n_head / KV_GROUP
 #define MLP_RATIO 4             // MLP hidden width = MLP_RATIO * MODEL_DIM
 #define DEVICE_BATCH_SIZE 2     // sequences per forward/backward pass
 #define TOTAL_BATCH_SIZE 4096   // tokens per optimizer step (gradient accumulation)
-#define EMBEDDING_LR 0.6        // AdamW lr of the token and value embeddings (scaled by (C/768)^-0.5)
-#define UNEMBEDDING_LR 0.004    // AdamW lr of the head (scaled by (C/768)^-0.5)
-#define MATRIX_LR 0.04          // Muon lr of the block matrices
+#define EMBEDDING_LR 0.3        // AdamW lr of the token and value embeddings (scaled by (C/768)^-0.5)
+#define UNEMBEDDING_LR 0.008    // AdamW lr of the head (scaled by (C/768)^-0.5)
+#define MATRIX_LR 0.06          // Muon lr of the block matrices
 #define SCALAR_LR 0.5           // AdamW lr of x0_lambdas (resid_lambdas get 0.01x)
 #define WEIGHT_DECAY 0.2        // Muon cautious weight decay at the start (decays to 0)
 #define ADAM_BETA1 0.8          // AdamW beta1
@@ -63,6 +68,19 @@ softmax, loss in fp32), like torch.autocast(bfloat16). Build with -DTRAIN_FP32
 #define FINAL_LR_FRAC 0.0       // lr multiplier at the end of the warm-down
 // @tunables-end
 #define WINDOW_PATTERN "SSSL"   // per-layer attention window: S = half context, L = full
+//
+// How the CPU defaults were chosen (2 threads of a Xeon with AVX-512 and AMX-bf16, IMDB corpus:
+// prepare --source file:../shared/data/imdb-train.jsonl.gz, vocab 4096, context 512). Ranking
+// runs used an equal budget of model FLOPs (AUTORESEARCH_BUDGET_MODE=flops), so that other load
+// on the shared machine could not skew them; val_bpb at 24e12 FLOPs (~1/3 of a 5-minute run):
+//   depth 4, width 256, head 128, 8192 tokens/step   1.839  (16384: 1.898; 4096: 1.806)
+//   depth 6 1.909, depth 3 1.805, width 384 depth 4 1.960, width 384 depth 2 1.882 (8192)
+//   head 64 (4 heads) instead of 128 (2 heads), depth 4: 1.848, and slower
+//   depth 3, 4096 tokens/step: 1.781; window "L" 1.787; MATRIX_LR 0.06 1.777;
+//   EMBEDDING_LR 0.3 + UNEMBEDDING_LR 0.008 1.777
+// At 70e12 FLOPs (about a 5-minute run) with both lr changes: depth 3 1.642, depth 4 1.649.
+// A 5-minute run (time budget) of these defaults: val_bpb 1.632, 3.4M tokens, 835 steps,
+// 11.4K tokens/s.
 
 // ----------------------------------------------------------------------------
 // Matmul precision: mm_t is the type the matrix products read.
@@ -221,8 +239,8 @@ static float rng_normal(uint64_t *s) {
 
 #define MAX_LAYERS 64
 #define VE_GATE_CHANNELS 32
-#define NORM_EPS 1.1920929e-07f
-#define HEAD_ROWS 256            // rows per head matmul chunk (see gpt_head)   // F.rms_norm's default eps for fp32: torch.finfo(float32).eps
+#define NORM_EPS 1.1920929e-07f   // F.rms_norm's default eps for fp32: torch.finfo(float32).eps
+#define HEAD_ROWS 256             // rows per head matmul chunk (see gpt_head)
 
 typedef struct {
     int V;                   // vocabulary size
@@ -273,6 +291,7 @@ typedef struct { char name[24]; int rows, cols, group, layer; size_t off; } Tens
 typedef struct { size_t wq, wk, wv, wo, wfc, wproj, ve, vegate; } LayerOff;
 
 typedef struct { int n; int t[MAX_LAYERS * 6]; } MuonGroup;   // tensor indices of one shape
+#define MAX_GROUPS 8   // distinct Muon shapes: c_q, c_k/c_v, attn.c_proj, c_fc, mlp.c_proj, ve_gate
 
 #define MAX_TENSORS (8 * MAX_LAYERS + 8)
 
@@ -314,7 +333,7 @@ typedef struct {
     mm_t *dres_mm, *dqkv_mm, *dh_mm;
     float *logits; mm_t *dlog_mm; float *nll;
     float *attn_scratch; size_t attn_scratch_per_thread;
-    MuonGroup groups[MAX_TENSORS];   // Muon matrices grouped by shape
+    MuonGroup groups[MAX_GROUPS];   // Muon matrices grouped by shape
     int ngroups;
     float *ostack, *oy;         // Polar Express work matrices, for a whole group
     mm_t *oxm, *oam, *oa2m;
@@ -463,6 +482,7 @@ static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
         int gi = 0;
         while (gi < m->ngroups && !(m->tensors[m->groups[gi].t[0]].rows == t->rows &&
                                     m->tensors[m->groups[gi].t[0]].cols == t->cols)) gi++;
+        if (gi == MAX_GROUPS) { fprintf(stderr, "train: more than %d matrix shapes\n", MAX_GROUPS); exit(1); }
         if (gi == m->ngroups) m->groups[m->ngroups++].n = 0;
         m->groups[gi].t[m->groups[gi].n++] = i;
     }
