@@ -496,26 +496,24 @@ static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir,
     char when[32];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    size_t cap = 8192;
-    char *m = xmalloc(cap);
+    char *m = NULL;
     size_t ml = 0;
-#define MPRINT(...) do { int k_ = snprintf(m + ml, cap - ml, __VA_ARGS__); \
-        if (ml + (size_t)k_ >= cap) { cap = 2 * (ml + (size_t)k_) + 1; m = xrealloc(m, cap); snprintf(m + ml, cap - ml, __VA_ARGS__); } \
-        ml += (size_t)k_; } while (0)
-    MPRINT("id: %s\ncreated: %s\n", id, when);
-    for (int i = 0; i < nkv; i++) MPRINT("%s: %s\n", kv[i].key, kv[i].value);
+    FILE *mf = open_memstream(&m, &ml);
+    if (!mf) die("out of memory writing the manifest");
+    fprintf(mf, "id: %s\ncreated: %s\n", id, when);
+    for (int i = 0; i < nkv; i++) fprintf(mf, "%s: %s\n", kv[i].key, kv[i].value);
     if (o->kind != SRC_SYNTHETIC)
-        MPRINT("txt_split: %s\n", used == TXT_SPLIT_ENDOFTEXT ? "endoftext" : used == TXT_SPLIT_BLANKLINES ? "blank lines" : "n/a (no .txt input)");
-    MPRINT("tokenizer_sha256: %s\n", tok_hash);
-    MPRINT("tokenizer_train_bytes: %zu\n", tok_docs.off[tok_docs.n]);
+        fprintf(mf, "txt_split: %s\n", used == TXT_SPLIT_ENDOFTEXT ? "endoftext" : used == TXT_SPLIT_BLANKLINES ? "blank lines" : "n/a (no .txt input)");
+    fprintf(mf, "tokenizer_sha256: %s\n", tok_hash);
+    fprintf(mf, "tokenizer_train_bytes: %zu\n", tok_docs.off[tok_docs.n]);
     for (int s = 0; s < 3; s++)
-        MPRINT("%s_docs: %zu\n%s_bytes: %zu\n%s_tokens: %zu\n", split_names[s], sets[s]->n, split_names[s],
+        fprintf(mf, "%s_docs: %zu\n%s_bytes: %zu\n%s_tokens: %zu\n", split_names[s], sets[s]->n, split_names[s],
                sets[s]->len, split_names[s], ntok[s]);
     if (o->kind == SRC_SYNTHETIC) {
-        MPRINT("entropy_bpb: %.6f\n", val_bits / (double)val.len);
-        MPRINT("entropy_bpb_test: %.6f\n", test_bits / (double)test.len);
+        fprintf(mf, "entropy_bpb: %.6f\n", val_bits / (double)val.len);
+        fprintf(mf, "entropy_bpb_test: %.6f\n", test_bits / (double)test.len);
     }
-#undef MPRINT
+    fclose(mf);
     char *tmp_manifest = xasprintf("%s/manifest.txt", tmp_dir);
     if (write_file_atomic(tmp_manifest, m, ml, err, sizeof err) != 0) die("%s", err);
     if (file_exists(final_dir) && remove_tree(final_dir) != 0) die("cannot replace %s: %s", final_dir, strerror(errno));

@@ -550,6 +550,20 @@ static void print_row(const Record *r, int n) {
     fflush(stdout);
 }
 
+// What every training record carries: the hashes of train.c and of the fixed layer, the
+// session's base commit, budget and timeout.
+static void record_context(const Session *S, Record *r) {
+    char th[65] = "", fh[65];
+    sha256_file_hex("train.c", th);
+    fixed_hash(fh);
+    rec_set_str(r, "base_commit", S->base);
+    rec_set_str(r, "train_sha256", th);
+    rec_set_str(r, "fixed_sha256", fh);
+    rec_set_str(r, "budget_mode", S->budget_mode);
+    if (S->budget > 0) rec_set_num(r, "budget_amount", S->budget);
+    rec_set_num(r, "timeout_s", S->timeout);
+}
+
 const char *experiment(Session *S, const char *desc, const Record *extra, int reset) {
     char *commit = head_commit();
     if (!commit) die("the repository has no commit yet");
@@ -576,15 +590,7 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     write_marker(S, &m);
     rec_free(&m);
 
-    char th[65] = "", fh[65];
-    sha256_file_hex("train.c", th);
-    fixed_hash(fh);
-    rec_set_str(&r, "base_commit", S->base);
-    rec_set_str(&r, "train_sha256", th);
-    rec_set_str(&r, "fixed_sha256", fh);
-    rec_set_str(&r, "budget_mode", S->budget_mode);
-    if (S->budget > 0) rec_set_num(&r, "budget_amount", S->budget);
-    rec_set_num(&r, "timeout_s", S->timeout);
+    record_context(S, &r);
     if (S->seed >= 0) rec_set_num(&r, "seed", (double)S->seed);
 
     build_and_train(S, &r);
@@ -638,15 +644,7 @@ double noise_run(Session *S, int i, int k, long seed, int *aborted) {
     rec_set_str(&r, "description", "noise run");
     rec_set_num(&r, "noise_run", i);
     rec_set_num(&r, "noise_runs", k);
-    char th[65] = "", fh[65];
-    sha256_file_hex("train.c", th);
-    fixed_hash(fh);
-    rec_set_str(&r, "base_commit", S->base);
-    rec_set_str(&r, "train_sha256", th);
-    rec_set_str(&r, "fixed_sha256", fh);
-    rec_set_str(&r, "budget_mode", S->budget_mode);
-    if (S->budget > 0) rec_set_num(&r, "budget_amount", S->budget);
-    rec_set_num(&r, "timeout_s", S->timeout);
+    record_context(S, &r);
     long saved = S->seed;
     S->seed = seed;
     rec_set_num(&r, "seed", (double)seed);
