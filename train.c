@@ -34,6 +34,7 @@ matmuls use (peak_gflops): mfu_percent in the summary.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <omp.h>
 #include <dnnl.h>
 #ifdef __AVX512F__
@@ -103,6 +104,12 @@ static inline mm_t to_mm(float x) {   // round to nearest even (inputs are never
 }
 static inline float from_mm(mm_t x) { union { uint32_t u; float f; } v = {.u = (uint32_t)x << 16}; return v.f; }
 #endif
+// Attention queries per matmul block (see attention_forward): fp32 products gain from skipping
+// the keys a block cannot see; bf16 ones run fastest as one (T,T) product (oneDNN's AMX kernels
+// need the batch's matrices back to back). Measured on this machine.
+#ifndef ATTN_QBLOCK
+#define ATTN_QBLOCK (MM_BF16 ? 0 : 128)
+#endif
 
 // The bf16 copy a producer wrote next to its fp32 output (fused, saving a pass), or in the fp32
 // build the fp32 output itself (the copies are NULL there).
@@ -123,20 +130,27 @@ static void *xcalloc(size_t n, size_t size) {
 }
 
 // ----------------------------------------------------------------------------
-// oneDNN matmul: C(M,N) (+)= op(A)(M,K) @ op(B)(K,N), row-major (matmul_batch: nb of them,
-// each operand's matrices back to back). ta: A is stored (K,M);
-// tb: B is stored (N,K) (a PyTorch (out,in) weight). acc: add into C (gradient accumulation).
-// bf: 0 fp32 in and out, MM_IN_BF16 bf16 in and fp32 out, MM_OUT_BF16 bf16 in and out.
+// oneDNN matmul: C(M,N) (+)= op(A)(M,K) @ op(B)(K,N), row-major, for a batch of nb products.
+// Each operand is a Mat: a pointer, the row stride of the matrix as stored and the stride
+// between the batch's matrices. ta: A is stored (K,M); tb: B is stored (N,K) (a PyTorch
+// (out,in) weight). acc: add into C (gradient accumulation). bf: 0 fp32 in and out,
+// MM_IN_BF16 bf16 in and fp32 out, MM_OUT_BF16 bf16 in and out.
 // One primitive per distinct shape, created on first use (during the budget's uncounted
 // warm-up steps) and reused; each call only swaps the data pointers, so nothing is allocated
-// inside a step.
+// inside a step. (Measured: oneDNN's fast kernels take any row stride, but a batch whose
+// matrices are not back to back falls back to a slower path: attention lays its operands
+// out head-major for this reason.)
+
+typedef struct { const void *p; long ld, stride; } Mat;
+
+typedef struct { long nb, M, K, N, ta, tb, acc, bf, lda, ldb, ldc, sa, sb, sc; } MatmulShape;
 
 typedef struct {
-    int nb, M, K, N, ta, tb, acc, bf;
+    MatmulShape s;
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c;
 } Matmul;
-#define MAX_MATMULS 128
+#define MAX_MATMULS 256
 static Matmul mm_cache[MAX_MATMULS];
 static int mm_count;
 static dnnl_engine_t dnn_engine;
@@ -145,35 +159,32 @@ static dnnl_stream_t dnn_stream;
 #define DNNL_CHECK(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
     fprintf(stderr, "train: oneDNN call failed (status %d): %s\n", (int)st_, #call); exit(1); } } while (0)
 
-static Matmul *matmul_get(int nb, int M, int K, int N, int ta, int tb, int acc, int bf) {
-    for (int i = 0; i < mm_count; i++) {
-        Matmul *m = &mm_cache[i];
-        if (m->nb == nb && m->M == M && m->K == K && m->N == N && m->ta == ta && m->tb == tb &&
-            m->acc == acc && m->bf == bf)
-            return m;
-    }
+static Matmul *matmul_get(const MatmulShape *s) {
+    for (int i = 0; i < mm_count; i++)
+        if (!memcmp(&mm_cache[i].s, s, sizeof *s)) return &mm_cache[i];
     if (mm_count == MAX_MATMULS) { fprintf(stderr, "train: too many matmul shapes\n"); exit(1); }
     if (!dnn_engine) {
         DNNL_CHECK(dnnl_engine_create(&dnn_engine, dnnl_cpu, 0));
         DNNL_CHECK(dnnl_stream_create(&dnn_stream, dnn_engine, dnnl_stream_default_flags));
     }
     Matmul *m = &mm_cache[mm_count++];
-    *m = (Matmul){.nb = nb, .M = M, .K = K, .N = N, .ta = ta, .tb = tb, .acc = acc, .bf = bf};
-    dnnl_data_type_t dt = bf ? dnnl_bf16 : dnnl_f32, ct = bf == MM_OUT_BF16 ? dnnl_bf16 : dnnl_f32;
-    // a batch of nb > 1 products is a leading dimension over back-to-back matrices
-    int nd = nb > 1 ? 3 : 2, o = nd - 2;
-    dnnl_dims_t ad = {nb, M, K}, bd = {nb, K, N}, cd = {nb, M, N};
-    dnnl_dims_t as = {(dnnl_dim_t)M * K, ta ? 1 : K, ta ? M : 1}, bs = {(dnnl_dim_t)K * N, tb ? 1 : N, tb ? K : 1};
-    dnnl_dims_t cs = {(dnnl_dim_t)M * N, N, 1};
+    m->s = *s;
+    dnnl_data_type_t dt = s->bf ? dnnl_bf16 : dnnl_f32, ct = s->bf == MM_OUT_BF16 ? dnnl_bf16 : dnnl_f32;
+    // (nb, rows, cols) with strides; a single product is 2-d
+    int nd = s->nb > 1 ? 3 : 2, o = 3 - nd;
+    dnnl_dims_t ad = {s->nb, s->M, s->K}, bd = {s->nb, s->K, s->N}, cd = {s->nb, s->M, s->N};
+    dnnl_dims_t as = {s->sa, s->ta ? 1 : s->lda, s->ta ? s->lda : 1};
+    dnnl_dims_t bs = {s->sb, s->tb ? 1 : s->ldb, s->tb ? s->ldb : 1};
+    dnnl_dims_t cs = {s->sc, s->ldc, 1};
     dnnl_memory_desc_t amd, bmd, cmd;
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&amd, nd, ad + 1 - o, dt, as + 1 - o));
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&bmd, nd, bd + 1 - o, dt, bs + 1 - o));
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&cmd, nd, cd + 1 - o, ct, cs + 1 - o));
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&amd, nd, &ad[o], dt, &as[o]));
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&bmd, nd, &bd[o], dt, &bs[o]));
+    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&cmd, nd, &cd[o], ct, &cs[o]));
     dnnl_matmul_desc_t md;
     DNNL_CHECK(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd));
     dnnl_primitive_attr_t attr;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    if (acc) {
+    if (s->acc) {
         dnnl_post_ops_t po;
         DNNL_CHECK(dnnl_post_ops_create(&po));
         DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
@@ -191,15 +202,23 @@ static Matmul *matmul_get(int nb, int M, int K, int N, int ta, int tb, int acc, 
     return m;
 }
 
-static void matmul_batch(void *C, const void *A, const void *B, int nb, int M, int K, int N,
-                         int ta, int tb, int acc, int bf) {
-    Matmul *m = matmul_get(nb, M, K, N, ta, tb, acc, bf);
-    DNNL_CHECK(dnnl_memory_set_data_handle(m->a, (void *)A));
-    DNNL_CHECK(dnnl_memory_set_data_handle(m->b, (void *)B));
-    DNNL_CHECK(dnnl_memory_set_data_handle(m->c, C));
+static void matmul_mat(Mat C, Mat A, Mat B, int nb, int M, int K, int N, int ta, int tb, int acc, int bf) {
+    MatmulShape s = {nb, M, K, N, ta, tb, acc, bf, A.ld, B.ld, C.ld, A.stride, B.stride, C.stride};
+    if (nb == 1) s.sa = s.sb = s.sc = 0;
+    Matmul *m = matmul_get(&s);
+    DNNL_CHECK(dnnl_memory_set_data_handle(m->a, (void *)A.p));
+    DNNL_CHECK(dnnl_memory_set_data_handle(m->b, (void *)B.p));
+    DNNL_CHECK(dnnl_memory_set_data_handle(m->c, (void *)C.p));
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, m->a}, {DNNL_ARG_WEIGHTS, m->b}, {DNNL_ARG_DST, m->c}};
     DNNL_CHECK(dnnl_primitive_execute(m->prim, dnn_stream, 3, args));
     DNNL_CHECK(dnnl_stream_wait(dnn_stream));
+}
+
+// nb products of densely stored matrices, back to back
+static void matmul_batch(void *C, const void *A, const void *B, int nb, int M, int K, int N,
+                         int ta, int tb, int acc, int bf) {
+    Mat a = {A, ta ? M : K, (long)M * K}, b = {B, tb ? K : N, (long)K * N}, c = {C, N, (long)M * N};
+    matmul_mat(c, a, b, nb, M, K, N, ta, tb, acc, bf);
 }
 
 static void matmul(void *C, const void *A, const void *B, int M, int K, int N, int ta, int tb, int acc, int bf) {
@@ -249,6 +268,7 @@ typedef struct {
     int NL;                  // layers
     int NH, NKV, hs;         // query heads, KV heads, head size
     int F;                   // MLP hidden width
+    int qblock;              // attention queries per matmul block (0: all T at once)
     int window[MAX_LAYERS];  // attention window per layer: key j is visible to query i if i-window <= j <= i
 } Config;
 
@@ -268,7 +288,8 @@ static void config_windows(Config *c, const char *pattern) {
 
 static Config config_default(int V) {
     Config c = {.V = V, .T = MAX_SEQ_LEN, .C = MODEL_DIM, .NL = DEPTH, .hs = HEAD_DIM,
-                .NH = MODEL_DIM / HEAD_DIM, .F = MLP_RATIO * MODEL_DIM};
+                .NH = MODEL_DIM / HEAD_DIM, .F = MLP_RATIO * MODEL_DIM,
+                .qblock = ATTN_QBLOCK};
     c.NKV = c.NH / KV_GROUP;
     if (c.NL > MAX_LAYERS || c.C % c.hs || c.NH % KV_GROUP || c.hs % 2) {
         fprintf(stderr, "train: bad tunables: need DEPTH <= %d, MODEL_DIM %% HEAD_DIM == 0, "
@@ -303,8 +324,9 @@ typedef struct {
     float *gate;             // (L,N,NKV) value-embedding gate 2*sigmoid(.)
     float *qkv;              // (L,N,QKV) q,k after RoPE and QK-norm, v after the ve mix
     float *qkr;              // (L,N,NH+NKV) 1/rms of each q and k head vector
-    float *att, *lse;        // (L,N,C) attention output, (L,B,NH,T) softmax log-sum-exp
-    mm_t *att_mm;            // (L,N,C) bf16 copy of att (NULL in the fp32 build)
+    mm_t *qh, *kh, *vh;      // (L,B,NH,T,hs), (L,B,NKV,T,hs) x2: q, k, v head-major for attention
+    float *oh, *lse;         // (L,B,NH,T,hs) attention output, (L,B,NH,T) softmax log-sum-exp
+    mm_t *att;               // (L,N,C) attention output by token, matmul input of the projection
     float *xmid, *rstd2;     // (L,N,C) xin + attn, (L,N)
     mm_t *ln2;               // (L,N,C) norm(xmid)
     float *hpre;             // (L,N,F) fc output
@@ -332,15 +354,16 @@ typedef struct {
     float *tmp, *dres, *dln, *dx0, *dqkv, *dh, *datt, *dgate;
     mm_t *dres_mm, *dqkv_mm, *dh_mm;
     float *logits; mm_t *dlog_mm; float *nll;
-    float *attn_scratch; size_t attn_scratch_per_thread;
+    float *S, *dP; mm_t *P, *dS;   // (B,NH,T,T) attention scores, probabilities and their grads
+    mm_t *dOh; float *Drow;         // (B,NH,T,hs) dO head-major, (B,NH,T) rowsum(dO*O)
+    float *dqh, *dkh, *dvh;         // head-major gradients of q, k, v
     MuonGroup groups[MAX_GROUPS];   // Muon matrices grouped by shape
     int ngroups;
     float *ostack, *oy;         // Polar Express work matrices, for a whole group
     mm_t *oxm, *oam, *oa2m;
     int nthreads;
+    void *arena;                // every buffer above lives in it
 } GPT;
-
-static size_t attn_scratch_floats(int T, int hs);
 
 static int qkv_dim(const Config *c) { return (c->NH + 2 * c->NKV) * c->hs; }
 
@@ -417,65 +440,74 @@ static void gpt_init_weights(GPT *m, uint64_t seed) {
     gpt_sync_mm(m);
 }
 
+// All of a model's buffers live in one arena, laid out by calling gpt_alloc twice: once to
+// measure, once to point (llm.c's malloc_and_point). The arena is backed by 2 MB pages: the
+// matmuls stream through far more memory than the TLB covers in 4 KB pages, and page walks
+// are dear in a virtual machine. Each buffer starts at a different offset within a 4 KB page
+// (a multiple of 128 bytes): element-wise passes over same-size buffers (AdamW walks four)
+// would otherwise hit the same cache sets and stall on 4K aliasing between their loads and
+// stores. Measured here: both together make a bf16 training step ~15% faster.
+typedef struct { char *base; size_t used; int n; } Arena;
+static void *arena_take(Arena *ar, size_t bytes) {
+    size_t off = ((ar->used + 4095) & ~(size_t)4095) + (size_t)(ar->n++ % 32) * 128;
+    ar->used = off + bytes;
+    return ar->base ? ar->base + off : NULL;
+}
+#define ALLOC(ptr, count) ((ptr) = arena_take(ar, (size_t)(count) * sizeof *(ptr)))
+
+static void gpt_alloc(GPT *m, Arena *ar) {
+    const Config *c = &m->cfg;
+    ALLOC(m->params, m->nparams); ALLOC(m->grads, m->nparams);
+    ALLOC(m->m1, m->nparams); ALLOC(m->m2, m->nparams);
+#ifdef TRAIN_FP32
+    m->wmm = m->params;
+#else
+    ALLOC(m->wmm, m->nparams);
+#endif
+    ALLOC(m->cos, c->T * c->hs / 2); ALLOC(m->sin, c->T * c->hs / 2);
+    // activations, per layer where the backward needs them
+    size_t N = (size_t)m->Bmax * c->T, L = c->NL, C = c->C, F = c->F, QKV = qkv_dim(c);
+    size_t KVD = (size_t)c->NKV * c->hs, TT = (size_t)m->Bmax * c->NH * c->T * c->T;
+    Acts *a = &m->a;
+    ALLOC(a->x0, N * C); ALLOC(a->rstd0, N);
+    ALLOC(a->xin, L * N * C); ALLOC(a->rstd1, L * N); ALLOC(a->ln1, L * N * C);
+    ALLOC(a->gate, L * N * c->NKV);
+    ALLOC(a->qkv, L * N * QKV); ALLOC(a->qkr, L * N * (c->NH + c->NKV));
+    ALLOC(a->qh, L * N * C); ALLOC(a->kh, L * N * KVD); ALLOC(a->vh, L * N * KVD);
+    ALLOC(a->oh, L * N * C); ALLOC(a->lse, L * N * c->NH); ALLOC(a->att, L * N * C);
+    ALLOC(a->xmid, L * N * C); ALLOC(a->rstd2, L * N); ALLOC(a->ln2, L * N * C);
+    ALLOC(a->hpre, L * N * F); ALLOC(a->hact, L * N * F); ALLOC(a->bout, L * N * C);
+    ALLOC(a->rstdf, N); ALLOC(a->lnf, N * C);
+    // scratch
+    ALLOC(m->tmp, N * C); ALLOC(m->dres, N * C); ALLOC(m->dln, N * C); ALLOC(m->dx0, N * C);
+    ALLOC(m->dqkv, N * QKV); ALLOC(m->dh, N * F); ALLOC(m->datt, N * C); ALLOC(m->dgate, N * c->NKV);
+#ifndef TRAIN_FP32
+    ALLOC(m->dres_mm, N * C); ALLOC(m->dqkv_mm, N * QKV); ALLOC(m->dh_mm, N * F);
+#endif
+    ALLOC(m->S, TT); ALLOC(m->dP, TT); ALLOC(m->P, TT); ALLOC(m->dS, TT);
+    ALLOC(m->dOh, N * C); ALLOC(m->Drow, N * c->NH);
+    ALLOC(m->dqh, N * C); ALLOC(m->dkh, N * KVD); ALLOC(m->dvh, N * KVD);
+    ALLOC(m->logits, HEAD_ROWS * c->V); ALLOC(m->dlog_mm, HEAD_ROWS * c->V); ALLOC(m->nll, N);
+    // Polar Express work matrices, for the largest group
+    size_t maxmat = 0, maxsq = 0;
+    for (int gi = 0; gi < m->ngroups; gi++) {
+        Tensor *t = &m->tensors[m->groups[gi].t[0]];
+        size_t nb = m->groups[gi].n, r = t->rows < t->cols ? t->rows : t->cols;
+        if (nb * t->rows * t->cols > maxmat) maxmat = nb * t->rows * t->cols;
+        if (nb * r * r > maxsq) maxsq = nb * r * r;
+    }
+    ALLOC(m->ostack, maxmat); ALLOC(m->oy, maxmat); ALLOC(m->oxm, maxmat);
+    ALLOC(m->oam, maxsq); ALLOC(m->oa2m, maxsq);
+}
+
 static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     Config *c = &m->cfg;
-    gpt_layout(m);
-    m->params = xcalloc(m->nparams, sizeof(float));
-    m->grads = xcalloc(m->nparams, sizeof(float));
-    m->m1 = xcalloc(m->nparams, sizeof(float));
-    m->m2 = xcalloc(m->nparams, sizeof(float));
-#ifdef TRAIN_FP32
-    m->wmm = m->params;
-#else
-    m->wmm = xcalloc(m->nparams, sizeof(mm_t));
-#endif
-    int half = c->hs / 2;
-    m->cos = xcalloc((size_t)c->T * half, sizeof(float));
-    m->sin = xcalloc((size_t)c->T * half, sizeof(float));
-    for (int t = 0; t < c->T; t++)
-        for (int i = 0; i < half; i++) {
-            double freq = t / pow(10000.0, 2.0 * i / c->hs);
-            m->cos[t * half + i] = (float)cos(freq);
-            m->sin[t * half + i] = (float)sin(freq);
-        }
-    // activations
     m->Bmax = Bmax;
-    size_t N = (size_t)Bmax * c->T, L = c->NL, C = c->C, F = c->F, QKV = qkv_dim(c);
-    Acts *a = &m->a;
-    a->x0 = xcalloc(N * C, 4); a->rstd0 = xcalloc(N, 4);
-    a->xin = xcalloc(L * N * C, 4); a->rstd1 = xcalloc(L * N, 4);
-    a->ln1 = xcalloc(L * N * C, sizeof(mm_t));
-    a->gate = xcalloc(L * N * c->NKV, 4);
-    a->qkv = xcalloc(L * N * QKV, 4);
-    a->qkr = xcalloc(L * N * (c->NH + c->NKV), 4);
-    a->att = xcalloc(L * N * C, 4);
-    a->lse = xcalloc(L * N * c->NH, 4);
-#ifndef TRAIN_FP32
-    a->att_mm = xcalloc(L * N * C, sizeof(mm_t));
-    m->dres_mm = xcalloc(N * C, sizeof(mm_t));
-    m->dqkv_mm = xcalloc(N * QKV, sizeof(mm_t));
-    m->dh_mm = xcalloc(N * F, sizeof(mm_t));
-#endif
-    a->xmid = xcalloc(L * N * C, 4); a->rstd2 = xcalloc(L * N, 4);
-    a->ln2 = xcalloc(L * N * C, sizeof(mm_t));
-    a->hpre = xcalloc(L * N * F, 4);
-    a->hact = xcalloc(L * N * F, sizeof(mm_t));
-    a->bout = xcalloc(L * N * C, 4);
-    a->rstdf = xcalloc(N, 4);
-    a->lnf = xcalloc(N * C, sizeof(mm_t));
-    m->tmp = xcalloc(N * C, 4); m->dres = xcalloc(N * C, 4); m->dln = xcalloc(N * C, 4);
-    m->dx0 = xcalloc(N * C, 4); m->dqkv = xcalloc(N * QKV, 4); m->dh = xcalloc(N * F, 4);
-    m->datt = xcalloc(N * C, 4); m->dgate = xcalloc(N * c->NKV, 4);
-    m->logits = xcalloc((size_t)HEAD_ROWS * c->V, 4);
-    m->dlog_mm = xcalloc((size_t)HEAD_ROWS * c->V, sizeof(mm_t));
-    m->nll = xcalloc(N, 4);
     m->nthreads = omp_get_max_threads();
-    m->attn_scratch_per_thread = attn_scratch_floats(c->T, c->hs);
-    m->attn_scratch = xcalloc(m->attn_scratch_per_thread * m->nthreads, 4);
+    gpt_layout(m);
     // Muon groups: same-shape block matrices, in tensor order
-    m->ngroups = 0;
     for (int i = 0; i < m->ntensors; i++) {
         Tensor *t = &m->tensors[i];
         if (t->group != G_MUON) continue;
@@ -486,30 +518,27 @@ static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
         if (gi == m->ngroups) m->groups[m->ngroups++].n = 0;
         m->groups[gi].t[m->groups[gi].n++] = i;
     }
-    size_t maxmat = 0, maxsq = 0;
-    for (int gi = 0; gi < m->ngroups; gi++) {
-        Tensor *t = &m->tensors[m->groups[gi].t[0]];
-        size_t nb = m->groups[gi].n, r = t->rows < t->cols ? t->rows : t->cols;
-        if (nb * t->rows * t->cols > maxmat) maxmat = nb * t->rows * t->cols;
-        if (nb * r * r > maxsq) maxsq = nb * r * r;
-    }
-    m->ostack = xcalloc(maxmat, 4); m->oy = xcalloc(maxmat, 4);
-    m->oxm = xcalloc(maxmat, sizeof(mm_t));
-    m->oam = xcalloc(maxsq, sizeof(mm_t)); m->oa2m = xcalloc(maxsq, sizeof(mm_t));
+    Arena ar = {0};
+    gpt_alloc(m, &ar);
+    size_t huge = (size_t)2 << 20, bytes = (ar.used + huge - 1) & ~(huge - 1);
+    ar = (Arena){.base = aligned_alloc(huge, bytes)};
+    if (!ar.base) { fprintf(stderr, "train: out of memory (%zu MB for the model)\n", bytes >> 20); exit(1); }
+    madvise(ar.base, bytes, MADV_HUGEPAGE);
+    memset(ar.base, 0, bytes);
+    gpt_alloc(m, &ar);
+    m->arena = ar.base;
+    int half = c->hs / 2;
+    for (int t = 0; t < c->T; t++)
+        for (int i = 0; i < half; i++) {
+            double freq = t / pow(10000.0, 2.0 * i / c->hs);
+            m->cos[t * half + i] = (float)cos(freq);
+            m->sin[t * half + i] = (float)sin(freq);
+        }
     gpt_init_weights(m, seed);
 }
 
 static void gpt_free(GPT *m) {
-    Acts *a = &m->a;
-    void *ptrs[] = {m->params, m->grads, m->m1, m->m2, m->cos, m->sin, a->x0, a->rstd0, a->xin,
-        a->rstd1, a->ln1, a->gate, a->qkv, a->qkr, a->att, a->lse, a->att_mm, a->xmid, a->rstd2,
-        a->ln2, a->hpre, a->hact, a->bout, a->rstdf, a->lnf, m->tmp, m->dres, m->dln, m->dx0,
-        m->dqkv, m->dh, m->datt, m->dgate, m->dres_mm, m->dqkv_mm, m->dh_mm, m->logits,
-        m->dlog_mm, m->nll, m->attn_scratch, m->ostack, m->oy, m->oxm, m->oam, m->oa2m};
-    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
-#ifndef TRAIN_FP32
-    free(m->wmm);
-#endif
+    free(m->arena);
     memset(m, 0, sizeof *m);
 }
 
@@ -719,39 +748,65 @@ static void ve_gate_dx(float *dln, const float *dgate, const float *wg, const Co
 }
 
 // ----------------------------------------------------------------------------
-// RoPE then QK-norm, in place on the q and k slots of qkv (N,QKV).
+// RoPE then QK-norm, in place on the q and k slots of qkv (N,QKV); then q, k and v go out
+// head-major in the matmul type for attention: qh (B,NH,T,hs), kh and vh (B,NKV,T,hs).
 // nanochat's rotation: y1 = x1*cos + x2*sin, y2 = -x1*sin + x2*cos over the two halves.
 
-static void rope_norm_forward(float *qkv, float *qkr, const float *cosb, const float *sinb,
-                              const Config *c, int N) {
+// Offset of position t of head h in a head-major (B,nheads,T,hs) tensor
+static size_t head_off(const Config *c, int nheads, int b, int h, int t) {
+    return (((size_t)b * nheads + h) * c->T + t) * c->hs;
+}
+
+// Where head h of qkv's row n (q heads, then k, then v) goes head-major: returns the offset,
+// and in *which 0 for qh, 1 for kh, 2 for vh
+static size_t qkv_head_off(const Config *c, int n, int h, int *which) {
+    int b = n / c->T, t = n % c->T;
+    *which = h < c->NH ? 0 : h < c->NH + c->NKV ? 1 : 2;
+    return *which == 0 ? head_off(c, c->NH, b, h, t) : head_off(c, c->NKV, b, (h - c->NH) % c->NKV, t);
+}
+
+static void rope_norm_forward(float *qkv, float *qkr, mm_t *qh, mm_t *kh, mm_t *vh, const float *cosb,
+                              const float *sinb, const Config *c, int N) {
     int QKV = qkv_dim(c), nh = c->NH + c->NKV, hs = c->hs, half = hs / 2;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *cs = cosb + (size_t)(n % c->T) * half, *sn = sinb + (size_t)(n % c->T) * half;
-        for (int h = 0; h < nh; h++) {
+        for (int h = 0; h < nh + c->NKV; h++) {
             float *x = qkv + (size_t)n * QKV + h * hs;
-            for (int i = 0; i < half; i++) {
-                float x1 = x[i], x2 = x[i + half];
-                x[i] = x1 * cs[i] + x2 * sn[i];
-                x[i + half] = -x1 * sn[i] + x2 * cs[i];
+            if (h < nh) {   // q and k heads
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[i], x2 = x[i + half];
+                    x[i] = x1 * cs[i] + x2 * sn[i];
+                    x[i + half] = -x1 * sn[i] + x2 * cs[i];
+                }
+                float r = rms_row(x, hs);
+                for (int i = 0; i < hs; i++) x[i] *= r;
+                qkr[(size_t)n * nh + h] = r;
             }
-            float r = rms_row(x, hs);
-            for (int i = 0; i < hs; i++) x[i] *= r;
-            qkr[(size_t)n * nh + h] = r;
+            int which;
+            size_t off = qkv_head_off(c, n, h, &which);
+            mm_t *y = (which == 0 ? qh : which == 1 ? kh : vh) + off;
+            for (int i = 0; i < hs; i++) y[i] = to_mm(x[i]);
         }
     }
 }
 
-// In place on dqkv's q and k slots: norm backward (y saved in qkv), then the inverse rotation.
-// dqkvm (if not NULL) gets a bf16 copy of the whole dqkv row, v slot included.
-static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *qkv, const float *qkr, const float *cosb,
-                               const float *sinb, const Config *c, int N) {
+// Gathers dq, dk, dv from head-major (dqh (B,NH,T,hs), dkh and dvh (B,NKV,T,hs)) into the
+// rows of dqkv, then on the q and k slots: norm backward (y saved in qkv), then the inverse
+// rotation. dqkvm (if not NULL) gets a bf16 copy of the whole dqkv row, v slot included.
+static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *dqh, const float *dkh, const float *dvh,
+                               const float *qkv, const float *qkr, const float *cosb, const float *sinb,
+                               const Config *c, int N) {
     int QKV = qkv_dim(c), nh = c->NH + c->NKV, hs = c->hs, half = hs / 2;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *cs = cosb + (size_t)(n % c->T) * half, *sn = sinb + (size_t)(n % c->T) * half;
-        for (int h = 0; h < nh; h++) {
+        for (int h = 0; h < nh + c->NKV; h++) {
             float *d = dqkv + (size_t)n * QKV + h * hs;
+            int which;
+            size_t off = qkv_head_off(c, n, h, &which);
+            memcpy(d, (which == 0 ? dqh : which == 1 ? dkh : dvh) + off, hs * sizeof(float));
+            if (h >= nh) continue;   // v: no rotation or norm
             const float *y = qkv + (size_t)n * QKV + h * hs;
             float r = qkr[(size_t)n * nh + h];
             float dot = 0.0f;
@@ -769,16 +824,29 @@ static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *qkv, const
 }
 
 // ----------------------------------------------------------------------------
-// Causal sliding-window attention, scale 1/sqrt(hs). Query i sees keys lo..i, lo = max(0, i-W)
-// (flash-attn window_size=(W,0)). Work is O(T*W) per head: scores are computed only for the
-// keys a block of queries can see, and the backward recomputes the probabilities from the
-// saved log-sum-exp (flash-attention style) instead of keeping a (T,T) matrix.
-// Parallel over (batch, KV head): the query heads sharing a KV head run in one task, so dk and
-// dv need no locks. Within a task, QB queries go together so every key/value load feeds QB
-// multiply-adds. Score-like products (QK^T, dO V^T) read K and V transposed to (hs, T), so
-// their inner loops run over 16 keys; value-like products (PV, dS K) read the rows in place.
+// Causal sliding-window attention, scale 1/sqrt(hs): query i sees keys max(0, i-W)..i
+// (flash-attn window_size=(W,0)). The products QK^T, PV and their gradients are oneDNN
+// matmuls (bf16 inputs in the default build, like flash attention under autocast); the
+// softmaxes are fp32. With qh (B,NH,T,hs) and kh, vh (B,NKV,T,hs) head-major, one batched
+// matmul over the B*NKV (sequence, KV head) pairs serves query head hh of every group of
+// NH/NKV heads that share a KV head (grouped-query attention). S (B*NH,T,T) holds the scores,
+// P the probabilities. Queries go in blocks of qblock rows, and a block multiplies only the
+// keys its rows can see: with 4 blocks a causal layer does 10/16 of the full (T,T) products.
+// The backward recomputes P from the saved log-sum-exp instead of keeping it per layer.
 
-#define QB 16   // a multiple of 8 (the AVX-512 tiles take 8 rows at a time)
+typedef struct { int i0, R, lo, nk; } AttnBlock;   // rows i0..i0+R-1 see keys lo..lo+nk-1
+
+static int attn_qblock(const Config *c) { return c->qblock > 0 && c->qblock < c->T ? c->qblock : c->T; }
+
+// The block of query row i
+static AttnBlock attn_block(const Config *c, int i, int W) {
+    int qb = attn_qblock(c);
+    AttnBlock k = {.i0 = i - i % qb};
+    k.R = c->T - k.i0 < qb ? c->T - k.i0 : qb;
+    k.lo = k.i0 - W > 0 ? k.i0 - W : 0;
+    k.nk = k.i0 + k.R - k.lo;
+    return k;
+}
 
 // exp for the softmaxes and the softcap: Cody-Waite range reduction and a degree-6 polynomial
 // (about 1 ulp; glibc's expf does not vectorise without -ffast-math). Inputs are clamped to
@@ -828,284 +896,103 @@ static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int
 #endif
 }
 
-// The three block products below have an AVX-512 version (this machine) and a plain one.
-//
-// out[r][j] = sum_d A[r][d] * BT[d][j] for r < QB, j < nkp (a multiple of 16).
-// A is (QB, hs); BT has rows of stride TP; out rows have stride TP.
-static void attn_rows_dot(float *restrict out, const float *restrict A, const float *restrict BT,
-                          int TP, int hs, int nkp) {
-#ifdef __AVX512F__
-    // 8 rows x 32 keys per tile: per channel 2 key loads and 8 broadcasts feed 16 FMAs
-    for (int r0 = 0; r0 < QB; r0 += 8) {
-        const float *a = A + r0 * hs;
-        float *o = out + (size_t)r0 * TP;
-        int j0 = 0;
-        for (; j0 + 32 <= nkp; j0 += 32) {
-            __m512 c0[8], c1[8];
-            #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-            for (int d = 0; d < hs; d++) {
-                __m512 b0 = _mm512_loadu_ps(BT + (size_t)d * TP + j0), b1 = _mm512_loadu_ps(BT + (size_t)d * TP + j0 + 16);
-                #pragma GCC unroll 8
-                for (int r = 0; r < 8; r++) {
-                    __m512 x = _mm512_set1_ps(a[r * hs + d]);
-                    c0[r] = _mm512_fmadd_ps(x, b0, c0[r]);
-                    c1[r] = _mm512_fmadd_ps(x, b1, c1[r]);
-                }
-            }
-            #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) { _mm512_storeu_ps(o + (size_t)r * TP + j0, c0[r]); _mm512_storeu_ps(o + (size_t)r * TP + j0 + 16, c1[r]); }
-        }
-        for (; j0 < nkp; j0 += 16) {
-            __m512 c0[8];
-            #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) c0[r] = _mm512_setzero_ps();
-            for (int d = 0; d < hs; d++) {
-                __m512 b0 = _mm512_loadu_ps(BT + (size_t)d * TP + j0);
-                #pragma GCC unroll 8
-                for (int r = 0; r < 8; r++) c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r * hs + d]), b0, c0[r]);
-            }
-            #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) _mm512_storeu_ps(o + (size_t)r * TP + j0, c0[r]);
-        }
-    }
-#else
-    for (int r = 0; r < QB; r++)
-        for (int j = 0; j < nkp; j++) {
-            float acc = 0.0f;
-            for (int d = 0; d < hs; d++) acc += A[r * hs + d] * BT[(size_t)d * TP + j];
-            out[(size_t)r * TP + j] = acc;
-        }
-#endif
-}
-
-// out[r][d] = sum_j A[r][j] * Bm[j][d] for j < nk; A rows have stride TP; Bm is row-major
-// (nk, hs) with row stride ld (the v or k slot of qkv: no transpose needed); out is (QB, hs).
-// Each 16-channel slice of a Bm row feeds QB multiply-adds.
-static void attn_rows_mul(float *restrict out, const float *restrict A, const float *restrict Bm,
-                          int TP, size_t ld, int hs, int nk) {
-#ifdef __AVX512F__
-    // 8 rows x 32 channels per tile: per key 2 loads and 8 broadcasts feed 16 FMAs
-    for (int r0 = 0; r0 < QB; r0 += 8) {
-        const float *a = A + (size_t)r0 * TP;
-        for (int d0 = 0; d0 < hs; d0 += 32) {
-            __mmask16 k0 = tail_mask(d0, hs), k1 = tail_mask(d0 + 16, hs);
-            __m512 c0[8], c1[8];
-            #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) c0[r] = c1[r] = _mm512_setzero_ps();
-            for (int j = 0; j < nk; j++) {
-                __m512 b0 = _mm512_maskz_loadu_ps(k0, Bm + j * ld + d0), b1 = _mm512_maskz_loadu_ps(k1, Bm + j * ld + d0 + 16);
-                #pragma GCC unroll 8
-                for (int r = 0; r < 8; r++) {
-                    __m512 x = _mm512_set1_ps(a[(size_t)r * TP + j]);
-                    c0[r] = _mm512_fmadd_ps(x, b0, c0[r]);
-                    c1[r] = _mm512_fmadd_ps(x, b1, c1[r]);
-                }
-            }
-            #pragma GCC unroll 8
-            for (int r = 0; r < 8; r++) {
-                _mm512_mask_storeu_ps(out + (r0 + r) * hs + d0, k0, c0[r]);
-                _mm512_mask_storeu_ps(out + (r0 + r) * hs + d0 + 16, k1, c1[r]);
-            }
-        }
-    }
-#else
-    for (int r = 0; r < QB; r++)
-        for (int d = 0; d < hs; d++) {
-            float sum = 0.0f;
-            for (int j = 0; j < nk; j++) sum += A[(size_t)r * TP + j] * Bm[j * ld + d];
-            out[r * hs + d] = sum;
-        }
-#endif
-}
-
-// BT[d][j] += sum_r X[r][d] * Y[r][j] for j < nkp; X is (QB, hs), Y rows have stride TP.
-static void attn_outer_acc(float *restrict BT, const float *restrict X, const float *restrict Y,
-                           int TP, int hs, int nkp) {
-    int d = 0;
-#ifdef __AVX512F__
-    // 4 rows of BT x 32 keys per tile: per query row 2 loads and 4 broadcasts feed 8 FMAs
-    for (; d + 4 <= hs; d += 4) {
-        int j0 = 0;
-        for (; j0 + 32 <= nkp; j0 += 32) {
-            __m512 c[4][2];
-            #pragma GCC unroll 4
-            for (int e = 0; e < 4; e++) {
-                c[e][0] = _mm512_loadu_ps(BT + (size_t)(d + e) * TP + j0);
-                c[e][1] = _mm512_loadu_ps(BT + (size_t)(d + e) * TP + j0 + 16);
-            }
-            #pragma GCC unroll 16
-            for (int r = 0; r < QB; r++) {
-                __m512 y0 = _mm512_loadu_ps(Y + (size_t)r * TP + j0), y1 = _mm512_loadu_ps(Y + (size_t)r * TP + j0 + 16);
-                #pragma GCC unroll 4
-                for (int e = 0; e < 4; e++) {
-                    __m512 x = _mm512_set1_ps(X[r * hs + d + e]);
-                    c[e][0] = _mm512_fmadd_ps(x, y0, c[e][0]);
-                    c[e][1] = _mm512_fmadd_ps(x, y1, c[e][1]);
-                }
-            }
-            #pragma GCC unroll 4
-            for (int e = 0; e < 4; e++) {
-                _mm512_storeu_ps(BT + (size_t)(d + e) * TP + j0, c[e][0]);
-                _mm512_storeu_ps(BT + (size_t)(d + e) * TP + j0 + 16, c[e][1]);
-            }
-        }
-        for (; j0 < nkp; j0 += 16) {
-            __m512 c[4];
-            #pragma GCC unroll 4
-            for (int e = 0; e < 4; e++) c[e] = _mm512_loadu_ps(BT + (size_t)(d + e) * TP + j0);
-            #pragma GCC unroll 16
-            for (int r = 0; r < QB; r++) {
-                __m512 y0 = _mm512_loadu_ps(Y + (size_t)r * TP + j0);
-                #pragma GCC unroll 4
-                for (int e = 0; e < 4; e++) c[e] = _mm512_fmadd_ps(_mm512_set1_ps(X[r * hs + d + e]), y0, c[e]);
-            }
-            #pragma GCC unroll 4
-            for (int e = 0; e < 4; e++) _mm512_storeu_ps(BT + (size_t)(d + e) * TP + j0, c[e]);
-        }
-    }
-#endif
-    for (; d < hs; d++) {   // the plain version, and the last rows when hs % 4 != 0
-        float *bt = BT + (size_t)d * TP;
-        for (int r = 0; r < QB; r++) {
-            float x = X[r * hs + d];
-            const float *y = Y + (size_t)r * TP;
-            #pragma omp simd
-            for (int j = 0; j < nkp; j++) bt[j] += x * y[j];
-        }
-    }
-}
-
-// dst (hs, TP) = transpose of the (T, hs) rows at src with row stride QKV; pad columns zero.
-// In 16x16 tiles, so both sides stay within a few cache lines.
-static void transpose_head(float *dst, const float *src, int T, int TP, int hs, int QKV) {
-    for (int t0 = 0; t0 < T; t0 += 16)
-        for (int d0 = 0; d0 < hs; d0 += 16)
-            for (int d = d0; d < d0 + 16 && d < hs; d++)
-                for (int t = t0; t < t0 + 16 && t < T; t++) dst[(size_t)d * TP + t] = src[(size_t)t * QKV + d];
-    for (int d = 0; d < hs; d++)
-        for (int t = T; t < TP; t++) dst[(size_t)d * TP + t] = 0.0f;
-}
-
-// The inverse, for the dK and dV accumulators: dst rows t (stride QKV) = src column t
-static void untranspose_head(float *dst, const float *src, int T, int TP, int hs, int QKV) {
-    for (int t0 = 0; t0 < T; t0 += 16)
-        for (int d0 = 0; d0 < hs; d0 += 16)
-            for (int t = t0; t < t0 + 16 && t < T; t++)
-                for (int d = d0; d < d0 + 16 && d < hs; d++) dst[(size_t)t * QKV + d] = src[(size_t)d * TP + t];
-}
-
-// Copies rows i0..i0+rows-1 (row stride `stride`) into the (QB, hs) block, zero-filling the rest
-static void load_block(float *dst, const float *src, size_t stride, int rows, int hs) {
-    for (int r = 0; r < QB; r++)
-        for (int d = 0; d < hs; d++) dst[r * hs + d] = r < rows ? src[r * stride + d] : 0.0f;
-}
-
-// Per-thread scratch layout for attention (floats)
-typedef struct { float *kT, *vT, *dkT, *dvT, *S, *P, *Qb, *Ob, *dOb, *dQb; } AttnScratch;
-static size_t attn_scratch_floats(int T, int hs) { size_t TP = (size_t)T + 16; return 4 * hs * TP + 2 * QB * TP + 4 * QB * hs; }
-static AttnScratch attn_scratch(GPT *m) {
-    int hs = m->cfg.hs; size_t TP = (size_t)m->cfg.T + 16;
-    float *p = m->attn_scratch + m->attn_scratch_per_thread * omp_get_thread_num();
-    AttnScratch s;
-    s.kT = p; s.vT = s.kT + hs * TP; s.dkT = s.vT + hs * TP; s.dvT = s.dkT + hs * TP;
-    s.S = s.dvT + hs * TP; s.P = s.S + QB * TP;
-    s.Qb = s.P + QB * TP; s.Ob = s.Qb + QB * hs; s.dOb = s.Ob + QB * hs; s.dQb = s.dOb + QB * hs;
-    return s;
-}
-
-// att_mm (if not NULL) gets a bf16 copy of att
-static void attention_forward(float *att, mm_t *att_mm, float *lse, const float *qkv, GPT *m, int B, int W) {
+// oh (B,NH,T,hs) = softmax(scale * Q K^T) V; att_mm (N,C) gets it in the (token, channel)
+// layout for the output projection; lse (B,NH,T) the softmax log-sum-exp
+static void attention_forward(float *oh, mm_t *att_mm, float *lse, const mm_t *qh, const mm_t *kh,
+                              const mm_t *vh, GPT *m, int B, int W) {
     const Config *c = &m->cfg;
-    int T = c->T, C = c->C, hs = c->hs, NH = c->NH, NKV = c->NKV, QKV = qkv_dim(c), TP = T + 16;
-    int grp = NH / NKV;
+    int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c);
+    long qs = (long)grp * T * hs, kvs = (long)T * hs, ss = (long)grp * T * T;   // batch strides
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int task = 0; task < B * NKV; task++) {
-        int b = task / NKV, kh = task % NKV;
-        AttnScratch sc = attn_scratch(m);
-        const float *base = qkv + (size_t)b * T * QKV;
-        transpose_head(sc.kT, base + (NH + kh) * hs, T, TP, hs, QKV);
-        for (int hh = 0; hh < grp; hh++) {
-            int h = kh * grp + hh;
-            for (int i0 = 0; i0 < T; i0 += QB) {
-                int rows = T - i0 < QB ? T - i0 : QB, hi = i0 + rows - 1;
-                int lo = i0 - W < 0 ? 0 : i0 - W, nkp = (hi - lo + 1 + 15) & ~15;
-                load_block(sc.Qb, base + (size_t)i0 * QKV + h * hs, QKV, rows, hs);
-                attn_rows_dot(sc.S, sc.Qb, sc.kT + lo, TP, hs, nkp);
-                for (int r = 0; r < QB; r++) {
-                    float *s = sc.S + (size_t)r * TP;
-                    int i = i0 + r, j0 = (i - W < 0 ? 0 : i - W) - lo, j1 = i - lo;   // visible: j0..j1
-                    if (r >= rows) { for (int j = 0; j < nkp; j++) s[j] = 0.0f; continue; }
-                    float mx = -INFINITY;
-                    #pragma omp simd reduction(max:mx)
-                    for (int j = j0; j <= j1; j++) mx = s[j] > mx ? s[j] : mx;
-                    mx *= scale;
-                    float sum = exp_row_masked(s, nkp, scale, mx, j0, j1);
-                    float inv = 1.0f / sum;
-                    for (int j = 0; j < nkp; j++) s[j] *= inv;
-                    lse[((size_t)b * NH + h) * T + i] = mx + logf(sum);
-                }
-                attn_rows_mul(sc.Ob, sc.S, base + (size_t)lo * QKV + (NH + NKV + kh) * hs, TP, QKV, hs, hi - lo + 1);   // O = P V
-                for (int r = 0; r < rows; r++) {
-                    size_t o = ((size_t)b * T + i0 + r) * C + h * hs;
-                    memcpy(att + o, sc.Ob + r * hs, hs * sizeof(float));
-                    if (att_mm) for (int d = 0; d < hs; d++) att_mm[o + d] = to_mm(sc.Ob[r * hs + d]);
-                }
-            }
+    for (int hh = 0; hh < grp; hh++)   // S = Q K^T
+        for (int i0 = 0; i0 < T; i0 += qb) {
+            AttnBlock k = attn_block(c, i0, W);
+            Mat q = {qh + ((size_t)hh * T + i0) * hs, hs, qs}, kk = {kh + (size_t)k.lo * hs, hs, kvs};
+            Mat s = {m->S + ((size_t)hh * T + i0) * T + k.lo, T, ss};
+            matmul_mat(s, q, kk, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
         }
+    #pragma omp parallel for schedule(static)
+    for (int row = 0; row < B * NH * T; row++) {   // P = softmax over the visible keys
+        int i = row % T;
+        AttnBlock k = attn_block(c, i, W);
+        float *s = m->S + (size_t)row * T + k.lo;
+        int j0 = (i - W > 0 ? i - W : 0) - k.lo, j1 = i - k.lo;
+        float mx = -INFINITY;
+        for (int j = j0; j <= j1; j++) mx = s[j] > mx ? s[j] : mx;
+        mx *= scale;
+        float sum = exp_row_masked(s, k.nk, scale, mx, j0, j1), inv = 1.0f / sum;
+        mm_t *p = m->P + (size_t)row * T + k.lo;
+        for (int j = 0; j < k.nk; j++) p[j] = to_mm(s[j] * inv);
+        lse[row] = mx + logf(sum);
+    }
+    for (int hh = 0; hh < grp; hh++)   // O = P V
+        for (int i0 = 0; i0 < T; i0 += qb) {
+            AttnBlock k = attn_block(c, i0, W);
+            Mat p = {m->P + ((size_t)hh * T + i0) * T + k.lo, T, ss}, v = {vh + (size_t)k.lo * hs, hs, kvs};
+            Mat o = {oh + ((size_t)hh * T + i0) * hs, hs, qs};
+            matmul_mat(o, p, v, nb, k.R, k.nk, hs, 0, 0, 0, MM_BF16);
+        }
+    #pragma omp parallel for schedule(static)
+    for (int row = 0; row < B * NH * T; row++) {
+        int b = row / (NH * T), h = row / T % NH, t = row % T;
+        mm_t *d = att_mm + ((size_t)b * T + t) * c->C + h * hs;
+        for (int i = 0; i < hs; i++) d[i] = to_mm(oh[(size_t)row * hs + i]);
     }
 }
 
-// Given datt (N,C), writes dq, dk, dv into the q,k,v slots of dqkv (N,QKV):
+// Given datt (N,C), writes dqh (B,NH,T,hs) and dkh, dvh (B,NKV,T,hs):
 //   P = exp(scale*QK^T - lse); dP = dO V^T; D = rowsum(dO*O); dS = P*(dP - D)*scale
 //   dQ = dS K; dK = dS^T Q; dV = P^T dO
-static void attention_backward(float *dqkv, const float *datt, const float *qkv, const float *att,
-                               const float *lse, GPT *m, int B, int W) {
+static void attention_backward(float *dqh, float *dkh, float *dvh, const float *datt, const float *oh,
+                               const float *lse, const mm_t *qh, const mm_t *kh, const mm_t *vh,
+                               GPT *m, int B, int W) {
     const Config *c = &m->cfg;
-    int T = c->T, C = c->C, hs = c->hs, NH = c->NH, NKV = c->NKV, QKV = qkv_dim(c), TP = T + 16;
-    int grp = NH / NKV;
+    int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c);
+    long qs = (long)grp * T * hs, kvs = (long)T * hs, ss = (long)grp * T * T;
     float scale = 1.0f / sqrtf((float)hs);
-    #pragma omp parallel for schedule(dynamic, 1)
-    for (int task = 0; task < B * NKV; task++) {
-        int b = task / NKV, kh = task % NKV;
-        AttnScratch sc = attn_scratch(m);
-        const float *base = qkv + (size_t)b * T * QKV;
-        float *dbase = dqkv + (size_t)b * T * QKV;
-        int koff = (NH + kh) * hs, voff = (NH + NKV + kh) * hs;
-        transpose_head(sc.kT, base + koff, T, TP, hs, QKV);
-        transpose_head(sc.vT, base + voff, T, TP, hs, QKV);
-        memset(sc.dkT, 0, 2 * (size_t)hs * TP * sizeof(float));   // dkT and dvT
-        for (int hh = 0; hh < grp; hh++) {
-            int h = kh * grp + hh;
-            for (int i0 = 0; i0 < T; i0 += QB) {
-                int rows = T - i0 < QB ? T - i0 : QB, hi = i0 + rows - 1;
-                int lo = i0 - W < 0 ? 0 : i0 - W, nkp = (hi - lo + 1 + 15) & ~15;
-                size_t row0 = (size_t)b * T + i0;
-                load_block(sc.Qb, base + (size_t)i0 * QKV + h * hs, QKV, rows, hs);
-                load_block(sc.Ob, att + row0 * C + h * hs, C, rows, hs);
-                load_block(sc.dOb, datt + row0 * C + h * hs, C, rows, hs);
-                attn_rows_dot(sc.S, sc.Qb, sc.kT + lo, TP, hs, nkp);    // scores
-                attn_rows_dot(sc.P, sc.dOb, sc.vT + lo, TP, hs, nkp);   // dP
-                for (int r = 0; r < QB; r++) {
-                    float *s = sc.S + (size_t)r * TP, *dp = sc.P + (size_t)r * TP;
-                    if (r >= rows) { for (int j = 0; j < nkp; j++) s[j] = dp[j] = 0.0f; continue; }
-                    int i = i0 + r, j0 = (i - W < 0 ? 0 : i - W) - lo, j1 = i - lo;
-                    float l = lse[((size_t)b * NH + h) * T + i], D = 0.0f;
-                    for (int d = 0; d < hs; d++) D += sc.dOb[r * hs + d] * sc.Ob[r * hs + d];
-                    exp_row_masked(s, nkp, scale, l, j0, j1);   // S now holds P
-                    for (int j = 0; j < nkp; j++) dp[j] = s[j] * (dp[j] - D) * scale;   // P now holds dS
-                }
-                attn_rows_mul(sc.dQb, sc.P, base + (size_t)lo * QKV + koff, TP, QKV, hs, hi - lo + 1);   // dQ = dS K
-                for (int r = 0; r < rows; r++)
-                    memcpy(dbase + (size_t)(i0 + r) * QKV + h * hs, sc.dQb + r * hs, hs * sizeof(float));
-                attn_outer_acc(sc.dkT + lo, sc.Qb, sc.P, TP, hs, nkp);   // dK^T += Q^T dS
-                attn_outer_acc(sc.dvT + lo, sc.dOb, sc.S, TP, hs, nkp);  // dV^T += dO^T P
-            }
-        }
-        untranspose_head(dbase + koff, sc.dkT, T, TP, hs, QKV);
-        untranspose_head(dbase + voff, sc.dvT, T, TP, hs, QKV);
+    #pragma omp parallel for schedule(static)
+    for (int row = 0; row < B * NH * T; row++) {   // dO head-major; D
+        int b = row / (NH * T), h = row / T % NH, t = row % T;
+        const float *d = datt + ((size_t)b * T + t) * c->C + h * hs, *o = oh + (size_t)row * hs;
+        float D = 0.0f;
+        for (int i = 0; i < hs; i++) { D += d[i] * o[i]; m->dOh[(size_t)row * hs + i] = to_mm(d[i]); }
+        m->Drow[row] = D;
     }
+    for (int hh = 0; hh < grp; hh++)   // S = Q K^T, dP = dO V^T
+        for (int i0 = 0; i0 < T; i0 += qb) {
+            AttnBlock k = attn_block(c, i0, W);
+            size_t qo = ((size_t)hh * T + i0) * hs, so = ((size_t)hh * T + i0) * T + k.lo;
+            Mat q = {qh + qo, hs, qs}, dO = {m->dOh + qo, hs, qs};
+            Mat kk = {kh + (size_t)k.lo * hs, hs, kvs}, v = {vh + (size_t)k.lo * hs, hs, kvs};
+            matmul_mat((Mat){m->S + so, T, ss}, q, kk, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
+            matmul_mat((Mat){m->dP + so, T, ss}, dO, v, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
+        }
+    #pragma omp parallel for schedule(static)
+    for (int row = 0; row < B * NH * T; row++) {   // P and dS
+        int i = row % T;
+        AttnBlock k = attn_block(c, i, W);
+        size_t so = (size_t)row * T + k.lo;
+        float *s = m->S + so, *dp = m->dP + so, D = m->Drow[row];
+        int j0 = (i - W > 0 ? i - W : 0) - k.lo, j1 = i - k.lo;
+        exp_row_masked(s, k.nk, scale, lse[row], j0, j1);   // S now holds P
+        for (int j = 0; j < k.nk; j++) {
+            m->P[so + j] = to_mm(s[j]);
+            m->dS[so + j] = to_mm(s[j] * (dp[j] - D) * scale);
+        }
+    }
+    memset(dkh, 0, (size_t)nb * T * hs * sizeof(float));
+    memset(dvh, 0, (size_t)nb * T * hs * sizeof(float));
+    for (int hh = 0; hh < grp; hh++)
+        for (int i0 = 0; i0 < T; i0 += qb) {
+            AttnBlock k = attn_block(c, i0, W);
+            size_t qo = ((size_t)hh * T + i0) * hs, so = ((size_t)hh * T + i0) * T + k.lo;
+            Mat q = {qh + qo, hs, qs}, dO = {m->dOh + qo, hs, qs}, kk = {kh + (size_t)k.lo * hs, hs, kvs};
+            Mat dS = {m->dS + so, T, ss}, P = {m->P + so, T, ss};
+            matmul_mat((Mat){dqh + qo, hs, qs}, dS, kk, nb, k.R, k.nk, hs, 0, 0, 0, MM_BF16);   // dQ = dS K
+            Mat dk = {dkh + (size_t)k.lo * hs, hs, kvs}, dv = {dvh + (size_t)k.lo * hs, hs, kvs};
+            matmul_mat(dk, dS, q, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dK += dS^T Q
+            matmul_mat(dv, P, dO, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dV += P^T dO
+        }
 }
 
 // ----------------------------------------------------------------------------
@@ -1139,7 +1026,8 @@ static void gpt_forward(GPT *m, const int32_t *inp, int B) {
         const LayerOff *o = &m->lo[l];
         float *xin = a->xin + l * NC, *rstd1 = a->rstd1 + (size_t)l * N;
         mm_t *ln1 = a->ln1 + l * NC;
-        float *qkv = a->qkv + (size_t)l * N * QKV, *att = a->att + l * NC;
+        float *qkv = a->qkv + (size_t)l * N * QKV;
+        size_t KVL = (size_t)l * N * c->NKV * c->hs;
         const float *prev = l ? a->bout + (l - 1) * NC : a->x0;
         // x = resid_lambda * x + x0_lambda * x0; ln1 = norm(x)
         mix_norm_forward(xin, ln1, rstd1, prev, a->x0, P[m->rl + l], P[m->xl + l], N, C);
@@ -1147,12 +1035,12 @@ static void gpt_forward(GPT *m, const int32_t *inp, int B) {
         matmul(qkv, ln1, m->wmm + o->wq, N, C, QKV, 0, 1, 0, MM_BF16);
         if (has_ve(c, l))
             ve_forward(qkv, a->gate + (size_t)l * N * c->NKV, P + o->ve, P + o->vegate, xin, rstd1, inp, c, N);
-        rope_norm_forward(qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), m->cos, m->sin, c, N);
-        mm_t *att_mmc = a->att_mm ? a->att_mm + l * NC : NULL;
-        attention_forward(att, att_mmc, a->lse + (size_t)l * N * c->NH, qkv, m, B, c->window[l]);
-        const mm_t *att_mm = mm_view(att, att_mmc);
+        rope_norm_forward(qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), a->qh + l * NC, a->kh + KVL,
+                          a->vh + KVL, m->cos, m->sin, c, N);
+        attention_forward(a->oh + l * NC, a->att + l * NC, a->lse + (size_t)l * N * c->NH, a->qh + l * NC,
+                          a->kh + KVL, a->vh + KVL, m, B, c->window[l]);
         // x = x + att @ wo^T; ln2 = norm(x)
-        matmul(m->tmp, att_mm, m->wmm + o->wo, N, C, C, 0, 1, 0, MM_BF16);
+        matmul(m->tmp, a->att + l * NC, m->wmm + o->wo, N, C, C, 0, 1, 0, MM_BF16);
         add_norm_forward(a->xmid + l * NC, a->ln2 + l * NC, a->rstd2 + (size_t)l * N, xin, m->tmp, N, C);
         // x = x + relu(ln2 @ wfc^T)^2 @ wproj^T
         float *hpre = a->hpre + (size_t)l * N * F;
@@ -1298,12 +1186,14 @@ static void gpt_backward(GPT *m, const int32_t *inp, int B) {
         // ln2 = norm(xmid); xmid = xin + att @ wo^T
         rmsnorm_backward(m->dres, m->dres_mm, m->dln, a->xmid + l * NC, a->rstd2 + (size_t)l * N, N, C, 1);
         dres = mm_view(m->dres, m->dres_mm);
-        const mm_t *att_mm = a->att_mm ? a->att_mm + l * NC : (const mm_t *)(a->att + l * NC);
-        matmul(G + o->wo, dres, att_mm, C, N, C, 1, 0, 1, MM_BF16);
+        matmul(G + o->wo, dres, a->att + l * NC, C, N, C, 1, 0, 1, MM_BF16);
         matmul(m->datt, dres, m->wmm + o->wo, N, C, C, 0, 0, 0, MM_BF16);
         // attention, QK-norm, RoPE, value embeddings
-        attention_backward(m->dqkv, m->datt, qkv, a->att + l * NC, a->lse + (size_t)l * N * c->NH, m, B, c->window[l]);
-        rope_norm_backward(m->dqkv, m->dqkv_mm, qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), m->cos, m->sin, c, N);
+        size_t KVL = (size_t)l * N * c->NKV * c->hs;
+        attention_backward(m->dqh, m->dkh, m->dvh, m->datt, a->oh + l * NC, a->lse + (size_t)l * N * c->NH,
+                           a->qh + l * NC, a->kh + KVL, a->vh + KVL, m, B, c->window[l]);
+        rope_norm_backward(m->dqkv, m->dqkv_mm, m->dqh, m->dkh, m->dvh, qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV),
+                           m->cos, m->sin, c, N);
         if (has_ve(c, l))
             ve_backward(G + o->ve, G + o->vegate, m->dgate, m->dqkv, a->gate + (size_t)l * N * c->NKV,
                         P + o->ve, xin, rstd1, inp, c, N);

@@ -44,7 +44,7 @@ typedef struct { const char *name; int depth, C, hs, B; } BenchCfg;
 
 static void bench_config(const BenchCfg *bc, double fma_peak, double bf16_peak, int steps) {
     Config c = {.V = VOCAB_SIZE, .T = MAX_SEQ_LEN, .C = bc->C, .NL = bc->depth, .hs = bc->hs,
-                .NH = bc->C / bc->hs, .F = MLP_RATIO * bc->C};
+                .NH = bc->C / bc->hs, .F = MLP_RATIO * bc->C, .qblock = ATTN_QBLOCK};
     c.NKV = c.NH / KV_GROUP;
     config_windows(&c, WINDOW_PATTERN);
     GPT m;

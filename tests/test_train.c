@@ -10,9 +10,10 @@
 #include "testlib.h"
 
 // A tiny config exercising every feature: GQA (4 query heads on 2 KV heads), a short window
-// on layer 0 (3 < T), value embeddings on layers 0 and 2, gate reading 32 of 40 channels.
+// on layer 0 (3 < T), value embeddings on layers 0 and 2, gate reading 32 of 40 channels,
+// attention in query blocks of 5 (the last one partial).
 static Config tiny_config(void) {
-    Config c = {.V = 23, .T = 12, .C = 40, .NL = 3, .NH = 4, .NKV = 2, .hs = 10, .F = 160};
+    Config c = {.V = 23, .T = 12, .C = 40, .NL = 3, .NH = 4, .NKV = 2, .hs = 10, .F = 160, .qblock = 5};
     c.window[0] = 3; c.window[1] = 5; c.window[2] = 12;
     return c;
 }
@@ -150,42 +151,53 @@ static void test_init(void) {
     CHECK(e.window[1] == 256 && e.window[2] == 512);   // last layer always full
 }
 
-// Attention output at i must not depend on keys after i or before i - W.
+// Attention output at i must not depend on keys after i or before i - W; it must match a
+// direct softmax; and computing it in blocks of 4 queries changes nothing.
 static void test_attention_mask(void) {
     Config c = {.V = 11, .T = 16, .C = 16, .NL = 1, .NH = 2, .NKV = 1, .hs = 8, .F = 64};
     c.window[0] = 5;
     GPT m;
     gpt_build(&m, &c, 1, 3);
-    int QKV = qkv_dim(&c), N = c.T;
-    float *qkv = xcalloc((size_t)N * QKV, 4), *att = xcalloc((size_t)N * c.C, 4), *att2 = xcalloc((size_t)N * c.C, 4);
+    int N = c.T, hs = c.hs;
+    // head-major q (1,2,T,hs), k and v (1,1,T,hs); mm_t is float in this build
+    float *q = xcalloc((size_t)N * c.C, 4), *k = xcalloc((size_t)N * hs, 4), *v = xcalloc((size_t)N * hs, 4);
+    float *oh = xcalloc((size_t)N * c.C, 4), *oh2 = xcalloc((size_t)N * c.C, 4), *att = xcalloc((size_t)N * c.C, 4);
     float *lse = xcalloc((size_t)N * c.NH, 4);
     uint64_t s = 5;
-    for (int i = 0; i < N * QKV; i++) qkv[i] = rng_normal(&s);
-    attention_forward(att, NULL, lse, qkv, &m, 1, c.window[0]);
+    for (int i = 0; i < N * c.C; i++) q[i] = rng_normal(&s);
+    for (int i = 0; i < N * hs; i++) { k[i] = rng_normal(&s); v[i] = rng_normal(&s); }
+    attention_forward(oh, att, lse, q, k, v, &m, 1, c.window[0]);
     int i = 10, far = 10 - 5 - 1;   // key 4 is outside query 10's window [5, 10]
-    for (int d = 0; d < QKV - c.NH * c.hs; d++) { qkv[(size_t)12 * QKV + c.NH * c.hs + d] += 3.0f; qkv[(size_t)far * QKV + c.NH * c.hs + d] -= 2.0f; }
-    attention_forward(att2, NULL, lse, qkv, &m, 1, c.window[0]);
-    for (int d = 0; d < c.C; d++) CHECK(att[(size_t)i * c.C + d] == att2[(size_t)i * c.C + d]);
+    for (int d = 0; d < hs; d++) { k[12 * hs + d] += 3.0f; v[12 * hs + d] += 3.0f; k[far * hs + d] -= 2.0f; v[far * hs + d] -= 2.0f; }
+    attention_forward(oh2, att, lse, q, k, v, &m, 1, c.window[0]);
+    for (int h = 0; h < c.NH; h++)
+        for (int d = 0; d < hs; d++) CHECK(oh[((size_t)h * N + i) * hs + d] == oh2[((size_t)h * N + i) * hs + d]);
     int changed = 0;   // but query 12 (sees key 12) does change
-    for (int d = 0; d < c.C; d++) changed |= att[(size_t)12 * c.C + d] != att2[(size_t)12 * c.C + d];
+    for (int d = 0; d < hs; d++) changed |= oh[(size_t)12 * hs + d] != oh2[(size_t)12 * hs + d];
     CHECK(changed);
-    // a direct softmax reference for query 7 of head 1
-    for (int j = 0; j < N * QKV; j++) qkv[j] = rng_normal(&s);
-    attention_forward(att, NULL, lse, qkv, &m, 1, c.window[0]);
+    // a direct softmax reference for query 7 of head 1 (keys 2..7), in both layouts
     double sc[16], mx = -1e30, sum = 0;
-    int q = 7, h = 1;
-    for (int j = 2; j <= q; j++) {
+    int qi = 7, h = 1;
+    for (int j = 2; j <= qi; j++) {
         double dot = 0;
-        for (int d = 0; d < c.hs; d++) dot += qkv[(size_t)q * QKV + h * c.hs + d] * qkv[(size_t)j * QKV + c.NH * c.hs + d];
-        sc[j] = dot / sqrt(c.hs); mx = fmax(mx, sc[j]);
+        for (int d = 0; d < hs; d++) dot += q[((size_t)h * N + qi) * hs + d] * k[j * hs + d];
+        sc[j] = dot / sqrt(hs); mx = fmax(mx, sc[j]);
     }
-    for (int j = 2; j <= q; j++) sum += exp(sc[j] - mx);
-    for (int d = 0; d < c.hs; d++) {
+    for (int j = 2; j <= qi; j++) sum += exp(sc[j] - mx);
+    CHECK_NEAR(lse[h * N + qi], mx + log(sum), 1e-5);
+    for (int d = 0; d < hs; d++) {
         double o = 0;
-        for (int j = 2; j <= q; j++) o += exp(sc[j] - mx) / sum * qkv[(size_t)j * QKV + (c.NH + c.NKV) * c.hs + d];
-        CHECK_NEAR(att[(size_t)q * c.C + h * c.hs + d], o, 1e-5);
+        for (int j = 2; j <= qi; j++) o += exp(sc[j] - mx) / sum * v[j * hs + d];
+        CHECK_NEAR(oh2[((size_t)h * N + qi) * hs + d], o, 1e-5);
+        CHECK(att[(size_t)qi * c.C + h * hs + d] == oh2[((size_t)h * N + qi) * hs + d]);
     }
-    free(qkv); free(att); free(att2); free(lse);
+    gpt_free(&m);
+    // the same in blocks of 4 queries
+    c.qblock = 4;
+    gpt_build(&m, &c, 1, 3);
+    attention_forward(oh, att, lse, q, k, v, &m, 1, c.window[0]);
+    for (int j = 0; j < N * c.C; j++) CHECK_NEAR(oh[j], oh2[j], 1e-6);
+    free(q); free(k); free(v); free(oh); free(oh2); free(att); free(lse);
     gpt_free(&m);
 }
 
