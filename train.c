@@ -325,7 +325,8 @@ typedef struct {
     float *qkv;              // (L,N,QKV) q,k after RoPE and QK-norm, v after the ve mix
     float *qkr;              // (L,N,NH+NKV) 1/rms of each q and k head vector
     mm_t *qh, *kh, *vh;      // (L,B,NH,T,hs), (L,B,NKV,T,hs) x2: q, k, v head-major for attention
-    float *oh, *lse;         // (L,B,NH,T,hs) attention output, (L,B,NH,T) softmax log-sum-exp
+    mm_t *P;                 // (L,B,NH,T,T) attention probabilities (only the blocks computed)
+    float *oh;               // (L,B,NH,T,hs) attention output
     mm_t *att;               // (L,N,C) attention output by token, matmul input of the projection
     float *xmid, *rstd2;     // (L,N,C) xin + attn, (L,N)
     mm_t *ln2;               // (L,N,C) norm(xmid)
@@ -354,7 +355,7 @@ typedef struct {
     float *tmp, *dres, *dln, *dx0, *dqkv, *dh, *datt, *dgate;
     mm_t *dres_mm, *dqkv_mm, *dh_mm;
     float *logits; mm_t *dlog_mm; float *nll;
-    float *S, *dP; mm_t *P, *dS;   // (B,NH,T,T) attention scores, probabilities and their grads
+    float *S, *dP; mm_t *dS;        // (B,NH,T,T) attention scores, dP, dS
     mm_t *dOh; float *Drow;         // (B,NH,T,hs) dO head-major, (B,NH,T) rowsum(dO*O)
     float *dqh, *dkh, *dvh;         // head-major gradients of q, k, v
     MuonGroup groups[MAX_GROUPS];   // Muon matrices grouped by shape
@@ -474,7 +475,7 @@ static void gpt_alloc(GPT *m, Arena *ar) {
     ALLOC(a->gate, L * N * c->NKV);
     ALLOC(a->qkv, L * N * QKV); ALLOC(a->qkr, L * N * (c->NH + c->NKV));
     ALLOC(a->qh, L * N * C); ALLOC(a->kh, L * N * KVD); ALLOC(a->vh, L * N * KVD);
-    ALLOC(a->oh, L * N * C); ALLOC(a->lse, L * N * c->NH); ALLOC(a->att, L * N * C);
+    ALLOC(a->P, L * TT); ALLOC(a->oh, L * N * C); ALLOC(a->att, L * N * C);
     ALLOC(a->xmid, L * N * C); ALLOC(a->rstd2, L * N); ALLOC(a->ln2, L * N * C);
     ALLOC(a->hpre, L * N * F); ALLOC(a->hact, L * N * F); ALLOC(a->bout, L * N * C);
     ALLOC(a->rstdf, N); ALLOC(a->lnf, N * C);
@@ -484,7 +485,7 @@ static void gpt_alloc(GPT *m, Arena *ar) {
 #ifndef TRAIN_FP32
     ALLOC(m->dres_mm, N * C); ALLOC(m->dqkv_mm, N * QKV); ALLOC(m->dh_mm, N * F);
 #endif
-    ALLOC(m->S, TT); ALLOC(m->dP, TT); ALLOC(m->P, TT); ALLOC(m->dS, TT);
+    ALLOC(m->S, TT); ALLOC(m->dP, TT); ALLOC(m->dS, TT);
     ALLOC(m->dOh, N * C); ALLOC(m->Drow, N * c->NH);
     ALLOC(m->dqh, N * C); ALLOC(m->dkh, N * KVD); ALLOC(m->dvh, N * KVD);
     ALLOC(m->logits, HEAD_ROWS * c->V); ALLOC(m->dlog_mm, HEAD_ROWS * c->V); ALLOC(m->nll, N);
@@ -832,7 +833,9 @@ static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *dqh, const
 // NH/NKV heads that share a KV head (grouped-query attention). S (B*NH,T,T) holds the scores,
 // P the probabilities. Queries go in blocks of qblock rows, and a block multiplies only the
 // keys its rows can see: with 4 blocks a causal layer does 10/16 of the full (T,T) products.
-// The backward recomputes P from the saved log-sum-exp instead of keeping it per layer.
+// P is kept per layer for the backward (at T = 512 it is small next to the MLP's activations;
+// flash attention recomputes it from the scores because a GPU's T is larger and its fast
+// memory smaller).
 
 typedef struct { int i0, R, lo, nk; } AttnBlock;   // rows i0..i0+R-1 see keys lo..lo+nk-1
 
@@ -881,6 +884,7 @@ static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int
     __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     for (int j = 0; j < n; j += 16) {
         __mmask16 k = tail_mask(j, n);
+        if (j + 15 < j0 || j > j1) { _mm512_mask_storeu_ps(s + j, k, _mm512_setzero_ps()); continue; }
         __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(j), iota);
         __mmask16 vis = _mm512_cmpge_epi32_mask(idx, _mm512_set1_epi32(j0)) & _mm512_cmple_epi32_mask(idx, _mm512_set1_epi32(j1));
         __m512 e = exp512(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, s + j), vs, vsub));
@@ -896,9 +900,9 @@ static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int
 #endif
 }
 
-// oh (B,NH,T,hs) = softmax(scale * Q K^T) V; att_mm (N,C) gets it in the (token, channel)
-// layout for the output projection; lse (B,NH,T) the softmax log-sum-exp
-static void attention_forward(float *oh, mm_t *att_mm, float *lse, const mm_t *qh, const mm_t *kh,
+// oh (B,NH,T,hs) = P V with P (B,NH,T,T) = softmax(scale * Q K^T); att_mm (N,C) gets oh in
+// the (token, channel) layout for the output projection
+static void attention_forward(float *oh, mm_t *att_mm, mm_t *P, const mm_t *qh, const mm_t *kh,
                               const mm_t *vh, GPT *m, int B, int W) {
     const Config *c = &m->cfg;
     int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c);
@@ -918,17 +922,16 @@ static void attention_forward(float *oh, mm_t *att_mm, float *lse, const mm_t *q
         float *s = m->S + (size_t)row * T + k.lo;
         int j0 = (i - W > 0 ? i - W : 0) - k.lo, j1 = i - k.lo;
         float mx = -INFINITY;
+        #pragma omp simd reduction(max:mx)
         for (int j = j0; j <= j1; j++) mx = s[j] > mx ? s[j] : mx;
-        mx *= scale;
-        float sum = exp_row_masked(s, k.nk, scale, mx, j0, j1), inv = 1.0f / sum;
-        mm_t *p = m->P + (size_t)row * T + k.lo;
+        float inv = 1.0f / exp_row_masked(s, k.nk, scale, mx * scale, j0, j1);
+        mm_t *p = P + (size_t)row * T + k.lo;
         for (int j = 0; j < k.nk; j++) p[j] = to_mm(s[j] * inv);
-        lse[row] = mx + logf(sum);
     }
     for (int hh = 0; hh < grp; hh++)   // O = P V
         for (int i0 = 0; i0 < T; i0 += qb) {
             AttnBlock k = attn_block(c, i0, W);
-            Mat p = {m->P + ((size_t)hh * T + i0) * T + k.lo, T, ss}, v = {vh + (size_t)k.lo * hs, hs, kvs};
+            Mat p = {P + ((size_t)hh * T + i0) * T + k.lo, T, ss}, v = {vh + (size_t)k.lo * hs, hs, kvs};
             Mat o = {oh + ((size_t)hh * T + i0) * hs, hs, qs};
             matmul_mat(o, p, v, nb, k.R, k.nk, hs, 0, 0, 0, MM_BF16);
         }
@@ -941,10 +944,9 @@ static void attention_forward(float *oh, mm_t *att_mm, float *lse, const mm_t *q
 }
 
 // Given datt (N,C), writes dqh (B,NH,T,hs) and dkh, dvh (B,NKV,T,hs):
-//   P = exp(scale*QK^T - lse); dP = dO V^T; D = rowsum(dO*O); dS = P*(dP - D)*scale
-//   dQ = dS K; dK = dS^T Q; dV = P^T dO
+//   dP = dO V^T; D = rowsum(dO*O); dS = P*(dP - D)*scale; dQ = dS K; dK = dS^T Q; dV = P^T dO
 static void attention_backward(float *dqh, float *dkh, float *dvh, const float *datt, const float *oh,
-                               const float *lse, const mm_t *qh, const mm_t *kh, const mm_t *vh,
+                               const mm_t *P, const mm_t *qh, const mm_t *kh, const mm_t *vh,
                                GPT *m, int B, int W) {
     const Config *c = &m->cfg;
     int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c);
@@ -958,27 +960,18 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
         for (int i = 0; i < hs; i++) { D += d[i] * o[i]; m->dOh[(size_t)row * hs + i] = to_mm(d[i]); }
         m->Drow[row] = D;
     }
-    for (int hh = 0; hh < grp; hh++)   // S = Q K^T, dP = dO V^T
+    for (int hh = 0; hh < grp; hh++)   // dP = dO V^T
         for (int i0 = 0; i0 < T; i0 += qb) {
             AttnBlock k = attn_block(c, i0, W);
-            size_t qo = ((size_t)hh * T + i0) * hs, so = ((size_t)hh * T + i0) * T + k.lo;
-            Mat q = {qh + qo, hs, qs}, dO = {m->dOh + qo, hs, qs};
-            Mat kk = {kh + (size_t)k.lo * hs, hs, kvs}, v = {vh + (size_t)k.lo * hs, hs, kvs};
-            matmul_mat((Mat){m->S + so, T, ss}, q, kk, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
-            matmul_mat((Mat){m->dP + so, T, ss}, dO, v, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
+            Mat dO = {m->dOh + ((size_t)hh * T + i0) * hs, hs, qs}, v = {vh + (size_t)k.lo * hs, hs, kvs};
+            matmul_mat((Mat){m->dP + ((size_t)hh * T + i0) * T + k.lo, T, ss}, dO, v, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
         }
     #pragma omp parallel for schedule(static)
-    for (int row = 0; row < B * NH * T; row++) {   // P and dS
-        int i = row % T;
-        AttnBlock k = attn_block(c, i, W);
+    for (int row = 0; row < B * NH * T; row++) {   // dS (zero where P is)
+        AttnBlock k = attn_block(c, row % T, W);
         size_t so = (size_t)row * T + k.lo;
-        float *s = m->S + so, *dp = m->dP + so, D = m->Drow[row];
-        int j0 = (i - W > 0 ? i - W : 0) - k.lo, j1 = i - k.lo;
-        exp_row_masked(s, k.nk, scale, lse[row], j0, j1);   // S now holds P
-        for (int j = 0; j < k.nk; j++) {
-            m->P[so + j] = to_mm(s[j]);
-            m->dS[so + j] = to_mm(s[j] * (dp[j] - D) * scale);
-        }
+        float D = m->Drow[row];
+        for (int j = 0; j < k.nk; j++) m->dS[so + j] = to_mm(from_mm(P[so + j]) * (m->dP[so + j] - D) * scale);
     }
     memset(dkh, 0, (size_t)nb * T * hs * sizeof(float));
     memset(dvh, 0, (size_t)nb * T * hs * sizeof(float));
@@ -987,11 +980,11 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
             AttnBlock k = attn_block(c, i0, W);
             size_t qo = ((size_t)hh * T + i0) * hs, so = ((size_t)hh * T + i0) * T + k.lo;
             Mat q = {qh + qo, hs, qs}, dO = {m->dOh + qo, hs, qs}, kk = {kh + (size_t)k.lo * hs, hs, kvs};
-            Mat dS = {m->dS + so, T, ss}, P = {m->P + so, T, ss};
+            Mat dS = {m->dS + so, T, ss}, p = {P + so, T, ss};
             matmul_mat((Mat){dqh + qo, hs, qs}, dS, kk, nb, k.R, k.nk, hs, 0, 0, 0, MM_BF16);   // dQ = dS K
             Mat dk = {dkh + (size_t)k.lo * hs, hs, kvs}, dv = {dvh + (size_t)k.lo * hs, hs, kvs};
             matmul_mat(dk, dS, q, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dK += dS^T Q
-            matmul_mat(dv, P, dO, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dV += P^T dO
+            matmul_mat(dv, p, dO, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dV += P^T dO
         }
 }
 
@@ -1019,7 +1012,7 @@ static void gpt_forward(GPT *m, const int32_t *inp, int B) {
     const Config *c = &m->cfg;
     Acts *a = &m->a;
     int N = B * c->T, C = c->C, F = c->F, QKV = qkv_dim(c);
-    size_t NC = (size_t)N * C;
+    size_t NC = (size_t)N * C, TT = (size_t)B * c->NH * c->T * c->T;
     const float *P = m->params;
     embed_forward(a->x0, a->rstd0, P + m->wte, inp, N, C);
     for (int l = 0; l < c->NL; l++) {
@@ -1037,7 +1030,7 @@ static void gpt_forward(GPT *m, const int32_t *inp, int B) {
             ve_forward(qkv, a->gate + (size_t)l * N * c->NKV, P + o->ve, P + o->vegate, xin, rstd1, inp, c, N);
         rope_norm_forward(qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), a->qh + l * NC, a->kh + KVL,
                           a->vh + KVL, m->cos, m->sin, c, N);
-        attention_forward(a->oh + l * NC, a->att + l * NC, a->lse + (size_t)l * N * c->NH, a->qh + l * NC,
+        attention_forward(a->oh + l * NC, a->att + l * NC, a->P + l * TT, a->qh + l * NC,
                           a->kh + KVL, a->vh + KVL, m, B, c->window[l]);
         // x = x + att @ wo^T; ln2 = norm(x)
         matmul(m->tmp, a->att + l * NC, m->wmm + o->wo, N, C, C, 0, 1, 0, MM_BF16);
@@ -1163,7 +1156,7 @@ static void gpt_backward(GPT *m, const int32_t *inp, int B) {
     const Config *c = &m->cfg;
     Acts *a = &m->a;
     int N = B * c->T, C = c->C, F = c->F, QKV = qkv_dim(c);
-    size_t NC = (size_t)N * C;
+    size_t NC = (size_t)N * C, TT = (size_t)B * c->NH * c->T * c->T;
     const float *P = m->params;
     float *G = m->grads;
     // final norm: dres = d bout[L-1]
@@ -1190,7 +1183,7 @@ static void gpt_backward(GPT *m, const int32_t *inp, int B) {
         matmul(m->datt, dres, m->wmm + o->wo, N, C, C, 0, 0, 0, MM_BF16);
         // attention, QK-norm, RoPE, value embeddings
         size_t KVL = (size_t)l * N * c->NKV * c->hs;
-        attention_backward(m->dqh, m->dkh, m->dvh, m->datt, a->oh + l * NC, a->lse + (size_t)l * N * c->NH,
+        attention_backward(m->dqh, m->dkh, m->dvh, m->datt, a->oh + l * NC, a->P + l * TT,
                            a->qh + l * NC, a->kh + KVL, a->vh + KVL, m, B, c->window[l]);
         rope_norm_backward(m->dqkv, m->dqkv_mm, m->dqh, m->dkh, m->dvh, qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV),
                            m->cos, m->sin, c, N);

@@ -162,14 +162,14 @@ static void test_attention_mask(void) {
     // head-major q (1,2,T,hs), k and v (1,1,T,hs); mm_t is float in this build
     float *q = xcalloc((size_t)N * c.C, 4), *k = xcalloc((size_t)N * hs, 4), *v = xcalloc((size_t)N * hs, 4);
     float *oh = xcalloc((size_t)N * c.C, 4), *oh2 = xcalloc((size_t)N * c.C, 4), *att = xcalloc((size_t)N * c.C, 4);
-    float *lse = xcalloc((size_t)N * c.NH, 4);
+    float *P = xcalloc((size_t)c.NH * N * N, 4);
     uint64_t s = 5;
     for (int i = 0; i < N * c.C; i++) q[i] = rng_normal(&s);
     for (int i = 0; i < N * hs; i++) { k[i] = rng_normal(&s); v[i] = rng_normal(&s); }
-    attention_forward(oh, att, lse, q, k, v, &m, 1, c.window[0]);
+    attention_forward(oh, att, P, q, k, v, &m, 1, c.window[0]);
     int i = 10, far = 10 - 5 - 1;   // key 4 is outside query 10's window [5, 10]
     for (int d = 0; d < hs; d++) { k[12 * hs + d] += 3.0f; v[12 * hs + d] += 3.0f; k[far * hs + d] -= 2.0f; v[far * hs + d] -= 2.0f; }
-    attention_forward(oh2, att, lse, q, k, v, &m, 1, c.window[0]);
+    attention_forward(oh2, att, P, q, k, v, &m, 1, c.window[0]);
     for (int h = 0; h < c.NH; h++)
         for (int d = 0; d < hs; d++) CHECK(oh[((size_t)h * N + i) * hs + d] == oh2[((size_t)h * N + i) * hs + d]);
     int changed = 0;   // but query 12 (sees key 12) does change
@@ -184,7 +184,8 @@ static void test_attention_mask(void) {
         sc[j] = dot / sqrt(hs); mx = fmax(mx, sc[j]);
     }
     for (int j = 2; j <= qi; j++) sum += exp(sc[j] - mx);
-    CHECK_NEAR(lse[h * N + qi], mx + log(sum), 1e-5);
+    for (int j = 0; j < N; j++)
+        CHECK_NEAR(P[((size_t)h * N + qi) * N + j], j >= 2 && j <= qi ? exp(sc[j] - mx) / sum : 0.0, 1e-6);
     for (int d = 0; d < hs; d++) {
         double o = 0;
         for (int j = 2; j <= qi; j++) o += exp(sc[j] - mx) / sum * v[j * hs + d];
@@ -195,9 +196,9 @@ static void test_attention_mask(void) {
     // the same in blocks of 4 queries
     c.qblock = 4;
     gpt_build(&m, &c, 1, 3);
-    attention_forward(oh, att, lse, q, k, v, &m, 1, c.window[0]);
+    attention_forward(oh, att, P, q, k, v, &m, 1, c.window[0]);
     for (int j = 0; j < N * c.C; j++) CHECK_NEAR(oh[j], oh2[j], 1e-6);
-    free(q); free(k); free(v); free(oh); free(oh2); free(att); free(lse);
+    free(q); free(k); free(v); free(oh); free(oh2); free(att); free(P);
     gpt_free(&m);
 }
 
