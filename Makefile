@@ -11,7 +11,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 # train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls.
 PRECISION   ?= bf16
-TRAIN_FLAGS := -std=c11 -O3 -march=native -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed \
+TRAIN_FLAGS := -std=c11 -O3 -march=native -fno-math-errno -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed \
                $(if $(filter fp32,$(PRECISION)),-DTRAIN_FP32,)
 TRAIN_LIBS  := -ldnnl $(LDLIBS)
 

@@ -86,8 +86,11 @@ matmuls use (peak_gflops): mfu_percent in the summary.
 // ----------------------------------------------------------------------------
 // Matmul precision: mm_t is the type the matrix products read.
 
-#define MM_IN_BF16 1    // matmul() modes, see there
+#define MM_IN_BF16 1    // matmul() precisions and epilogues, see there
 #define MM_OUT_BF16 2
+#define MM_SET 0
+#define MM_ACC 1
+#define MM_RELU2 2
 #ifdef TRAIN_FP32
 typedef float mm_t;
 #define MM_BF16 0
@@ -133,7 +136,8 @@ static void *xcalloc(size_t n, size_t size) {
 // oneDNN matmul: C(M,N) (+)= op(A)(M,K) @ op(B)(K,N), row-major, for a batch of nb products.
 // Each operand is a Mat: a pointer, the row stride of the matrix as stored and the stride
 // between the batch's matrices. ta: A is stored (K,M); tb: B is stored (N,K) (a PyTorch
-// (out,in) weight). acc: add into C (gradient accumulation). bf: 0 fp32 in and out,
+// (out,in) weight). post: MM_SET C = AB, MM_ACC C += AB (gradient accumulation), MM_RELU2
+// C = relu(AB)^2 (the MLP's activation, fused). bf: 0 fp32 in and out,
 // MM_IN_BF16 bf16 in and fp32 out, MM_OUT_BF16 bf16 in and out.
 // One primitive per distinct shape, created on first use (during the budget's uncounted
 // warm-up steps) and reused; each call only swaps the data pointers, so nothing is allocated
@@ -143,7 +147,7 @@ static void *xcalloc(size_t n, size_t size) {
 
 typedef struct { const void *p; long ld, stride; } Mat;
 
-typedef struct { long nb, M, K, N, ta, tb, acc, bf, lda, ldb, ldc, sa, sb, sc; } MatmulShape;
+typedef struct { long nb, M, K, N, ta, tb, post, bf, lda, ldb, ldc, sa, sb, sc; } MatmulShape;
 
 typedef struct {
     MatmulShape s;
@@ -184,10 +188,14 @@ static Matmul *matmul_get(const MatmulShape *s) {
     DNNL_CHECK(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd));
     dnnl_primitive_attr_t attr;
     DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    if (s->acc) {
+    if (s->post != MM_SET) {
         dnnl_post_ops_t po;
         DNNL_CHECK(dnnl_post_ops_create(&po));
-        DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+        if (s->post == MM_ACC) DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
+        else {
+            DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+            DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_square, 0.0f, 0.0f));
+        }
         DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
         dnnl_post_ops_destroy(po);
     }
@@ -202,8 +210,8 @@ static Matmul *matmul_get(const MatmulShape *s) {
     return m;
 }
 
-static void matmul_mat(Mat C, Mat A, Mat B, int nb, int M, int K, int N, int ta, int tb, int acc, int bf) {
-    MatmulShape s = {nb, M, K, N, ta, tb, acc, bf, A.ld, B.ld, C.ld, A.stride, B.stride, C.stride};
+static void matmul_mat(Mat C, Mat A, Mat B, int nb, int M, int K, int N, int ta, int tb, int post, int bf) {
+    MatmulShape s = {nb, M, K, N, ta, tb, post, bf, A.ld, B.ld, C.ld, A.stride, B.stride, C.stride};
     if (nb == 1) s.sa = s.sb = s.sc = 0;
     Matmul *m = matmul_get(&s);
     DNNL_CHECK(dnnl_memory_set_data_handle(m->a, (void *)A.p));
@@ -216,13 +224,13 @@ static void matmul_mat(Mat C, Mat A, Mat B, int nb, int M, int K, int N, int ta,
 
 // nb products of densely stored matrices, back to back
 static void matmul_batch(void *C, const void *A, const void *B, int nb, int M, int K, int N,
-                         int ta, int tb, int acc, int bf) {
+                         int ta, int tb, int post, int bf) {
     Mat a = {A, ta ? M : K, (long)M * K}, b = {B, tb ? K : N, (long)K * N}, c = {C, N, (long)M * N};
-    matmul_mat(c, a, b, nb, M, K, N, ta, tb, acc, bf);
+    matmul_mat(c, a, b, nb, M, K, N, ta, tb, post, bf);
 }
 
-static void matmul(void *C, const void *A, const void *B, int M, int K, int N, int ta, int tb, int acc, int bf) {
-    matmul_batch(C, A, B, 1, M, K, N, ta, tb, acc, bf);
+static void matmul(void *C, const void *A, const void *B, int M, int K, int N, int ta, int tb, int post, int bf) {
+    matmul_batch(C, A, B, 1, M, K, N, ta, tb, post, bf);
 }
 
 static void matmul_free_all(void) {
@@ -330,8 +338,7 @@ typedef struct {
     mm_t *att;               // (L,N,C) attention output by token, matmul input of the projection
     float *xmid, *rstd2;     // (L,N,C) xin + attn, (L,N)
     mm_t *ln2;               // (L,N,C) norm(xmid)
-    float *hpre;             // (L,N,F) fc output
-    mm_t *hact;              // (L,N,F) relu(hpre)^2
+    mm_t *hact;              // (L,N,F) relu(ln2 @ wfc^T)^2
     float *bout;             // (L,N,C) block output xmid + mlp
     float *rstdf;            // (N)
     mm_t *lnf;               // (N,C) final norm
@@ -477,7 +484,7 @@ static void gpt_alloc(GPT *m, Arena *ar) {
     ALLOC(a->qh, L * N * C); ALLOC(a->kh, L * N * KVD); ALLOC(a->vh, L * N * KVD);
     ALLOC(a->P, L * TT); ALLOC(a->oh, L * N * C); ALLOC(a->att, L * N * C);
     ALLOC(a->xmid, L * N * C); ALLOC(a->rstd2, L * N); ALLOC(a->ln2, L * N * C);
-    ALLOC(a->hpre, L * N * F); ALLOC(a->hact, L * N * F); ALLOC(a->bout, L * N * C);
+    ALLOC(a->hact, L * N * F); ALLOC(a->bout, L * N * C);
     ALLOC(a->rstdf, N); ALLOC(a->lnf, N * C);
     // scratch
     ALLOC(m->tmp, N * C); ALLOC(m->dres, N * C); ALLOC(m->dln, N * C); ALLOC(m->dx0, N * C);
@@ -989,18 +996,13 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
 }
 
 // ----------------------------------------------------------------------------
-// MLP activation relu(x)^2
+// MLP activation relu(x)^2: the forward is fused into the fc matmul (MM_RELU2)
 
-static void relu2_forward(mm_t *out, const float *x, size_t n) {
-    #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) { float r = x[i] > 0.0f ? x[i] : 0.0f; out[i] = to_mm(r * r); }
-}
-
-// dh = dout * 2*relu(x): into dhm (bf16) if not NULL, else in place
-static void relu2_backward(mm_t *dhm, float *dh, const float *x, size_t n) {
+// dh = dout * 2*relu(x), relu(x) = sqrt(hact): into dhm (bf16) if not NULL, else in place
+static void relu2_backward(mm_t *dhm, float *dh, const mm_t *hact, size_t n) {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float d = x[i] > 0.0f ? dh[i] * 2.0f * x[i] : 0.0f;
+        float d = dh[i] * 2.0f * sqrtf(from_mm(hact[i]));
         if (dhm) dhm[i] = to_mm(d); else dh[i] = d;
     }
 }
@@ -1036,9 +1038,8 @@ static void gpt_forward(GPT *m, const int32_t *inp, int B) {
         matmul(m->tmp, a->att + l * NC, m->wmm + o->wo, N, C, C, 0, 1, 0, MM_BF16);
         add_norm_forward(a->xmid + l * NC, a->ln2 + l * NC, a->rstd2 + (size_t)l * N, xin, m->tmp, N, C);
         // x = x + relu(ln2 @ wfc^T)^2 @ wproj^T
-        float *hpre = a->hpre + (size_t)l * N * F;
-        matmul(hpre, a->ln2 + l * NC, m->wmm + o->wfc, N, C, F, 0, 1, 0, MM_BF16);
-        relu2_forward(a->hact + (size_t)l * N * F, hpre, (size_t)N * F);
+        matmul(a->hact + (size_t)l * N * F, a->ln2 + l * NC, m->wmm + o->wfc, N, C, F, 0, 1, MM_RELU2,
+               MM_BF16 ? MM_OUT_BF16 : 0);
         matmul(m->tmp, a->hact + (size_t)l * N * F, m->wmm + o->wproj, N, F, C, 0, 1, 0, MM_BF16);
         add_norm_forward(a->bout + l * NC, NULL, NULL, a->xmid + l * NC, m->tmp, N, C);
     }
@@ -1171,8 +1172,8 @@ static void gpt_backward(GPT *m, const int32_t *inp, int B) {
         const mm_t *dres = mm_view(m->dres, m->dres_mm);
         matmul(G + o->wproj, dres, a->hact + (size_t)l * N * F, C, N, F, 1, 0, 1, MM_BF16);
         matmul(m->dh, dres, m->wmm + o->wproj, N, C, F, 0, 0, 0, MM_BF16);
-        // hact = relu(hpre)^2, hpre = ln2 @ wfc^T
-        relu2_backward(m->dh_mm, m->dh, a->hpre + (size_t)l * N * F, (size_t)N * F);
+        // hact = relu(ln2 @ wfc^T)^2
+        relu2_backward(m->dh_mm, m->dh, a->hact + (size_t)l * N * F, (size_t)N * F);
         const mm_t *dh = mm_view(m->dh, m->dh_mm);
         matmul(G + o->wfc, dh, a->ln2 + l * NC, F, N, C, 1, 0, 1, MM_BF16);
         matmul(m->dln, dh, m->wmm + o->wfc, N, F, C, 0, 0, 0, MM_BF16);
