@@ -15,12 +15,12 @@ This is the one file the research agent edits. It is a C port of the autoresearc
 Layout follows llm.c's train_gpt2.c: X_forward / X_backward pairs of plain functions over
 float*, all parameters in one buffer, short names B,T,C,NH,hs,V.
 
-Matrix products go through oneDNN's matmul primitive (created once per shape, reused). By
-default they take bf16 inputs (fp32 master weights, fp32 accumulation and outputs; norms,
-softmax, loss in fp32), like torch.autocast(bfloat16). Build with -DTRAIN_FP32
-(make PRECISION=fp32) for fp32 matmuls. Attention, the softmaxes and the element-wise passes
-are hand-written (AVX-512 where it pays) and parallel with OpenMP, on the same libgomp threads
-as oneDNN (see main() for why the threads must wait passively).
+Matrix products, attention's included, go through oneDNN's matmul primitive (created once
+per shape, reused). By default they take bf16 inputs (fp32 master weights, fp32 accumulation
+and outputs; norms, softmax, loss in fp32), like torch.autocast(bfloat16). Build with
+-DTRAIN_FP32 (make PRECISION=fp32) for fp32 matmuls. The softmaxes and the element-wise
+passes are hand-written (AVX-512 where it pays) and parallel with OpenMP, on the same libgomp
+threads as oneDNN (see main() for why the threads must wait passively).
 
 Speed is reported as model FLOPs (gpt_flops_per_token) over the peak of the precision the
 matmuls use (peak_gflops): mfu_percent in the summary.
@@ -840,9 +840,9 @@ static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *dqh, const
 // NH/NKV heads that share a KV head (grouped-query attention). S (B*NH,T,T) holds the scores,
 // P the probabilities. Queries go in blocks of qblock rows, and a block multiplies only the
 // keys its rows can see: with 4 blocks a causal layer does 10/16 of the full (T,T) products.
-// P is kept per layer for the backward (at T = 512 it is small next to the MLP's activations;
-// flash attention recomputes it from the scores because a GPU's T is larger and its fast
-// memory smaller).
+// P is kept per layer for the backward, which saves recomputing the scores: at the defaults
+// it is 2 MB a layer, as much as the MLP's activation (flash attention recomputes it because a
+// GPU's T is larger and its fast memory smaller).
 
 typedef struct { int i0, R, lo, nk; } AttnBlock;   // rows i0..i0+R-1 see keys lo..lo+nk-1
 
