@@ -110,9 +110,7 @@ static inline float from_mm(mm_t x) { union { uint32_t u; float f; } v = {.u = (
 // Attention queries per matmul block (see attention_forward): fp32 products gain from skipping
 // the keys a block cannot see; bf16 ones run fastest as one (T,T) product (oneDNN's AMX kernels
 // need the batch's matrices back to back). Measured on this machine.
-#ifndef ATTN_QBLOCK
 #define ATTN_QBLOCK (MM_BF16 ? 0 : 128)
-#endif
 
 // The bf16 copy a producer wrote next to its fp32 output (fused, saving a pass), or in the fp32
 // build the fp32 output itself (the copies are NULL there).
