@@ -274,7 +274,7 @@ typedef struct {
     int NL;                  // layers
     int NH, NKV, hs;         // query heads, KV heads, head size
     int F;                   // MLP hidden width
-    int qblock;              // attention queries per matmul block (0: all T at once)
+    int qblock;              // attention queries per matmul block (0: see attn_qblock)
     int window[MAX_LAYERS];  // attention window per layer: key j is visible to query i if i-window <= j <= i
 } Config;
 
@@ -844,11 +844,16 @@ static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *dqh, const
 
 typedef struct { int i0, R, lo, nk; } AttnBlock;   // rows i0..i0+R-1 see keys lo..lo+nk-1
 
-static int attn_qblock(const Config *c) { return c->qblock > 0 && c->qblock < c->T ? c->qblock : c->T; }
+// Rows per block: qblock; or, with qblock 0, the whole square, unless the window is under half
+// the context (then blocks of W rows, so the work stays O(T*W) however small W is)
+static int attn_qblock(const Config *c, int W) {
+    if (c->qblock > 0) return c->qblock < c->T ? c->qblock : c->T;
+    return 2 * W >= c->T ? c->T : W > 16 ? W : 16;
+}
 
 // The block of query row i
 static AttnBlock attn_block(const Config *c, int i, int W) {
-    int qb = attn_qblock(c);
+    int qb = attn_qblock(c, W);
     AttnBlock k = {.i0 = i - i % qb};
     k.R = c->T - k.i0 < qb ? c->T - k.i0 : qb;
     k.lo = k.i0 - W > 0 ? k.i0 - W : 0;
@@ -910,7 +915,7 @@ static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int
 static void attention_forward(float *oh, mm_t *att_mm, mm_t *P, const mm_t *qh, const mm_t *kh,
                               const mm_t *vh, GPT *m, int B, int W) {
     const Config *c = &m->cfg;
-    int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c);
+    int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c, W);
     long qs = (long)grp * T * hs, kvs = (long)T * hs, ss = (long)grp * T * T;   // batch strides
     float scale = 1.0f / sqrtf((float)hs);
     for (int hh = 0; hh < grp; hh++)   // S = Q K^T
@@ -954,7 +959,7 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
                                const mm_t *P, const mm_t *qh, const mm_t *kh, const mm_t *vh,
                                GPT *m, int B, int W) {
     const Config *c = &m->cfg;
-    int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c);
+    int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c, W);
     long qs = (long)grp * T * hs, kvs = (long)T * hs, ss = (long)grp * T * T;
     float scale = 1.0f / sqrtf((float)hs);
     #pragma omp parallel for schedule(static)

@@ -198,6 +198,13 @@ static void test_attention_mask(void) {
     gpt_build(&m, &c, 1, 3);
     attention_forward(oh, att, P, q, k, v, &m, 1, c.window[0]);
     for (int j = 0; j < N * c.C; j++) CHECK_NEAR(oh[j], oh2[j], 1e-6);
+    // block sizes: whole square for windows of half the context or more, else O(T*W) blocks
+    Config d = {.T = 512};
+    CHECK(attn_qblock(&d, 256) == 512 && attn_qblock(&d, 512) == 512);
+    CHECK(attn_qblock(&d, 64) == 64 && attn_qblock(&d, 4) == 16);
+    d.qblock = 128;
+    CHECK(attn_qblock(&d, 512) == 128 && attn_block(&d, 300, 256).i0 == 256 && attn_block(&d, 300, 256).lo == 0);
+    CHECK(attn_block(&d, 400, 256).lo == 128 && attn_block(&d, 400, 256).nk == 384);
     free(q); free(k); free(v); free(oh); free(oh2); free(att); free(P);
     gpt_free(&m);
 }
