@@ -84,28 +84,51 @@ matmuls use (peak_gflops): mfu_percent in the summary.
 // 11.4K tokens/s.
 
 // ----------------------------------------------------------------------------
-// Matmul precision: mm_t is the type the matrix products read.
+// Matmul precision. The model's products read mm_t: bf16 (autocast) by default where the CPU
+// has bf16 dot products (-march=native tells: __AVX512BF16__), else fp32, as with
+// -DTRAIN_FP32 (make PRECISION=fp32). Polar Express iterates in pe_t: bf16 wherever the CPU
+// has bf16 dot products, in the fp32 build too, because the original casts to bf16 there
+// itself, outside autocast; so the two builds differ in autocast alone.
 
 #define MM_IN_BF16 1    // matmul() precisions and epilogues, see there
 #define MM_OUT_BF16 2
 #define MM_SET 0
 #define MM_ACC 1
 #define MM_RELU2 2
+
+static inline uint16_t to_bf16(float x) {   // round to nearest even (never NaN in a good run)
+    union { float f; uint32_t u; } v = {.f = x};
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float from_bf16(uint16_t x) { union { uint32_t u; float f; } v = {.u = (uint32_t)x << 16}; return v.f; }
+static inline float to_f32(float x) { return x; }
+
+#if !defined(TRAIN_FP32) && !defined(__AVX512BF16__)
+#define TRAIN_FP32
+#endif
 #ifdef TRAIN_FP32
 typedef float mm_t;
 #define MM_BF16 0
 #define PRECISION_NAME "fp32"
-static inline mm_t to_mm(float x) { return x; }
-static inline float from_mm(mm_t x) { return x; }
+#define to_mm to_f32
+#define from_mm to_f32
 #else
 typedef uint16_t mm_t;
 #define MM_BF16 MM_IN_BF16
 #define PRECISION_NAME "bf16"
-static inline mm_t to_mm(float x) {   // round to nearest even (inputs are never NaN in a good run)
-    union { float f; uint32_t u; } v = {.f = x};
-    return (mm_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
-}
-static inline float from_mm(mm_t x) { union { uint32_t u; float f; } v = {.u = (uint32_t)x << 16}; return v.f; }
+#define to_mm to_bf16
+#define from_mm from_bf16
+#endif
+#ifdef __AVX512BF16__
+typedef uint16_t pe_t;
+#define PE_BF16 MM_IN_BF16
+#define to_pe to_bf16
+#define from_pe from_bf16
+#else
+typedef float pe_t;
+#define PE_BF16 0
+#define to_pe to_f32
+#define from_pe to_f32
 #endif
 // Attention queries per matmul block (see attention_forward): fp32 products gain from skipping
 // the keys a block cannot see; bf16 ones run fastest as one (T,T) product (oneDNN's AMX kernels
@@ -366,7 +389,7 @@ typedef struct {
     MuonGroup groups[MAX_GROUPS];   // Muon matrices grouped by shape
     int ngroups;
     float *ostack, *oy;         // Polar Express work matrices, for a whole group
-    mm_t *oxm, *oam, *oa2m;
+    pe_t *oxm, *oam, *oa2m;
     int nthreads;
     void *arena;                // every buffer above lives in it
 } GPT;
@@ -1238,14 +1261,14 @@ static const float polar_express_coeffs[5][3] = {
 // Each of the nb (rows,cols) matrices at g <- approximately U V^T of its SVD. A = X X^T is the
 // small square (X^T X for a tall matrix: matmul reads the transpose through strides, nothing is
 // copied). Same-shape matrices go through one batched matmul: measured 3x faster than one call
-// each for the 256x256 ones. In the bf16 build the matmuls read and write bf16, like the
-// original's X.bfloat16() iterations, with X itself kept in fp32.
+// each for the 256x256 ones. The matmuls read and write pe_t (bf16 where the CPU has it, like
+// the original's X.bfloat16() iterations), with X itself kept in fp32.
 static void polar_express(float *g, int nb, int rows, int cols, GPT *m) {
     int tall = rows > cols, r = tall ? cols : rows;
     size_t n = (size_t)rows * cols, rr = (size_t)r * r;
     float *X = g, *Y = m->oy;
-    mm_t *Xm = m->oxm, *A = m->oam, *A2 = m->oa2m;
-    int out = MM_BF16 ? MM_OUT_BF16 : 0;
+    pe_t *Xm = m->oxm, *A = m->oam, *A2 = m->oa2m;
+    int out = PE_BF16 ? MM_OUT_BF16 : 0;
     for (int b = 0; b < nb; b++) {   // X /= (|X|_F * 1.02 + 1e-6), per matrix
         double ss = 0;
         float *x = X + b * n;
@@ -1253,7 +1276,7 @@ static void polar_express(float *g, int nb, int rows, int cols, GPT *m) {
         for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
         float inv = 1.0f / ((float)sqrt(ss) * 1.02f + 1e-6f);
         #pragma omp parallel for
-        for (size_t i = 0; i < n; i++) { x[i] *= inv; Xm[b * n + i] = to_mm(x[i]); }
+        for (size_t i = 0; i < n; i++) { x[i] *= inv; Xm[b * n + i] = to_pe(x[i]); }
     }
     for (int it = 0; it < 5; it++) {
         float ca = polar_express_coeffs[it][0], cb = polar_express_coeffs[it][1], cc = polar_express_coeffs[it][2];
@@ -1261,11 +1284,11 @@ static void polar_express(float *g, int nb, int rows, int cols, GPT *m) {
         else      matmul_batch(A, Xm, Xm, nb, r, cols, r, 0, 1, 0, out);   // A = X X^T
         matmul_batch(A2, A, A, nb, r, r, r, 0, 0, 0, out);                 // A2 = A A
         #pragma omp parallel for
-        for (size_t i = 0; i < nb * rr; i++) A[i] = to_mm(cb * from_mm(A[i]) + cc * from_mm(A2[i]));
-        if (tall) matmul_batch(Y, Xm, A, nb, rows, r, r, 0, 0, 0, MM_BF16);   // Y = X (bA + cA^2)
-        else      matmul_batch(Y, A, Xm, nb, r, r, cols, 0, 0, 0, MM_BF16);   // Y = (bA + cA^2) X
+        for (size_t i = 0; i < nb * rr; i++) A[i] = to_pe(cb * from_pe(A[i]) + cc * from_pe(A2[i]));
+        if (tall) matmul_batch(Y, Xm, A, nb, rows, r, r, 0, 0, 0, PE_BF16);   // Y = X (bA + cA^2)
+        else      matmul_batch(Y, A, Xm, nb, r, r, cols, 0, 0, 0, PE_BF16);   // Y = (bA + cA^2) X
         #pragma omp parallel for
-        for (size_t i = 0; i < nb * n; i++) { X[i] = ca * X[i] + Y[i]; Xm[i] = to_mm(X[i]); }
+        for (size_t i = 0; i < nb * n; i++) { X[i] = ca * X[i] + Y[i]; Xm[i] = to_pe(X[i]); }
     }
 }
 
