@@ -9,7 +9,8 @@ CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -D_GNU_SOURCE -pthread -Ifixed $(EXT
 LDLIBS  := -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-# train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls.
+# train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls
+# (the default, bf16, becomes fp32 on a CPU without bf16 dot products: see train.c).
 PRECISION   ?= bf16
 TRAIN_FLAGS := -std=c11 -O3 -march=native -fno-math-errno -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed \
                $(if $(filter fp32,$(PRECISION)),-DTRAIN_FP32,)
