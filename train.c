@@ -391,7 +391,6 @@ typedef struct {
     int ngroups;
     float *ostack, *oy;         // Polar Express work matrices, for a whole group
     pe_t *oxm, *oam, *oa2m;
-    int nthreads;
     void *arena;                // every buffer above lives in it
 } GPT;
 
@@ -535,7 +534,6 @@ static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
     m->cfg = *cfg;
     Config *c = &m->cfg;
     m->Bmax = Bmax;
-    m->nthreads = omp_get_max_threads();
     gpt_layout(m);
     // Muon groups: same-shape block matrices, in tensor order
     for (int i = 0; i < m->ntensors; i++) {
@@ -1547,7 +1545,7 @@ int main(int argc, char **argv) {
     for (int l = 0; l < cfg.NL; l++) printf(" %d", cfg.window[l]);
     printf("\nparameters: %.2fM, %.1f MFLOP per token (fwd+bwd)\n", m.nparams / 1e6, flops_tok / 1e6);
     printf("batch: %d x %d tokens, %d accumulation steps, %d tokens per step; %s matmuls, %d threads\n",
-           B, T, accum, TOTAL_BATCH_SIZE, PRECISION_NAME, m.nthreads);
+           B, T, accum, TOTAL_BATCH_SIZE, PRECISION_NAME, omp_get_max_threads());
     double peak = peak_gflops();
     printf("matmul peak (%s): %.1f GFLOP/s\n", PRECISION_NAME, peak);
     fflush(stdout);
@@ -1597,7 +1595,7 @@ int main(int argc, char **argv) {
     };
     print_summary(&s);
     printf("%-18s%s\n", "precision:", PRECISION_NAME);
-    printf("%-18s%d\n", "threads:", m.nthreads);
+    printf("%-18s%d\n", "threads:", omp_get_max_threads());
     printf("%-18s%.1f\n", "peak_gflops:", peak);
     printf("%-18s%.0f\n", "tokens_per_sec:", train_s > 0 ? (step - BUDGET_WARMUP_STEPS) * (double)TOTAL_BATCH_SIZE / train_s : 0);
     fflush(stdout);
