@@ -516,7 +516,10 @@ static void gpt_alloc(GPT *m, Arena *ar) {
     ALLOC(m->S, TT); ALLOC(m->dP, TT); ALLOC(m->dS, TT);
     ALLOC(m->dOh, N * C); ALLOC(m->Drow, N * c->NH);
     ALLOC(m->dqh, N * C); ALLOC(m->dkh, N * KVD); ALLOC(m->dvh, N * KVD);
-    ALLOC(m->logits, HEAD_ROWS * c->V); ALLOC(m->dlog_mm, HEAD_ROWS * c->V); ALLOC(m->nll, N);
+    ALLOC(m->logits, HEAD_ROWS * c->V); ALLOC(m->nll, N);
+#ifndef TRAIN_FP32
+    ALLOC(m->dlog_mm, HEAD_ROWS * c->V);
+#endif
     // Polar Express work matrices, for the largest group
     size_t maxmat = 0, maxsq = 0;
     for (int gi = 0; gi < m->ngroups; gi++) {
@@ -907,6 +910,16 @@ static inline __m512 exp512(__m512 x) {
 static inline __mmask16 tail_mask(int i, int n) {   // lanes i.. of a length-n array: all, some or none
     return n - i >= 16 ? (__mmask16)0xFFFF : n - i <= 0 ? (__mmask16)0 : (__mmask16)((1u << (n - i)) - 1);
 }
+// the lanes k of v to p as mm_t: to_mm on 16 floats
+static inline void store_mm16(mm_t *p, __mmask16 k, __m512 v) {
+#ifdef TRAIN_FP32
+    _mm512_mask_storeu_ps(p, k, v);
+#else
+    __m512i u = _mm512_castps_si512(v), one = _mm512_set1_epi32(1);
+    u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+    _mm256_mask_storeu_epi16(p, k, _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
+#endif
+}
 #endif
 
 // s[j] = exp(s[j]*scale - sub) for j0 <= j <= j1, 0 elsewhere, over j < n; returns the sum
@@ -1122,26 +1135,26 @@ static float sum_exp(const float *z, int n, float mx) {
 #endif
 }
 
-// z <- ps * exp(z - mx) * (1 - (z/15)^2): the loss gradient wrt the raw logits, before the
-// -1 at the target (ps = dscale / sum)
-static void softcap_grad(float *z, int n, float mx, float ps) {
+// dz = ps * exp(z - mx) * (1 - (z/15)^2): the loss gradient wrt the raw logits, but for the
+// -1 at the target (ps = dscale / sum). dz may be z itself (the fp32 build).
+static void softcap_grad(mm_t *dz, const float *z, int n, float mx, float ps) {
 #ifdef __AVX512F__
     for (int i = 0; i < n; i += 16) {
         __mmask16 k = tail_mask(i, n);
         __m512 v = _mm512_maskz_loadu_ps(k, z + i);
         __m512 th = _mm512_mul_ps(v, _mm512_set1_ps(1.0f / SOFTCAP));
         __m512 e = exp512(_mm512_sub_ps(v, _mm512_set1_ps(mx)));
-        __m512 d = _mm512_mul_ps(_mm512_mul_ps(e, _mm512_set1_ps(ps)), _mm512_fnmadd_ps(th, th, _mm512_set1_ps(1.0f)));
-        _mm512_mask_storeu_ps(z + i, k, d);
+        store_mm16(dz + i, k, _mm512_mul_ps(_mm512_mul_ps(e, _mm512_set1_ps(ps)), _mm512_fnmadd_ps(th, th, _mm512_set1_ps(1.0f))));
     }
 #else
-    for (int i = 0; i < n; i++) { float th = z[i] / SOFTCAP; z[i] = ps * expf(z[i] - mx) * (1.0f - th * th); }
+    for (int i = 0; i < n; i++) { float th = z[i] / SOFTCAP; dz[i] = to_mm(ps * expf(z[i] - mx) * (1.0f - th * th)); }
 #endif
 }
 
 static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dscale) {
     const Config *c = &m->cfg;
     int N = B * c->T, C = c->C, V = c->V;
+    mm_t *dlog = (mm_t *)mm_view(m->logits, m->dlog_mm);   // dlogits: in place in the fp32 build
     double total = 0;
     for (int r0 = 0; r0 < N; r0 += HEAD_ROWS) {
         int R = N - r0 < HEAD_ROWS ? N - r0 : HEAD_ROWS;
@@ -1159,17 +1172,16 @@ static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dsca
             chunk += loss;
             if (dscale > 0.0f) {
                 // dz = softmax - onehot; through the softcap: d/dx 15 tanh(x/15) = 1 - (z/15)^2
-                float th = z[y] / SOFTCAP, dy = -dscale * (1.0f - th * th);
-                softcap_grad(z, V, mx, dscale / sum);
-                z[y] += dy;
-                mm_t *dl = m->dlog_mm + (size_t)t * V;
-                for (int v = 0; v < V; v++) dl[v] = to_mm(z[v]);
+                float th = z[y] / SOFTCAP, dy = (dscale / sum * expf(z[y] - mx) - dscale) * (1.0f - th * th);
+                mm_t *dz = dlog + (size_t)t * V;
+                softcap_grad(dz, z, V, mx, dscale / sum);
+                dz[y] = to_mm(dy);
             }
         }
         total += chunk;
         if (dscale > 0.0f) {
-            matmul(m->dln + (size_t)r0 * C, m->dlog_mm, m->wmm + m->head, R, V, C, 0, 0, 0, MM_BF16);
-            matmul(m->grads + m->head, m->dlog_mm, x, V, R, C, 1, 0, 1, MM_BF16);
+            matmul(m->dln + (size_t)r0 * C, dlog, m->wmm + m->head, R, V, C, 0, 0, 0, MM_BF16);
+            matmul(m->grads + m->head, dlog, x, V, R, C, 1, 0, 1, MM_BF16);
         }
     }
     return total;
@@ -1508,24 +1520,32 @@ static void nll_callback(void *ctx, const int32_t *inputs, const int32_t *target
     gpt_head(m, targets, B, nll, 0.0f);
 }
 
+// Our OpenMP loops and oneDNN's share libgomp's threads, and a step opens about a thousand
+// parallel regions. Between two of them a thread waits: spinning, it costs the cores' time;
+// asleep, it must be woken, which in a virtual machine costs tens of microseconds, more when
+// the host is busy. libgomp reads the policy when it loads, before main, so unless the user
+// chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT), run again once with a short spin: 5000
+// pauses, about 0.1 ms here, then sleep. Measured on the 2-core machine against sleeping at
+// once (OMP_WAIT_POLICY=passive), fp32 steps: 5-12% faster when nothing else runs, 15% slower
+// when another busy process shares the cores; libgomp's own default (300000 pauses) and
+// OMP_WAIT_POLICY=active were 35-90% slower then.
+#define OMP_SPIN_COUNT "5000"
+static void threads_setup(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    setenv("GOMP_SPINCOUNT", OMP_SPIN_COUNT, 1);
+    execv("/proc/self/exe", argv);   // only returns on failure: then go on as we are
+}
+
 #ifdef TESTING
 // tests and benches include this file without main(): keep what only main() calls referenced
 typedef void (*AnyFn)(void);
 static const AnyFn train_c_main_only[] __attribute__((unused)) = {
     (AnyFn)nll_callback, (AnyFn)gpt_sample, (AnyFn)peak_gflops, (AnyFn)config_default,
-    (AnyFn)gpt_flops_per_token, (AnyFn)gpt_save};
+    (AnyFn)gpt_flops_per_token, (AnyFn)gpt_save, (AnyFn)threads_setup};
 #else
 int main(int argc, char **argv) {
     (void)argc;
-    // Our OpenMP loops and oneDNN's share libgomp's threads. libgomp reads OMP_WAIT_POLICY when
-    // it loads, before main; its default (spin before sleeping) makes idle threads burn the
-    // cores the busy ones need. Measured here: passive waiting trains 2-8x faster whenever
-    // anything else runs on the 2 cores, and no slower when nothing does. So unless the user
-    // chose a policy, run again once with OMP_WAIT_POLICY=passive.
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);   // only returns on failure: then go on as we are
-    }
+    threads_setup(argv);
     double t_start = now_seconds();
     uint64_t seed = run_seed(42);
     Tokenizer *tok = tokenizer_load_prepared();

@@ -110,6 +110,7 @@ static void loss_curve(int steps) {
 }
 
 int main(int argc, char **argv) {
+    threads_setup(argv);   // the trainer's OpenMP wait policy (see train.c)
     if (argc == 3 && !strcmp(argv[1], "--curve")) { loss_curve(atoi(argv[2])); matmul_free_all(); return 0; }
     // libgomp does not survive fork() once its threads exist, so the parent runs no OpenMP:
     // each configuration runs in its own child (its peak memory its own, too).

@@ -3,7 +3,6 @@
 # Figures go to stdout; nothing here is pass/fail.
 set -u
 cd "$(dirname "$0")/.."
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 for b in build/bench/bench_* bench/*.bench.sh; do
     [ -x "$b" ] || continue
     echo "=== $(basename "$b") ==="

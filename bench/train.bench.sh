@@ -4,7 +4,6 @@
 # matmuls (bench_train_fp32), and prints both loss curves side by side.
 set -u
 cd "$(dirname "$0")/.."
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 steps=${CURVE_STEPS:-150}
 bf=build/bench/bench_train; fp=build/bench/bench_train_fp32
 if [ ! -x $bf ] || [ ! -x $fp ]; then echo "train.bench.sh: build $bf and $fp first (make bench)"; exit 1; fi
