@@ -70,6 +70,7 @@ build/tests/%: tests/%.c $(HEADERS) train.c build/san/libharness.a build/san/lib
 build/bench/%: bench/%.c $(HEADERS) train.c build/libharness.a build/libfixed.a
 	@mkdir -p build/bench
 	$(CC) $(TRAIN_FLAGS) -Iharness $< build/libharness.a build/libfixed.a -o $@ $(TRAIN_LIBS)
+build/bench/bench_train_fp32: bench/bench_train.c   # it includes bench_train.c
 
 baseline: all
 	./autoresearch prepare

@@ -114,8 +114,9 @@ int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--curve")) { loss_curve(atoi(argv[2])); matmul_free_all(); return 0; }
     // libgomp does not survive fork() once its threads exist, so the parent runs no OpenMP:
     // each configuration runs in its own child (its peak memory its own, too).
-    printf("threads %d | model FLOPs/token = 6 * (block matrices + head) + 12 * NH * hs * mean visible keys, per layer\n",
-           omp_get_max_threads());
+    const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
+    printf("threads %d (idle threads: %s%s) | model FLOPs/token = 6 * (block matrices + head) + 12 * NH * hs * mean visible keys, per layer\n",
+           omp_get_max_threads(), wp ? "OMP_WAIT_POLICY=" : sc ? "GOMP_SPINCOUNT=" : "", wp ? wp : sc ? sc : "libgomp's default");
     printf("peaks measured in each configuration's run: fp32 FMA loop (GFLOP/s), oneDNN bf16 matmul 1024^3 (GFLOP/s)\n");
     BenchCfg cfgs[] = {
         {"default", DEPTH, MODEL_DIM, HEAD_DIM, DEVICE_BATCH_SIZE},
