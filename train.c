@@ -518,7 +518,9 @@ static void gpt_alloc(GPT *m, Arena *ar) {
     ALLOC(m->dOh, N * C); ALLOC(m->Drow, N * c->NH);
     ALLOC(m->dqh, N * C); ALLOC(m->dkh, N * KVD); ALLOC(m->dvh, N * KVD);
     ALLOC(m->logits, HEAD_ROWS * c->V); ALLOC(m->nll, N);
-#ifndef TRAIN_FP32
+#ifdef TRAIN_FP32
+    m->dlog_mm = m->logits;   // the head's gradient overwrites the logits in place
+#else
     ALLOC(m->dlog_mm, HEAD_ROWS * c->V);
 #endif
     // Polar Express work matrices, for the largest group
@@ -911,7 +913,7 @@ static inline __m512 exp512(__m512 x) {
 static inline __mmask16 tail_mask(int i, int n) {   // lanes i.. of a length-n array: all, some or none
     return n - i >= 16 ? (__mmask16)0xFFFF : n - i <= 0 ? (__mmask16)0 : (__mmask16)((1u << (n - i)) - 1);
 }
-// the lanes k of v to p as mm_t: to_mm on 16 floats
+// the lanes k of v to p as mm_t: to_mm (to_bf16's rounding) on 16 floats
 static inline void store_mm16(mm_t *p, __mmask16 k, __m512 v) {
 #ifdef TRAIN_FP32
     _mm512_mask_storeu_ps(p, k, v);
@@ -1155,7 +1157,6 @@ static void softcap_grad(mm_t *dz, const float *z, int n, float mx, float ps) {
 static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dscale) {
     const Config *c = &m->cfg;
     int N = B * c->T, C = c->C, V = c->V;
-    mm_t *dlog = (mm_t *)mm_view(m->logits, m->dlog_mm);   // dlogits: in place in the fp32 build
     double total = 0;
     for (int r0 = 0; r0 < N; r0 += HEAD_ROWS) {
         int R = N - r0 < HEAD_ROWS ? N - r0 : HEAD_ROWS;
@@ -1174,15 +1175,15 @@ static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dsca
             if (dscale > 0.0f) {
                 // dz = softmax - onehot; through the softcap: d/dx 15 tanh(x/15) = 1 - (z/15)^2
                 float th = z[y] / SOFTCAP, dy = (dscale / sum * expf(z[y] - mx) - dscale) * (1.0f - th * th);
-                mm_t *dz = dlog + (size_t)t * V;
+                mm_t *dz = m->dlog_mm + (size_t)t * V;
                 softcap_grad(dz, z, V, mx, dscale / sum);
                 dz[y] = to_mm(dy);
             }
         }
         total += chunk;
         if (dscale > 0.0f) {
-            matmul(m->dln + (size_t)r0 * C, dlog, m->wmm + m->head, R, V, C, 0, 0, 0, MM_BF16);
-            matmul(m->grads + m->head, dlog, x, V, R, C, 1, 0, 1, MM_BF16);
+            matmul(m->dln + (size_t)r0 * C, m->dlog_mm, m->wmm + m->head, R, V, C, 0, 0, 0, MM_BF16);
+            matmul(m->grads + m->head, m->dlog_mm, x, V, R, C, 1, 0, 1, MM_BF16);
         }
     }
     return total;
@@ -1528,8 +1529,8 @@ static void nll_callback(void *ctx, const int32_t *inputs, const int32_t *target
 // chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT), run again once with a short spin: 5000
 // pauses, about 0.1 ms here, then sleep. Measured on the 2-core machine against sleeping at
 // once (OMP_WAIT_POLICY=passive), fp32 steps: 5-12% faster when nothing else runs, 15% slower
-// when another busy process shares the cores; libgomp's own default (300000 pauses) and
-// OMP_WAIT_POLICY=active were 35-90% slower then.
+// when another busy process shares the cores; longer spins (30000 pauses, or
+// OMP_WAIT_POLICY=active) were 35-90% slower then.
 #define OMP_SPIN_COUNT "5000"
 static void threads_setup(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
