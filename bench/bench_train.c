@@ -8,6 +8,7 @@
 //
 //   bench_train            throughput table (the matmul precision is the build's: bench_train
 //                          is bf16 unless built with PRECISION=fp32, bench_train_fp32 is fp32)
+//   bench_train NAME...    only the named configurations (default, larger, largest)
 //   bench_train --curve N  loss of a small model over N steps on a fixed learnable stream
 //                          (bench/train.bench.sh compares the bf16 and fp32 builds' curves)
 #define TESTING
@@ -112,19 +113,34 @@ static void loss_curve(int steps) {
 int main(int argc, char **argv) {
     threads_setup(argv);   // the trainer's OpenMP wait policy (see train.c)
     if (argc == 3 && !strcmp(argv[1], "--curve")) { loss_curve(atoi(argv[2])); matmul_free_all(); return 0; }
+    BenchCfg cfgs[] = {
+        {"default", DEPTH, MODEL_DIM, HEAD_DIM, DEVICE_BATCH_SIZE},
+        {"larger", 6, 384, 128, DEVICE_BATCH_SIZE},
+        {"largest", 8, 512, 128, DEVICE_BATCH_SIZE},   // the original's H100 model (depth 8, width 512)
+    };
+    enum { NCFG = sizeof cfgs / sizeof cfgs[0] };
+    int run[NCFG];
+    for (int k = 0; k < NCFG; k++) run[k] = argc == 1;   // no names: all of them
+    for (int a = 1; a < argc; a++) {
+        int k = 0;
+        while (k < NCFG && strcmp(argv[a], cfgs[k].name)) k++;
+        if (k == NCFG) {
+            int help = !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");
+            fprintf(help ? stdout : stderr, "usage: bench_train [default|larger|largest]... | --curve STEPS\n"
+                    "  BENCH_STEPS=N timed steps per configuration (default 3)\n");
+            return help ? 0 : 2;
+        }
+        run[k] = 1;
+    }
     // libgomp does not survive fork() once its threads exist, so the parent runs no OpenMP:
     // each configuration runs in its own child (its peak memory its own, too).
     const char *wp = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
     printf("threads %d (idle threads: %s%s) | model FLOPs/token = 6 * (block matrices + head) + 12 * NH * hs * mean visible keys, per layer\n",
            omp_get_max_threads(), wp ? "OMP_WAIT_POLICY=" : sc ? "GOMP_SPINCOUNT=" : "", wp ? wp : sc ? sc : "libgomp's default");
     printf("peaks measured in each configuration's run: fp32 FMA loop (GFLOP/s), oneDNN bf16 matmul 1024^3 (GFLOP/s)\n");
-    BenchCfg cfgs[] = {
-        {"default", DEPTH, MODEL_DIM, HEAD_DIM, DEVICE_BATCH_SIZE},
-        {"larger", 6, 384, 128, DEVICE_BATCH_SIZE},
-        {"largest", 8, 512, 128, DEVICE_BATCH_SIZE},   // the original's H100 model (depth 8, width 512)
-    };
     int steps = getenv("BENCH_STEPS") ? atoi(getenv("BENCH_STEPS")) : 3;
-    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+    for (int i = 0; i < NCFG; i++) {
+        if (!run[i]) continue;
         fflush(stdout);
         pid_t pid = fork();
         if (pid == 0) { bench_config(&cfgs[i], steps); matmul_free_all(); _exit(0); }
