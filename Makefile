@@ -27,6 +27,11 @@ FIXED_OBJ_SAN    := $(FIXED_SRC:%.c=build/san/%.o)
 HARNESS_OBJ_SAN  := $(HARNESS_SRC:%.c=build/san/%.o)
 TEST_BIN         := $(TEST_SRC:tests/%.c=build/tests/%)
 BENCH_BIN        := $(BENCH_SRC:bench/%.c=build/bench/%)
+# train.c's tests again for an x86-64 CPU without AVX-512 (x86-64-v3: AVX2 + FMA), so the
+# scalar paths and the fp32 fallback that such a CPU builds are tested too
+ifeq ($(shell uname -m),x86_64)
+TEST_BIN         += build/tests/test_train_portable
+endif
 HEADERS          := $(wildcard fixed/*.h harness/*.h tests/*.h)
 DEPS_STAMP       := build/.deps-ok
 
@@ -65,6 +70,11 @@ build/train: train.c fixed/prepare.h build/libfixed.a
 build/tests/%: tests/%.c $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a
 	@mkdir -p build/tests
 	$(CC) $(TRAIN_FLAGS) -O1 $(SAN) -Iharness -Itests $< build/san/libharness.a build/san/libfixed.a \
+	    -o $@ $(TRAIN_LIBS)
+
+build/tests/test_train_portable: tests/test_train.c $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a
+	@mkdir -p build/tests
+	$(CC) $(TRAIN_FLAGS) -march=x86-64-v3 -O1 $(SAN) -Iharness -Itests $< build/san/libharness.a build/san/libfixed.a \
 	    -o $@ $(TRAIN_LIBS)
 
 build/bench/%: bench/%.c $(HEADERS) train.c build/libharness.a build/libfixed.a
