@@ -151,6 +151,34 @@ static void test_init(void) {
     CHECK(e.window[1] == 256 && e.window[2] == 512);   // last layer always full
 }
 
+// exp_fast against libm, in the vector loops that use it (the compiler vectorises them), and
+// at its edges: clamped to [-87, 88], NaN passing through.
+static void test_exp_fast(void) {
+    enum { n = 20001 };
+    static float z[n];
+    float worst = 0.0f;
+    for (int i = 0; i < n; i++) z[i] = -87.0f + 175.0f * i / (n - 1);
+    for (int i = 0; i < n; i++) worst = fmaxf(worst, fabsf(exp_fast(z[i]) - expf(z[i])) / expf(z[i]));
+    CHECK_MSG(worst < 4e-7f, "max relative error %g (about 2 ulp allowed)", worst);
+    double want = 0;
+    for (int i = 0; i < n; i++) want += exp((double)z[i] / 4 - 2.0);   // a softmax's range
+    for (int i = 0; i < n; i++) z[i] /= 4;
+    CHECK(fabs(sum_exp(z, n, 2.0f) - want) / want < 1e-5);
+    CHECK(exp_fast(0.0f) == 1.0f);
+    CHECK(exp_fast(-1000.0f) == exp_fast(-87.0f) && exp_fast(-87.0f) > 0.0f);
+    CHECK(exp_fast(1000.0f) == exp_fast(88.0f) && isfinite(exp_fast(88.0f)));
+    CHECK(isnan(exp_fast(NAN)));
+    float row[19];
+    for (int i = 0; i < 19; i++) row[i] = (float)i;
+    row[7] = NAN;
+    float mx = softcap_max(row, 19);
+    CHECK(isnan(row[7]) && fabsf(row[18] - 15.0f * tanhf(18.0f / 15.0f)) < 1e-5f);
+    CHECK(isnan(sum_exp(row, 19, mx)));   // a NaN logit makes a NaN loss, not a finite one
+    for (int i = 0; i < 19; i++) row[i] = (float)i;
+    CHECK(fabsf(exp_row_masked(row, 19, 0.5f, 1.0f, 3, 5) - (expf(0.5f) + expf(1.0f) + expf(1.5f))) < 1e-5f);
+    CHECK(row[2] == 0.0f && row[6] == 0.0f && fabsf(row[4] - expf(1.0f)) < 1e-6f);
+}
+
 // Attention output at i must not depend on keys after i or before i - W; it must match a
 // direct softmax; and computing it in blocks of 4 queries changes nothing.
 static void test_attention_mask(void) {
@@ -498,6 +526,7 @@ static void test_eval_and_sample(void) {
 int main(void) {
     omp_set_num_threads(2);
     RUN_TEST(test_init);
+    RUN_TEST(test_exp_fast);
     RUN_TEST(test_attention_mask);
     RUN_TEST(test_gradcheck);
     RUN_TEST(test_polar_express);
