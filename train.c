@@ -676,7 +676,7 @@ static void rmsnorm_backward(float *dx, mm_t *dxm, const float *dy, const float 
 static void mix_backward(float *dres, mm_t *dresm, float *dx0, float *drl, float *dxl, const float *prev,
                          const float *x0, float rl, float xl, size_t n) {
     double sp = 0, sx = 0;
-    #pragma omp parallel for schedule(static) reduction(+:sp, sx)
+    #pragma omp parallel for simd schedule(static) reduction(+:sp, sx)
     for (size_t i = 0; i < n; i++) {
         float d = dres[i];
         sp += d * prev[i];
@@ -981,6 +981,7 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
         int b = row / (NH * T), h = row / T % NH, t = row % T;
         const float *d = datt + ((size_t)b * T + t) * c->C + h * hs, *o = oh + (size_t)row * hs;
         float D = 0.0f;
+        #pragma omp simd reduction(+:D)
         for (int i = 0; i < hs; i++) { D += d[i] * o[i]; m->dOh[(size_t)row * hs + i] = to_mm(d[i]); }
         m->Drow[row] = D;
     }
@@ -1239,7 +1240,7 @@ static void polar_express(float *g, int nb, int rows, int cols, GPT *m) {
     for (int b = 0; b < nb; b++) {   // X /= (|X|_F * 1.02 + 1e-6), per matrix
         double ss = 0;
         float *x = X + b * n;
-        #pragma omp parallel for reduction(+:ss)
+        #pragma omp parallel for simd schedule(static) reduction(+:ss)
         for (size_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
         float inv = 1.0f / ((float)sqrt(ss) * 1.02f + 1e-6f);
         #pragma omp parallel for
@@ -1268,6 +1269,7 @@ static void normuon(float *g, float *v2, float *step, int rows, int cols, float 
         #pragma omp parallel for schedule(static)
         for (int i = 0; i < rows; i++) {
             double acc = 0;
+            #pragma omp simd reduction(+:acc)
             for (int j = 0; j < cols; j++) acc += (double)g[(size_t)i * cols + j] * g[(size_t)i * cols + j];
             step[i] = (float)(acc / red);
         }
