@@ -892,8 +892,9 @@ static AttnBlock attn_block(const Config *c, int i, int W) {
 // negative number is ~1e-38, not 0. The clamps are comparisons, not fminf/fmaxf, so that a NaN
 // passes through and a diverged run shows up as a NaN loss instead of a finite one (the
 // Makefile's -fno-trapping-math lets CPUs without masked vector ops vectorise them). Measured
-// on the head's softcap + softmax + gradient: AVX2 9x faster than a loop over expf; AVX-512
-// 4-9% slower than the hand-written intrinsics this replaced, about 0.2% of a step.
+// on the head's softcap + softmax + gradient, one thread: AVX2 9-12x faster than a loop over
+// expf; AVX-512 between 17% faster and 9% slower than the hand-written intrinsics this
+// replaced, over repeated runs on a shared machine (under 0.2% of a step either way).
 static inline float exp_fast(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
