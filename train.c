@@ -1074,8 +1074,8 @@ static void gpt_forward(GPT *m, const int32_t *inp, int B) {
 }
 
 // ----------------------------------------------------------------------------
-// Head, softcap and cross-entropy, HEAD_ROWS rows at a time: the (rows,V) logits stay in
-// L2 (measured: the head matmuls run ~2x faster in 256-row chunks than in 512-row ones).
+// Head, softcap and cross-entropy, HEAD_ROWS rows at a time, so that the (rows,V) logits are
+// a bounded buffer (4 MB at 256 rows; measured: 512- and 1024-row chunks within 5% of it).
 // Writes nll[N] (nats). With dscale > 0 it also runs the head's backward for the loss
 // dscale * sum(nll): dlogits -> dW_head (accumulated) and dlnf (into m->dln).
 
