@@ -72,15 +72,17 @@ build/train: train.c fixed/prepare.h build/libfixed.a
 	$(CC) $(TRAIN_FLAGS) train.c build/libfixed.a -o $@ $(TRAIN_LIBS)
 
 # Tests link the sanitized libraries; test_train* compile train.c in (with -DTESTING).
-build/tests/%: tests/%.c $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a
-	@mkdir -p build/tests
-	$(CC) $(TRAIN_FLAGS) -O1 $(SAN) -Iharness -Itests $< build/san/libharness.a build/san/libfixed.a \
-	    -o $@ $(TRAIN_LIBS)
-
-build/tests/test_train_portable: tests/test_train.c $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a
-	@mkdir -p build/tests
-	$(CC) $(TRAIN_FLAGS) -march=x86-64-v3 -O1 $(SAN) -Iharness -Itests $< build/san/libharness.a build/san/libfixed.a \
-	    -o $@ $(TRAIN_LIBS)
+TEST_DEPS  = $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a
+define TEST_BUILD
+@mkdir -p build/tests
+$(CC) $(TRAIN_FLAGS) $(TEST_ARCH) -O1 $(SAN) -Iharness -Itests $< build/san/libharness.a build/san/libfixed.a \
+    -o $@ $(TRAIN_LIBS)
+endef
+build/tests/%: tests/%.c $(TEST_DEPS)
+	$(TEST_BUILD)
+build/tests/test_train_portable: TEST_ARCH := -march=x86-64-v3
+build/tests/test_train_portable: tests/test_train.c $(TEST_DEPS)
+	$(TEST_BUILD)
 
 build/bench/%: bench/%.c $(HEADERS) train.c build/libharness.a build/libfixed.a
 	@mkdir -p build/bench

@@ -1130,7 +1130,7 @@ static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dsca
             chunk += loss;
             if (dscale > 0.0f) {
                 // dz = softmax - onehot; through the softcap: d/dx 15 tanh(x/15) = 1 - (z/15)^2
-                float th = z[y] / SOFTCAP, dy = (dscale / sum * expf(z[y] - mx) - dscale) * (1.0f - th * th);
+                float th = z[y] * (1.0f / SOFTCAP), dy = (dscale / sum * exp_fast(z[y] - mx) - dscale) * (1.0f - th * th);
                 mm_t *dz = m->dlog_mm + (size_t)t * V;
                 softcap_grad(dz, z, V, mx, dscale / sum);
                 dz[y] = to_mm(dy);
