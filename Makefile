@@ -6,7 +6,7 @@
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -D_GNU_SOURCE -pthread -Ifixed $(EXTRA_CFLAGS)
-LDLIBS  := -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread
+LDLIBS  := -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls
@@ -20,13 +20,17 @@ TRAIN_FLAGS := -std=c11 -O3 -march=native -fno-math-errno -fno-trapping-math -ff
                $(if $(filter x86_64,$(shell uname -m)),-mprefer-vector-width=512,) \
                -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed $(if $(filter fp32,$(PRECISION)),-DTRAIN_FP32,)
 TRAIN_LIBS  := -ldnnl $(LDLIBS)
+# build/train links the client side of prepare.h (fixed/client.c: the supervisor's protocol)
+# and the tokenizer, nothing else of the fixed layer
+CLIENT_SRC  := fixed/client.c fixed/tokenizer.c fixed/util.c
 
-FIXED_SRC   := $(wildcard fixed/*.c)
+FIXED_SRC   := $(filter-out fixed/client.c,$(wildcard fixed/*.c))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
 TEST_SRC    := $(wildcard tests/test_*.c)
 BENCH_SRC   := $(wildcard bench/bench_*.c)
 
 FIXED_OBJ        := $(FIXED_SRC:%.c=build/obj/%.o)
+CLIENT_OBJ       := $(CLIENT_SRC:%.c=build/obj/%.o)
 HARNESS_OBJ      := $(HARNESS_SRC:%.c=build/obj/%.o)
 FIXED_OBJ_SAN    := $(FIXED_SRC:%.c=build/san/%.o)
 HARNESS_OBJ_SAN  := $(HARNESS_SRC:%.c=build/san/%.o)
@@ -55,8 +59,14 @@ build/san/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
 
+# score.c computes the log-softmax of every evaluation's logits: vectorised for this CPU
+SCORE_FLAGS := -O3 -march=native -fno-math-errno -fno-trapping-math -fopenmp-simd
+build/obj/fixed/score.o build/san/fixed/score.o: CFLAGS += $(SCORE_FLAGS)
+
 build/libfixed.a: $(FIXED_OBJ)
-	ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
+build/libclient.a: $(CLIENT_OBJ)
+	@rm -f $@ && ar rcs $@ $^
 build/san/libfixed.a: $(FIXED_OBJ_SAN)
 	ar rcs $@ $^
 build/libharness.a: $(HARNESS_OBJ)
@@ -68,8 +78,8 @@ autoresearch: build/obj/harness/main.o build/libharness.a build/libfixed.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 train: build/train
-build/train: train.c fixed/prepare.h build/libfixed.a
-	$(CC) $(TRAIN_FLAGS) train.c build/libfixed.a -o $@ $(TRAIN_LIBS)
+build/train: train.c fixed/prepare.h build/libclient.a
+	$(CC) $(TRAIN_FLAGS) train.c build/libclient.a -o $@ $(TRAIN_LIBS)
 
 # Tests link the sanitized libraries; test_train* compile train.c in (with -DTESTING).
 TEST_DEPS  = $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a

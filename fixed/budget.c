@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "budget.h"
 #include "dataset.h"
 #include "prepare.h"
 #include "util.h"
@@ -11,7 +12,6 @@
 // ----------------------------------------------------------------------------
 // Budget
 
-typedef enum { BUDGET_TIME, BUDGET_TOKENS, BUDGET_FLOPS } BudgetMode;
 static const char *mode_names[] = {"time", "tokens", "flops"};
 
 static struct {
@@ -73,7 +73,13 @@ double budget_progress(void) {
 
 double budget_training_seconds(void) { return bud.train_seconds; }
 
-static void budget_describe(char *out, size_t n) {
+void budget_config(BudgetMode *mode, double *amount) {
+    budget_read_env();
+    *mode = bud.mode;
+    *amount = bud.amount;
+}
+
+void budget_describe(char *out, size_t n) {
     budget_read_env();
     const char *unit = bud.mode == BUDGET_TIME ? " s" : bud.mode == BUDGET_TOKENS ? " tokens" : " FLOPs";
     snprintf(out, n, "%s %.6g%s%s", mode_names[bud.mode], bud.amount, unit,

@@ -1,16 +1,19 @@
-// evaluate.c -- evaluate_bpb of prepare.h: bits per byte on the pinned validation split.
+// evaluate.c -- evaluate_bpb of prepare.h in-process (tests and benches link it; a recorded
+// run's score always comes from the supervisor, supervise_eval.c): bits per byte on the
+// pinned validation split, from the model's logits, scored by score.c.
 #include <math.h>
 #include <string.h>
 
 #include "dataset.h"
 #include "pack.h"
 #include "prepare.h"
+#include "score.h"
 #include "util.h"
 
 // Scores EVAL_TOKENS target tokens of one split, packed like the training data but in the
 // split's stored order (no shuffle), so every evaluation sees exactly the same rows.
-static double score_split(Split split, const Tokenizer *tok, NllFn nll_fn, void *ctx, int B) {
-    const int T = MAX_SEQ_LEN;
+static double score_split(Split split, const Tokenizer *tok, LogitsFn fn, void *ctx, int B) {
+    const int T = MAX_SEQ_LEN, V = tokenizer_vocab_size(tok);
     Shard shard;
     dataset_open_split(split, &shard);
     Packer packer;
@@ -18,6 +21,7 @@ static double score_split(Split split, const Tokenizer *tok, NllFn nll_fn, void 
     int32_t *row = xmalloc((T + 1) * sizeof *row);
     int32_t *inputs = xmalloc((size_t)B * T * sizeof *inputs);
     int32_t *targets = xmalloc((size_t)B * T * sizeof *targets);
+    float *logits = xmalloc((size_t)B * T * V * sizeof *logits);
     float *nll = xmalloc((size_t)B * T * sizeof *nll);
     double nats = 0, bytes = 0;
     const long steps = EVAL_TOKENS / ((long)B * T);
@@ -27,45 +31,24 @@ static double score_split(Split split, const Tokenizer *tok, NllFn nll_fn, void 
             memcpy(inputs + (size_t)b * T, row, T * sizeof *row);
             memcpy(targets + (size_t)b * T, row + 1, T * sizeof *row);
         }
-        for (size_t i = 0; i < (size_t)B * T; i++) nll[i] = NAN;   // a callback that skips a token shows up
-        nll_fn(ctx, inputs, targets, B, T, nll);
-        for (size_t i = 0; i < (size_t)B * T; i++) {
-            int nb = tokenizer_token_bytes(tok, targets[i]);
-            if (nb == 0) continue;   // special tokens (BOS) carry no bytes and are not scored
-            if (nll[i] < 0) die("evaluate_bpb: the model returned a negative NLL (%g) for a token: not a probability", nll[i]);
-            nats += nll[i];
-            bytes += nb;
-        }
+        for (size_t i = 0; i < (size_t)B * T * V; i++) logits[i] = NAN;   // a row left unfilled shows up
+        fn(ctx, inputs, B, T, logits);
+        if (score_rows(logits, targets, (long)B * T, V, nll, num_threads()) > 0)
+            die("evaluate_bpb: the model returned a non-finite logit");
+        score_accumulate(tok, targets, nll, (long)B * T, &nats, &bytes);
     }
-    free(row); free(inputs); free(targets); free(nll);
+    free(row); free(inputs); free(targets); free(logits); free(nll);
     packer_free(&packer);
     shard_close(&shard);
     return nats / (log(2.0) * bytes);
 }
 
-double evaluate_bpb(NllFn nll_fn, void *ctx, int B) {
+double evaluate_bpb(LogitsFn fn, void *ctx, int B) {
     const long rows_tokens = (long)B * MAX_SEQ_LEN;
     if (B < 1 || EVAL_TOKENS % rows_tokens != 0)
         die("evaluate_bpb: EVAL_TOKENS (%d) must be a multiple of B*MAX_SEQ_LEN (%d*%d)", EVAL_TOKENS, B, MAX_SEQ_LEN);
     Tokenizer *tok = tokenizer_load_prepared();
-    double val = score_split(SPLIT_VAL, tok, nll_fn, ctx, B);
-
-    // Integrity check on the synthetic source: nothing can beat the true entropy.
-    const char *floor_s = dataset_manifest_get("entropy_bpb");
-    if (floor_s && val < 0.98 * atof(floor_s))
-        warnf("val_bpb %.4f is below the synthetic source's entropy floor %s: the evaluation or the model is wrong",
-              val, floor_s);
-
-    // The harness's side channel: the test split's score reaches it through this file only.
-    const char *result_file = getenv("AUTORESEARCH_RESULT_FILE");
-    if (result_file && *result_file) {
-        double test = score_split(SPLIT_TEST, tok, nll_fn, ctx, B);
-        char *text = xasprintf("val_bpb: %.6f\ntest_bpb: %.6f\neval_tokens: %d\ndataset: %s\n", val, test,
-                               EVAL_TOKENS, dataset_id());
-        char err[512];
-        if (write_file_atomic(result_file, text, strlen(text), err, sizeof err) != 0) die("%s", err);
-        free(text);
-    }
+    double val = score_split(SPLIT_VAL, tok, fn, ctx, B);
     tokenizer_free(tok);
     return val;
 }

@@ -66,25 +66,28 @@ int dataloader_epoch(const DataLoader *dl);                 // 1 during the firs
 void dataloader_close(DataLoader *dl);
 
 // ----------------------------------------------------------------------------
-// Evaluation: bits per byte on the pinned validation split.
+// Evaluation: bits per byte on the pinned validation split, computed by the fixed layer.
 //
-// The callback fills nll[B*T] with the per-token negative log-likelihood in nats of
-// targets given inputs, both (B,T) with T = MAX_SEQ_LEN. evaluate_bpb feeds exactly
-// EVAL_TOKENS target tokens (EVAL_TOKENS must be a multiple of B*MAX_SEQ_LEN) and returns
+// The callback fills logits[B*T*V] (row-major (B,T,V), V = the tokenizer's vocabulary) with
+// the model's output for inputs (B,T), T = MAX_SEQ_LEN, after whatever softcap the model
+// applies. evaluate_bpb feeds exactly EVAL_TOKENS target tokens (a multiple of
+// B*MAX_SEQ_LEN) and the fixed layer computes from the logits, with its own log-softmax,
 //   bpb = sum(nll over targets with token_bytes > 0) / (ln 2 * sum(their token_bytes)).
-// When the harness asks for it (AUTORESEARCH_RESULT_FILE), the same model is also scored on
-// the held-out test split and both results are written to that file by the fixed layer;
-// nothing of the test score is returned to the caller.
+// Under the supervisor (`autoresearch train`, run, loop, noise) the rows come from it, it
+// also scores the test split and hidden probe rows (causality, frozen model) with the same
+// callback, and it alone records the result; the value returned here is informational.
+// The callback must depend only on the inputs of its own row up to each position.
 
-typedef void (*NllFn)(void *ctx, const int32_t *inputs, const int32_t *targets,
-                      int B, int T, float *nll);
-double evaluate_bpb(NllFn nll_fn, void *ctx, int B);
+typedef void (*LogitsFn)(void *ctx, const int32_t *inputs, int B, int T, float *logits);
+double evaluate_bpb(LogitsFn logits_fn, void *ctx, int B);
 
 // ----------------------------------------------------------------------------
 // Time budget. budget_begin() starts the clock; call budget_step() once after every
 // optimizer step with the tokens and model FLOPs that step processed. The first
 // BUDGET_WARMUP_STEPS steps are not counted. The budget is TIME_BUDGET seconds unless the
 // harness set AUTORESEARCH_BUDGET_MODE (time|tokens|flops) and AUTORESEARCH_BUDGET (amount).
+// Under the supervisor the clock and the token count are the supervisor's: it stops handing
+// out training rows once budget_step has returned 1 (see README "Threat model").
 
 void budget_begin(void);
 int budget_step(long long tokens, double flops);  // returns 1 once the budget is spent

@@ -153,6 +153,7 @@ void session_open(Session *S) {
     S->seed = -2;
     char err[1024];
     if (ledger_load(S->jsonl, &S->L, err, sizeof err) != 0) die("%s", err);
+    test_ledger_merge(S);
 }
 
 void session_close(Session *S) {
@@ -389,7 +390,9 @@ static const char *harness_keys[] = {
     "test_bpb", "memory_gb", "start_time", "end_time", "wall_seconds", "budget_mode",
     "budget_amount", "timeout_s", "train_sha256", "fixed_sha256", "base_commit", "exit_code",
     "val_source", "val_mismatch", "best_before", "delta", "gate", "gate_threshold", "seed_only",
-    "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", NULL};
+    "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", "run", "sandbox",
+    "training_seconds", "total_tokens_M", "num_steps", "eval_seconds", "probe_causal_max",
+    "probe_frozen_max", "probe_tolerance", "trainer_exit", "sandbox_denials", "sandbox_denied", NULL};
 
 static int is_harness_key(const char *k) {
     for (int i = 0; harness_keys[i]; i++)
@@ -415,18 +418,35 @@ static int seed_only_change(const char *parent, const char *commit) {
     return changed > 0 && !other;
 }
 
-// Builds and runs HEAD; fills r with the outcome: status "ok" or "crash" (+ reason).
-static void build_and_train(Session *S, Record *r) {
+// The path of the running harness binary: the supervisor is `autoresearch train`, from the
+// binary built before the session, which train.c cannot change.
+static char *self_exe(void) {
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) die("cannot find the harness binary (/proc/self/exe): %s", strerror(errno));
+    buf[n] = 0;
+    return xstrdup(buf);
+}
+
+// Builds HEAD and runs it under the supervisor; fills r with the outcome: status "ok",
+// "crash" or "invalid" (+ reason), and *test with the test split's score (NAN if none),
+// which goes to the test ledger, never into r.
+static void build_and_train(Session *S, Record *r, double *test) {
     char t0s[32], t1s[32];
+    *test = NAN;
     iso_time(t0s, sizeof t0s);
     rec_set_str(r, "start_time", t0s);
+    static long runs;
+    char *run_id = xasprintf("%s-%d-%ld", t0s, (int)getpid(), ++runs);
+    rec_set_str(r, "run", run_id);
+    free(run_id);
     double t0 = now_seconds();
     int fd = open("run.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) die("cannot write run.log: %s", strerror(errno));
     close(fd);
     char err[512];
     const char *status = "ok", *reason = NULL;
-    char why[160];
+    char why[700];
     ProcResult pr;
     unlink("build/train");   // the binary must come from this train.c, whatever make thinks
     const char *make_argv[] = {"make", "-s", "build/train", NULL};
@@ -439,30 +459,32 @@ static void build_and_train(Session *S, Record *r) {
         goto done;
     }
     char *result = state_file(S, "result.txt"), *model = state_file(S, "model.bin");
+    char *scratch = state_file(S, "scratch"), *exe = self_exe();
     unlink(result);
     char *env[8];
     int ne = 0;
-    env[ne++] = xasprintf("AUTORESEARCH_RESULT_FILE=%s", result);
-    env[ne++] = xasprintf("AUTORESEARCH_MODEL_OUT=%s", model);
+    env[ne++] = xstrdup("AUTORESEARCH_RESULT_FILE");   // the supervisor's --result only
+    env[ne++] = xstrdup("AUTORESEARCH_MODEL_OUT");
     env[ne++] = xasprintf("AUTORESEARCH_BUDGET_MODE=%s", S->budget_mode);
     // what the harness does not set, train.c must not inherit from the user's shell either
     env[ne++] = S->budget > 0 ? xasprintf("AUTORESEARCH_BUDGET=%.17g", S->budget) : xstrdup("AUTORESEARCH_BUDGET");
     env[ne++] = S->seed >= 0 ? xasprintf("AUTORESEARCH_SEED=%ld", S->seed) : xstrdup("AUTORESEARCH_SEED");
     env[ne] = NULL;
-    const char *train_argv[] = {"build/train", NULL};
+    const char *train_argv[] = {exe, "train", "--trainer", "build/train", "--result", result,
+                                "--scratch", scratch, "--model-out", model, NULL};
     ProcSpec ts = {.argv = train_argv, .out_path = "run.log", .env = (const char *const *)env,
                    .timeout = S->timeout, .abort_flag = &g_abort};
     if (proc_run(&ts, &pr, err, sizeof err) != 0) die("%s", err);
     for (int i = 0; i < ne; i++) free(env[i]);
-    rec_set_num(r, "exit_code", pr.exit_code);
 
     Record sum = {0}, res = {0};
     char *log = read_file("run.log", NULL);
     int fail = 0;
     int nsum = log ? parse_summary(log, &sum, &fail) : 0;
     free(log);
+    (void)nsum;
     int have_res = parse_kv_file(result, &res) == 0;
-    for (int i = 0; i < sum.n; i++) {
+    for (int i = 0; i < sum.n; i++) {   // the trainer's own lines: informational
         const char *k = sum.f[i].key;
         char *key = is_harness_key(k) ? xasprintf("summary_%s", k) : xstrdup(k);
         if (sum.f[i].is_str) rec_set_str(r, key, sum.f[i].val);
@@ -471,35 +493,46 @@ static void build_and_train(Session *S, Record *r) {
     }
     double val = NAN, sval = rec_num(&sum, "val_bpb", NAN);
     if (have_res) {
+        rec_set_str(r, "val_source", "supervisor");
         val = rec_num(&res, "val_bpb", NAN);
-        rec_set_str(r, "val_source", "result_file");
-        if (rec_get(&res, "test_bpb")) rec_set_num(r, "test_bpb", rec_num(&res, "test_bpb", NAN));
-        if (rec_get(&res, "eval_tokens")) rec_set_num(r, "eval_tokens", rec_num(&res, "eval_tokens", 0));
-        if (rec_get(&res, "dataset")) rec_set_str(r, "dataset", rec_get(&res, "dataset"));
+        *test = rec_num(&res, "test_bpb", NAN);
+        static const char *const copied[] = {"sandbox", "eval_tokens", "dataset", "training_seconds",
+            "total_tokens_M", "num_steps", "eval_seconds", "probe_causal_max", "probe_frozen_max",
+            "probe_tolerance", "trainer_exit", "sandbox_denials", "sandbox_denied", NULL};
+        for (int i = 0; copied[i]; i++) {
+            const char *v = rec_get(&res, copied[i]);
+            if (!v || !strcmp(v, "-")) continue;
+            char *end;
+            strtod(v, &end);
+            if (*v && !*end) rec_set_raw(r, copied[i], v);
+            else rec_set_str(r, copied[i], v);
+        }
         int mismatch = isfinite(sval) && isfinite(val) && fabs(sval - val) > 5e-7 * fmax(1, fabs(val));
         rec_set_raw(r, "val_mismatch", mismatch ? "true" : "false");
         if (mismatch)
-            warnf("val_bpb printed by train.c (%.6f) differs from the fixed layer's (%.6f); using the latter",
+            warnf("val_bpb printed by train.c (%.6f) differs from the supervisor's (%.6f); using the latter",
                   sval, val);
     }
     rec_set_num(r, "val_bpb", val);
-    rec_set_fmt(r, "memory_gb", "%.1f", rec_num(&sum, "peak_vram_mb", 0) / 1024.0);
+    rec_set_fmt(r, "memory_gb", "%.1f", rec_num(&res, "peak_memory_mb", 0) / 1024.0);
+    const char *sst = rec_get(&res, "status"), *sreason = rec_get(&res, "reason");
     if (pr.aborted) status = "aborted";
     else if (pr.timed_out) {
         status = "crash";
         snprintf(why, sizeof why, "timeout after %.0f s", S->timeout);
         reason = why;
-    } else if (fail) {
-        status = "crash", reason = "FAIL (diverged)";
-    } else if (pr.exit_code != 0) {
+    } else if (!have_res || !sst) {
         status = "crash";
-        if (pr.signal) snprintf(why, sizeof why, "killed by signal %d", pr.signal);
-        else snprintf(why, sizeof why, "exit code %d", pr.exit_code);
+        snprintf(why, sizeof why, "no result from the supervisor (exit code %d)", pr.exit_code);
         reason = why;
-    } else if (!nsum) {
-        status = "crash", reason = "no summary block in run.log";
-    } else if (!have_res) {
-        status = "crash", reason = "no result file from the fixed layer (evaluate_bpb not called)";
+    } else if (strcmp(sst, "ok")) {
+        status = !strcmp(sst, "invalid") ? "invalid" : "crash";
+        if (fail && !strcmp(status, "crash") && strstr(sreason ? sreason : "", "without calling evaluate_bpb"))
+            reason = "FAIL (diverged)";
+        else {
+            snprintf(why, sizeof why, "%s", sreason ? sreason : "(no reason given)");
+            reason = why;
+        }
     } else if (!isfinite(val)) {
         status = "crash", reason = "val_bpb is not a finite number";
     }
@@ -507,6 +540,8 @@ static void build_and_train(Session *S, Record *r) {
     rec_free(&res);
     free(result);
     free(model);
+    free(scratch);
+    free(exe);
 done:
     iso_time(t1s, sizeof t1s);
     rec_set_str(r, "end_time", t1s);
@@ -593,7 +628,8 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     record_context(S, &r);
     if (S->seed >= 0) rec_set_num(&r, "seed", (double)S->seed);
 
-    build_and_train(S, &r);
+    double test;
+    build_and_train(S, &r, &test);
     static char status[16];
     snprintf(status, sizeof status, "%s", rec_get(&r, "status"));
     const char *st = status;
@@ -625,6 +661,7 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     }
     char *target = xstrdup(best ? rec_get(best, "commit") : (parent ? parent : commit));
     print_row(&r, n);
+    test_ledger_append(S, &r, test);
     ledger_add(S, &r);
     remove_marker(S);
     if (reset && strcmp(status, "keep")) reset_to(target, NULL);
@@ -648,7 +685,8 @@ double noise_run(Session *S, int i, int k, long seed, int *aborted) {
     long saved = S->seed;
     S->seed = seed;
     rec_set_num(&r, "seed", (double)seed);
-    build_and_train(S, &r);
+    double test;
+    build_and_train(S, &r, &test);
     S->seed = saved;
     *aborted = !strcmp(rec_get(&r, "status"), "aborted");
     double val = NAN;
@@ -658,6 +696,7 @@ double noise_run(Session *S, int i, int k, long seed, int *aborted) {
         if (isfinite(val)) printf("noise %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs\n", i, k, commit, seed, val, rec_num(&r, "wall_seconds", 0));
         else printf("noise %d/%d %.7s seed %-5ld crash   %s\n", i, k, commit, seed, why ? why : "");
         fflush(stdout);
+        test_ledger_append(S, &r, test);
         ledger_add(S, &r);
     }
     rec_free(&r);

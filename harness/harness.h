@@ -12,7 +12,9 @@
 //       sessions/<tag>.json  session: base commit, budget, noise sigma
 //       running.json         the experiment in flight (status shows it; resume finishes it)
 //       lock                 one harness per working tree (flock)
+//       test.jsonl           the test ledger: test_bpb of every run (testledger.c)
 //       prompt.md agent.log description.txt result.txt model.bin   per-iteration scratch
+//       scratch/             the sandboxed trainer's only writable folder (per run)
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
 // .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by
@@ -217,6 +219,10 @@ void record_event(Session *S, const char *kind, const char *status, const char *
 double noise_run(Session *S, int i, int k, long seed, int *aborted);
 // Finishes an experiment interrupted by a kill (running.json): re-runs it or drops it.
 void resume_interrupted(Session *S, int reset);
+// The test ledger (testledger.c): test_bpb of the run r (its "run" key), appended to
+// $GIT_DIR/autoresearch/test.jsonl; and merged into the records of S->L when the session opens.
+void test_ledger_append(Session *S, const Record *r, double test);
+void test_ledger_merge(Session *S);
 // Commits train.c with the message; 0 or -1 (message in git_err).
 int commit_train(const char *msg);
 // Resets the working tree to commit and removes the given untracked files.

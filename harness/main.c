@@ -4,6 +4,7 @@
 
 #include "dataset.h"
 #include "harness.h"
+#include "supervise.h"
 
 typedef struct {
     const char *name;
@@ -15,6 +16,7 @@ static const Command commands[] = {
     {"prepare", prepare_main, "download or read the corpus, train the tokenizer, write token shards"},
     {"encode", encode_main, "text on stdin -> token ids on stdout (prepared tokenizer)"},
     {"decode", decode_main, "token ids on stdin -> text on stdout (prepared tokenizer)"},
+    {"train", train_main, "one supervised training run of build/train (sandboxed; scores computed here)"},
     {"run", run_main, "one experiment: build train.c, train under the budget, log, keep or reset"},
     {"loop", loop_main, "the autonomous loop: agent edits train.c, run, keep or reset, repeat"},
     {"noise", noise_main, "run the baseline K times with different seeds: sigma of val_bpb"},

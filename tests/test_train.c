@@ -7,6 +7,8 @@
 #define TRAIN_FP32 1
 #endif
 #include "../train.c"
+#include "score.h"
+#include "supervise.h"
 #include "testlib.h"
 
 // A tiny config exercising every feature: GQA (4 query heads on 2 KV heads), a short window
@@ -508,18 +510,69 @@ static void test_eval_and_sample(void) {
     int32_t x[24], y[24];
     random_tokens(x, N, c.V, &s);
     random_tokens(y, N, c.V, &s);
-    float nll[24];
-    nll_callback(&m, x, y, B, c.T, nll);
+    float nll[24], *logits = malloc(sizeof(float) * N * c.V);
+    logits_callback(&m, x, B, c.T, logits);
+    CHECK(score_rows(logits, y, N, c.V, nll, 1) == 0);   // the fixed layer's log-softmax
+    free(logits);
     double sum = 0;
     for (int i = 0; i < N; i++) { sum += nll[i]; CHECK(nll[i] > 0 && isfinite(nll[i])); }
     gpt_zero_grad(&m);
     float loss = gpt_forward_backward(&m, x, y, B, 1.0f);
-    CHECK_NEAR(loss, sum / N, 1e-5);
+    CHECK_NEAR(loss, sum / N, 1e-4);
     int32_t a[32], b[32];
     long na = gpt_sample(&m, 1, 8, 99, a), nb = gpt_sample(&m, 1, 8, 99, b);
     CHECK(na == 8 && nb == 8 && !memcmp(a, b, 8 * sizeof a[0]));
     for (int i = 0; i < 8; i++) CHECK(a[i] >= 0 && a[i] < c.V);
     CHECK(gpt_sample(&m, 1, 100, 99, a) == c.T - 1);   // at most a context's worth
+    gpt_free(&m);
+}
+
+// The supervisor's probes on the honest model (this build's precision): a row's NLLs do not
+// depend on the batch it sits in (its size or its neighbours), nor, up to a position, on the
+// tokens after it; a model that looks one token ahead is far outside the tolerance.
+static double max_diff(const float *a, const float *b, int n) {
+    double d = 0;
+    for (int i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+static void test_probe_spread(void) {
+    Config c = tiny_config();
+    c.T = 48; c.window[2] = 48; c.window[1] = 20;
+    const int B = 4, T = c.T, V = c.V, N = B * T, cut = T / 2;
+    GPT m;
+    gpt_build(&m, &c, B, 3);
+    randomize_params(&m, 4);
+    uint64_t s = 11;
+    int32_t *x = malloc(sizeof(int32_t) * N), *y = malloc(sizeof(int32_t) * N), *xc = malloc(sizeof(int32_t) * N);
+    random_tokens(x, N, V, &s);
+    random_tokens(y, N, V, &s);
+    float *logits = malloc(sizeof(float) * N * V), *full = malloc(sizeof(float) * N), *one = malloc(sizeof(float) * T),
+          *cutn = malloc(sizeof(float) * N);
+    logits_callback(&m, x, B, T, logits);
+    CHECK(score_rows(logits, y, N, V, full, 1) == 0);
+    logits_callback(&m, x + 2 * T, 1, T, logits);   // row 2 alone, batch of 1
+    CHECK(score_rows(logits, y + 2 * T, T, V, one, 1) == 0);
+    memcpy(xc, x, sizeof(int32_t) * N);
+    for (int b = 0; b < B; b++) for (int t = cut + 1; t < T; t++) xc[b * T + t] = (x[b * T + t] + 1) % V;
+    logits_callback(&m, xc, B, T, logits);
+    CHECK(score_rows(logits, y, N, V, cutn, 1) == 0);
+    double shape = max_diff(one, full + 2 * T, T), causal = 0;
+    for (int b = 0; b < B; b++) causal = fmax(causal, max_diff(cutn + b * T, full + b * T, cut + 1));
+    printf("probe spread (%s): batch shape %.3g nats, causality %.3g nats; tolerance %g\n",
+           PRECISION_NAME, shape, causal, PROBE_TOLERANCE);
+    CHECK(shape <= PROBE_TOLERANCE / 10 && causal <= PROBE_TOLERANCE / 10);
+    // one token of lookahead (position t sees input t+1): NLLs up to the cut change a lot
+    int32_t *xs = malloc(sizeof(int32_t) * N), *xcs = malloc(sizeof(int32_t) * N);
+    for (int i = 0; i < N; i++) { xs[i] = (i % T) + 1 < T ? x[i + 1] : x[i]; xcs[i] = (i % T) + 1 < T ? xc[i + 1] : xc[i]; }
+    logits_callback(&m, xs, B, T, logits);
+    CHECK(score_rows(logits, y, N, V, full, 1) == 0);
+    logits_callback(&m, xcs, B, T, logits);
+    CHECK(score_rows(logits, y, N, V, cutn, 1) == 0);
+    double cheat = 0;
+    for (int b = 0; b < B; b++) cheat = fmax(cheat, max_diff(cutn + b * T, full + b * T, cut + 1));
+    CHECK(cheat > 10 * PROBE_TOLERANCE);
+    free(x); free(y); free(xc); free(xs); free(xcs); free(logits); free(full); free(one); free(cutn);
     gpt_free(&m);
 }
 
@@ -539,6 +592,7 @@ int main(void) {
     RUN_TEST(test_save);
     RUN_TEST(test_flops_and_config);
     RUN_TEST(test_eval_and_sample);
+    RUN_TEST(test_probe_spread);
     matmul_free_all();
     TEST_MAIN_END("test_train");
 }

@@ -1,0 +1,41 @@
+// sandbox.h -- what the trainer process may do: Landlock (files), seccomp (system calls),
+// no capabilities, limits. Applied by the supervisor's forked child to itself before it
+// starts the trainer, so that everything train.c runs is inside it (see README "Threat model").
+//
+// The seccomp filter sends the system calls it forbids, and every open, to the supervisor
+// (a user-notification descriptor), which names what was tried ("sandbox: denied open of
+// .../val.bin") and answers: opens go on to Landlock, which decides; the forbidden calls fail.
+#ifndef SANDBOX_H
+#define SANDBOX_H
+
+#include <stddef.h>
+
+typedef struct {
+    const char *const *read;    // hierarchies (or files) readable and executable
+    const char *const *write;   // hierarchies readable and writable (the scratch folder)
+    const char *const *protect; // paths whose reading is a deliberate attack (data, ledgers)
+    long memory_mb;             // RLIMIT_AS; 0: none
+} SandboxSpec;
+
+// The Landlock ABI of this kernel (0: none).
+int sandbox_landlock_abi(void);
+
+// In the child: limits, no core dumps, no new privileges, no capabilities, then (unless
+// `off`) Landlock and the seccomp filter. *notify_fd gets the filter's notification
+// descriptor (-1 without seccomp). Writes the `sandbox:` description ("landlock+seccomp
+// (landlock abi 7)" or "none (...)") into desc. 0, or -1 with the reason in desc.
+int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, size_t n);
+
+// In the supervisor: serves notify_fd until it closes or *stop is set (a thread body).
+// Records the first denial in `violation` (a one-line reason) and whether it was deliberate.
+typedef struct {
+    int fd;
+    const SandboxSpec *spec;
+    volatile int stop;
+    char violation[600];
+    int deliberate;
+    int denials;
+} SandboxMonitor;
+void *sandbox_monitor(void *monitor);
+
+#endif

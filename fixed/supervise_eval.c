@@ -1,0 +1,165 @@
+// supervise_eval.c -- the supervisor's evaluation (supervise.h): validation and test rows go
+// to the child, logits come back, score.c turns them into NLLs here, and two probes check
+// that the logits came from one fixed, causal model:
+//  - causality: PROBE_BATCHES extra batches, at random places in the second half of the
+//    validation batches, hold copies of random earlier rows whose tokens after a random cut
+//    are replaced by another row's tokens at the same positions (so they read like text).
+//    A causal model gives the same NLL for every target up to the cut. Test-time training on
+//    the rows handed out also fails this probe: the replaced tokens change the update.
+//  - frozen model: the first validation batch is scored again after the test split.
+#include <math.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "dataset.h"
+#include "pack.h"
+#include "protocol.h"
+#include "score.h"
+#include "supervise.h"
+#include "util.h"
+
+typedef struct {
+    Super *S;
+    int B, T, V;
+    int32_t *in;        // (B,T) in the memfd
+    float *logits;      // (B,T,V) in the memfd
+    int64_t in_off, logits_off;
+} Channel;
+
+static uint64_t rng_next(uint64_t *s) {   // splitmix64
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// One batch through the child: nll[B*T] of targets. 0 or -1.
+static int run_batch(Channel *c, const int32_t *inputs, const int32_t *targets, float *nll) {
+    const long N = (long)c->B * c->T;
+    memcpy(c->in, inputs, (size_t)N * sizeof *inputs);
+    // a callback that leaves logits unfilled (one written for the old NLL callback, say) shows up
+    for (size_t i = 0; i < (size_t)N * c->V; i++) c->logits[i] = NAN;
+    Msg rep = {.op = REP_BATCH, .a = c->B, .b = c->V, .n = c->in_off, .m = c->logits_off};
+    if (sup_exchange(c->S, &rep, OP_LOGITS) != 0) return -1;
+    long bad = score_rows(c->logits, targets, N, c->V, nll, num_threads());
+    if (bad) {
+        sup_fail(c->S, "crash", "the logits callback left non-finite or unfilled logits (%ld of %ld positions)", bad, N);
+        return -1;
+    }
+    return 0;
+}
+
+static void next_rows(Packer *p, int B, int T, int32_t *row, int32_t *in, int32_t *tg) {
+    for (int b = 0; b < B; b++) {
+        packer_row(p, T, row);
+        memcpy(in + (size_t)b * T, row, T * sizeof *row);
+        memcpy(tg + (size_t)b * T, row + 1, T * sizeof *row);
+    }
+}
+
+int supervise_eval(Super *S, int B, EvalResult *out) {
+    const int T = S->T, V = S->V;
+    const long N = (long)B * T;
+    memset(out, 0, sizeof *out);
+    if (B < 1 || S->eval_tokens % N != 0 || (double)N * V * sizeof(float) > 4e9) {
+        sup_fail(S, "crash", "evaluate_bpb: eval_tokens (%ld) must be a multiple of B*MAX_SEQ_LEN (%d*%d), "
+                 "and B*T*V logits under 4 GB", S->eval_tokens, B, T);
+        return -1;
+    }
+    double t0 = now_seconds();
+    Channel c = {.S = S, .B = B, .T = T, .V = V};
+    c.in_off = sup_region(S, (size_t)N * sizeof(int32_t), (void **)&c.in);
+    c.logits_off = sup_region(S, (size_t)N * V * sizeof(float), (void **)&c.logits);
+    if (c.in_off < 0 || c.logits_off < 0) { sup_fail(S, "crash", "cannot allocate the evaluation's shared memory"); return -1; }
+
+    const long steps = S->eval_tokens / N;
+    int32_t *row = xmalloc((T + 1) * sizeof *row);
+    int32_t *vin = xmalloc((size_t)steps * N * sizeof *vin), *vtg = xmalloc((size_t)steps * N * sizeof *vtg);
+    float *vnll = xmalloc((size_t)steps * N * sizeof *vnll);
+    int32_t *pin = xmalloc((size_t)N * sizeof *pin), *ptg = xmalloc((size_t)N * sizeof *ptg);
+    float *pnll = xmalloc((size_t)N * sizeof *pnll);
+    int *pcut = xmalloc((size_t)B * sizeof *pcut);
+    long *psrc = xmalloc((size_t)B * sizeof *psrc);
+    uint64_t rng;
+    if (getrandom(&rng, sizeof rng, 0) != sizeof rng) rng = (uint64_t)(now_seconds() * 1e9);   // hidden from the child
+    long at[PROBE_BATCHES];
+    for (int i = 0; i < PROBE_BATCHES; i++) at[i] = steps / 2 + (long)(rng_next(&rng) % (uint64_t)(steps - steps / 2));
+    int rc = -1;
+    double nats = 0, bytes = 0;
+
+    // validation, with the causality probes after random batches
+    Shard shard;
+    Packer packer;
+    int split_open = 1;
+    dataset_open_split(SPLIT_VAL, &shard);
+    packer_init(&packer, &shard, 0, 0);
+    for (long k = 0; k < steps; k++) {
+        int32_t *in = vin + k * N, *tg = vtg + k * N;
+        float *nll = vnll + k * N;
+        next_rows(&packer, B, T, row, in, tg);
+        if (run_batch(&c, in, tg, nll) != 0) goto done;
+        score_accumulate(S->tok, tg, nll, N, &nats, &bytes);
+        for (int i = 0; i < PROBE_BATCHES; i++) {
+            if (at[i] != k) continue;
+            long rows = (k + 1) * B;
+            for (int b = 0; b < B; b++) {
+                long src = (long)(rng_next(&rng) % (uint64_t)rows), donor = (long)(rng_next(&rng) % (uint64_t)rows);
+                if (donor == src) donor = (src + 1) % rows;
+                int cut = T > 1 ? (int)(rng_next(&rng) % (uint64_t)(T - 1)) : 0;   // positions > cut replaced
+                psrc[b] = src;
+                pcut[b] = cut;
+                memcpy(pin + (size_t)b * T, vin + src * T, (size_t)T * sizeof *pin);
+                memcpy(pin + (size_t)b * T + cut + 1, vin + donor * T + cut + 1, (size_t)(T - cut - 1) * sizeof *pin);
+                memcpy(ptg + (size_t)b * T, vtg + src * T, (size_t)T * sizeof *ptg);
+            }
+            if (run_batch(&c, pin, ptg, pnll) != 0) goto done;
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t <= pcut[b]; t++) {
+                    double d = fabs((double)pnll[(size_t)b * T + t] - vnll[psrc[b] * T + t]);
+                    if (!(d <= out->causal_max)) out->causal_max = d;   // NaN stays
+                }
+        }
+    }
+    packer_free(&packer);
+    shard_close(&shard);
+    split_open = 0;
+    out->val = nats / (log(2.0) * bytes);
+
+    // test
+    nats = bytes = 0;
+    dataset_open_split(SPLIT_TEST, &shard);
+    packer_init(&packer, &shard, 0, 0);
+    split_open = 1;
+    for (long k = 0; k < steps; k++) {
+        next_rows(&packer, B, T, row, pin, ptg);
+        if (run_batch(&c, pin, ptg, pnll) != 0) goto done;
+        score_accumulate(S->tok, ptg, pnll, N, &nats, &bytes);
+    }
+    packer_free(&packer);
+    shard_close(&shard);
+    split_open = 0;
+    out->test = nats / (log(2.0) * bytes);
+
+    // the frozen-model probe: the first batch again
+    if (run_batch(&c, vin, vtg, pnll) != 0) goto done;
+    for (long i = 0; i < N; i++) {
+        double d = fabs((double)pnll[i] - vnll[i]);
+        if (!(d <= out->frozen_max)) out->frozen_max = d;
+    }
+    out->seconds = now_seconds() - t0;
+    if (!(out->frozen_max <= PROBE_TOLERANCE))
+        sup_fail(S, "invalid", "the model changed during evaluation (frozen-model probe: NLL differs by %.3g nats, tolerance %g)",
+                 out->frozen_max, PROBE_TOLERANCE);
+    if (!(out->causal_max <= PROBE_TOLERANCE))
+        sup_fail(S, "invalid", "the model sees future tokens (causality probe: NLL differs by %.3g nats before the cut, tolerance %g)",
+                 out->causal_max, PROBE_TOLERANCE);
+    const char *floor_s = dataset_manifest_get("entropy_bpb");
+    if (floor_s && out->val < 0.98 * atof(floor_s))
+        sup_fail(S, "invalid", "val_bpb %.4f is below the synthetic source's entropy floor %s: the evaluation or the model is wrong",
+                 out->val, floor_s);
+    rc = 0;
+done:
+    if (split_open) { packer_free(&packer); shard_close(&shard); }
+    free(row); free(vin); free(vtg); free(vnll); free(pin); free(ptg); free(pnll); free(pcut); free(psrc);
+    return rc;
+}

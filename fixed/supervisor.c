@@ -1,0 +1,456 @@
+// supervisor.c -- `autoresearch train` (supervise.h): start the trainer in its sandbox, serve
+// its requests (training rows, the budget's clock, evaluation), write the result.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "protocol.h"
+#include "supervise.h"
+#include "supervise_child.h"
+#include "tokenizer.h"
+#include "util.h"
+
+void sup_fail(Super *S, const char *status, const char *fmt, ...) {
+    if (strcmp(S->status, "ok") && !(strcmp(status, "invalid") == 0 && strcmp(S->status, "invalid") != 0)) return;
+    snprintf(S->status, sizeof S->status, "%s", status);   // an invalid cause overrides a crash
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(S->reason, sizeof S->reason, fmt, ap);
+    va_end(ap);
+}
+
+int64_t sup_region(Super *S, size_t len, void **ptr) {
+    const size_t page = 4096;
+    size_t off = (S->shm_size + page - 1) / page * page, end = off + (len + page - 1) / page * page;
+    if (ftruncate(S->shm, (off_t)end) != 0) return -1;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, S->shm, (off_t)off);
+    if (p == MAP_FAILED) return -1;
+    S->shm_size = end;
+    *ptr = p;
+    return (int64_t)off;
+}
+
+// ----------------------------------------------------------------------------
+// The budget on the supervisor's clock and count
+
+enum { PHASE_TRAIN, PHASE_EVAL, PHASE_AFTER };
+static struct {
+    BudgetMode mode;
+    double amount;
+    int begun, done, steps, phase;
+    double t_child, t_last, counted, flops, allowance;
+    long long tokens;
+    long batches_step, batches_first;
+} bud;
+static SandboxMonitor mon;
+
+static double used(void) {
+    return bud.mode == BUDGET_TIME ? bud.counted : bud.mode == BUDGET_TOKENS ? (double)bud.tokens : bud.flops;
+}
+static void begin(void) {
+    if (bud.begun) return;   // a second budget_begin does not reset the clock
+    bud.begun = 1;
+    bud.t_last = now_seconds();
+}
+// Rows go out until budget_step has said done; in tokens mode also not past the amount,
+// except to finish a step as long as the first (the honest overshoot of today's budget).
+static int may_hand_out(void) {
+    if (bud.done) return 0;
+    if (bud.mode != BUDGET_TOKENS || bud.tokens < bud.amount) return 1;
+    return bud.steps >= 1 && bud.batches_step < bud.batches_first;
+}
+static void step(double flops) {
+    begin();
+    double t = now_seconds();
+    bud.steps++;
+    if (bud.steps == 1) bud.batches_first = bud.batches_step;
+    bud.batches_step = 0;
+    if (bud.steps > BUDGET_WARMUP_STEPS) bud.counted += t - bud.t_last;
+    bud.t_last = t;
+    if (isfinite(flops) && flops > 0) bud.flops += flops;
+    bud.done = bud.steps > BUDGET_WARMUP_STEPS && used() >= bud.amount;
+}
+static Msg budget_reply(void) {
+    double p = used() / bud.amount;
+    return (Msg){.op = REP_BUDGET, .a = bud.done, .x = p < 0 ? 0 : p > 1 ? 1 : p, .y = bud.counted};
+}
+
+// ----------------------------------------------------------------------------
+// Talking to the child
+
+static void kill_child(Super *S) {
+    if (S->child > 0 && !S->gone) kill(S->child, SIGKILL);   // pid 1 of its namespace: all of it
+    S->gone = 1;
+}
+
+// The child's next request, watching the deadline, the sandbox and the child's exit. 0 or -1.
+static int sup_recv(Super *S, Msg *m) {
+    for (;;) {
+        if (S->gone) return -1;
+        if (mon.deliberate) {
+            sup_fail(S, "invalid", "%s", mon.violation);
+            kill_child(S);
+            return -1;
+        }
+        double limit = bud.t_child + bud.allowance + bud.amount + BUDGET_MARGIN(bud.amount);
+        if (bud.phase == PHASE_TRAIN && bud.mode == BUDGET_TIME && now_seconds() > limit) {
+            sup_fail(S, "crash", "ran past the time budget: no evaluation %.0f s after the start "
+                     "(%.0f s budget + %.0f s startup allowance + %.0f s margin)",
+                     limit - bud.t_child, bud.amount, bud.allowance, BUDGET_MARGIN(bud.amount));
+            kill_child(S);
+            return -1;
+        }
+        struct pollfd p[2] = {{.fd = S->sock, .events = POLLIN}, {.fd = S->status_sock, .events = POLLIN}};
+        int k = poll(p, 2, 100);
+        if (k < 0 && errno != EINTR) return -1;
+        if (k <= 0) continue;
+        if (p[0].revents) {
+            ssize_t n = recv(S->sock, m, sizeof *m, MSG_DONTWAIT);
+            if (n == (ssize_t)sizeof *m) return 0;
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (n > 0) { sup_fail(S, "crash", "protocol error: a message of %zd bytes", n); kill_child(S); return -1; }
+            p[0].fd = -1;   // EOF: every holder of the trainer's socket is gone
+        }
+        if (p[1].revents) {
+            int st;
+            if (recv(S->status_sock, &st, sizeof st, MSG_DONTWAIT) == (ssize_t)sizeof st) S->trainer_status = st;
+            S->gone = 1;
+            return -1;
+        }
+        if (p[0].fd < 0) { S->gone = 1; return -1; }
+    }
+}
+
+static int sup_send(Super *S, const Msg *m) {
+    return send(S->sock, m, sizeof *m, MSG_NOSIGNAL) == (ssize_t)sizeof *m ? 0 : -1;
+}
+
+int sup_exchange(Super *S, const void *rep, int op) {
+    Msg m;
+    if (sup_send(S, rep) != 0 || sup_recv(S, &m) != 0) {
+        sup_fail(S, "crash", "the trainer stopped during the evaluation");
+        return -1;
+    }
+    if (m.op != op) {
+        sup_fail(S, "crash", "protocol error: request %d during the evaluation", m.op);
+        kill_child(S);
+        return -1;
+    }
+    return 0;
+}
+
+// Serves requests until the trainer is gone. The evaluation runs inside (OP_EVAL).
+static void serve(Super *S, EvalResult *ev, int *evaluated) {
+    DataLoader *dl = NULL;
+    int32_t *rows = NULL, *inputs = NULL, *targets = NULL;
+    int B = 0, T = 0;
+    Msg m;
+    while (sup_recv(S, &m) == 0) {
+        Msg r = {.op = REP_REFUSED};
+        switch (m.op) {
+        case OP_HELLO:
+            if (m.a == PROTO_VERSION) r = (Msg){.op = REP_OK, .a = S->V, .b = S->T};
+            else sup_fail(S, "crash", "protocol version %d, expected %d (rebuild build/train)", m.a, PROTO_VERSION);
+            break;
+        case OP_OPEN:
+            if (bud.phase != PHASE_TRAIN || m.a < 1 || m.b < 1 || m.b > MAX_SEQ_LEN || (double)m.a * (m.b + 1) * 4 > 1e9) {
+                sup_fail(S, "crash", "dataloader_open: B=%d T=%d refused (1 <= T <= %d, during training)", m.a, m.b, MAX_SEQ_LEN);
+                break;
+            }
+            if (dl) dataloader_close(dl);
+            free(inputs); free(targets);
+            B = m.a, T = m.b;
+            dl = dataloader_open(B, T, (uint64_t)m.n);
+            inputs = xmalloc((size_t)B * T * sizeof *inputs);
+            targets = xmalloc((size_t)B * T * sizeof *targets);
+            int64_t off = sup_region(S, (size_t)B * (T + 1) * sizeof *rows, (void **)&rows);
+            if (off < 0) { sup_fail(S, "crash", "cannot allocate shared memory for the batch"); break; }
+            r = (Msg){.op = REP_OK, .n = off, .a = (int32_t)((size_t)B * (T + 1) * sizeof *rows), .b = S->V};
+            break;
+        case OP_NEXT:
+            if (!dl || bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
+            if (!may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
+            begin();
+            dataloader_next(dl, inputs, targets);   // the producer thread packed it ahead
+            for (int b = 0; b < B; b++) {
+                memcpy(rows + (size_t)b * (T + 1), inputs + (size_t)b * T, T * sizeof *rows);
+                rows[(size_t)b * (T + 1) + T] = targets[(size_t)b * T + T - 1];
+            }
+            bud.tokens += (long long)B * T;
+            bud.batches_step++;
+            r = (Msg){.op = REP_ROWS, .a = dataloader_epoch(dl)};
+            break;
+        case OP_BEGIN: begin(); r = budget_reply(); break;
+        case OP_STEP: if (bud.phase == PHASE_TRAIN) step(m.x); r = budget_reply(); break;
+        case OP_PROGRESS: r = budget_reply(); break;
+        case OP_EVAL:
+            if (*evaluated) { sup_fail(S, "crash", "evaluate_bpb called twice"); break; }
+            bud.phase = PHASE_EVAL;
+            *evaluated = 1;
+            if (supervise_eval(S, m.a, ev) == 0) r = (Msg){.op = REP_EVAL_DONE, .x = ev->val};
+            else *evaluated = 0;
+            bud.phase = PHASE_AFTER;
+            break;
+        default:
+            sup_fail(S, "crash", "protocol error: unknown request %d", m.op);
+        }
+        if (S->gone || sup_send(S, &r) != 0) break;
+        if (r.op == REP_REFUSED) { kill_child(S); break; }
+    }
+    if (dl) dataloader_close(dl);
+    free(inputs); free(targets);
+}
+
+// ----------------------------------------------------------------------------
+// The run
+
+// The trainer's environment: what it may know, nothing else (no result file, no ledger).
+static const char *const pass_env[] = {"PATH=", "LANG=", "LC_", "TERM=", "OMP_", "GOMP_", "KMP_",
+    "DNNL_", "ONEDNN_", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "AUTORESEARCH_SEED=",
+    "AUTORESEARCH_PEAK_GFLOPS=", "AUTORESEARCH_BUDGET_MODE=", "AUTORESEARCH_BUDGET=",
+    "AUTORESEARCH_THREADS=", NULL};
+extern char **environ;
+
+static char **child_env(const char *const *extra) {
+    int n = 0, cap = 16;
+    char **env = xmalloc(cap * sizeof *env);
+    for (char **e = environ; *e; e++)
+        for (const char *const *p = pass_env; *p; p++)
+            if (!strncmp(*e, *p, strlen(*p))) {
+                if (n + 2 >= cap) env = xrealloc(env, (cap *= 2) * sizeof *env);
+                env[n++] = xstrdup(*e);
+                break;
+            }
+    for (const char *const *x = extra; *x; x++) {
+        if (n + 2 >= cap) env = xrealloc(env, (cap *= 2) * sizeof *env);
+        env[n++] = xstrdup(*x);
+    }
+    env[n] = NULL;
+    return env;
+}
+
+static char *canonical(const char *p) {
+    char real[PATH_MAX];
+    return realpath(p, real) ? xstrdup(real) : NULL;
+}
+
+static long memory_limit_mb(void) {
+    const char *e = getenv("AUTORESEARCH_MEMORY_LIMIT_MB");
+    if (e && *e) return atol(e);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (long)((double)pages * page * 0.8 / (1 << 20)) : 0;   // 80% of RAM
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: autoresearch train [--trainer PATH] [--result FILE] [--model-out FILE] [--scratch DIR]\n"
+        "Runs the trainer (default build/train, built from train.c) as a sandboxed child: this\n"
+        "process hands out the training rows, keeps the budget's clock, scores the logits the\n"
+        "trainer returns on the validation and test splits and the probes, and alone writes the\n"
+        "result file (key: value lines; test_bpb only there). Environment: AUTORESEARCH_BUDGET_MODE,\n"
+        "AUTORESEARCH_BUDGET, AUTORESEARCH_SEED as for run; AUTORESEARCH_SANDBOX=none runs without\n"
+        "Landlock and seccomp (recorded as `sandbox: none`); AUTORESEARCH_MEMORY_LIMIT_MB (default 80%%\n"
+        "of RAM); AUTORESEARCH_EVAL_TOKENS (tests only; default %d).\n", EVAL_TOKENS);
+}
+
+int train_main(int argc, char **argv) {
+    const char *trainer_arg = "build/train", *result = NULL, *model_out = NULL, *scratch_arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = !strcmp(a, "--trainer") ? &trainer_arg : !strcmp(a, "--result") ? &result
+                         : !strcmp(a, "--model-out") ? &model_out : !strcmp(a, "--scratch") ? &scratch_arg : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!dst || i + 1 >= argc) { usage(stderr); die("train: bad option '%s'", a); }
+        *dst = argv[++i];
+    }
+    char *trainer = canonical(trainer_arg);
+    if (!trainer || access(trainer, X_OK) != 0) die("train: no trainer at %s (run `make build/train`)", trainer_arg);
+    Super S = {.trainer_status = -1};
+    snprintf(S.status, sizeof S.status, "ok");
+    Tokenizer *tok = tokenizer_load_prepared();
+    S.tok = tok;
+    S.V = tokenizer_vocab_size(tok);
+    S.T = MAX_SEQ_LEN;
+    S.eval_tokens = EVAL_TOKENS;
+    const char *et = getenv("AUTORESEARCH_EVAL_TOKENS");
+    if (et && *et && (S.eval_tokens = atol(et)) <= 0) die("AUTORESEARCH_EVAL_TOKENS='%s': expected a positive integer", et);
+    budget_config(&bud.mode, &bud.amount);
+    // tests shorten the startup allowance; a run records the one it had
+    const char *al = getenv("AUTORESEARCH_STARTUP_ALLOWANCE");
+    bud.allowance = al && *al ? atof(al) : STARTUP_ALLOWANCE_S;
+    char budget_desc[96], *dsdir = dataset_dir();
+    budget_describe(budget_desc, sizeof budget_desc);
+    char *tokpath = xasprintf("%s/tokenizer.bin", dsdir);
+
+    char tmpl[] = "/tmp/autoresearch-train.XXXXXX";
+    char *scratch;
+    if (scratch_arg) {
+        remove_tree(scratch_arg);
+        if (mkdir_p(scratch_arg) != 0) die("train: cannot create %s: %s", scratch_arg, strerror(errno));
+        scratch = canonical(scratch_arg);
+    } else {
+        if (!mkdtemp(tmpl)) die("train: cannot create a scratch folder: %s", strerror(errno));
+        scratch = xstrdup(tmpl);
+    }
+    char *cwd = canonical("."), *cache = canonical(cache_dir());
+    const char *sys_read[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev", NULL};
+    const char *ro[16], *rw[] = {scratch, "/dev/null", NULL}, *protect[] = {cwd, cache, NULL};
+    int nro = 0;
+    char *canon_sys[16] = {0};
+    for (int i = 0; sys_read[i]; i++) if ((canon_sys[i] = canonical(sys_read[i]))) ro[nro++] = canon_sys[i];
+    char *tokreal = canonical(tokpath);
+    ro[nro++] = trainer;
+    if (tokreal) ro[nro++] = tokreal;
+    ro[nro] = NULL;
+    SandboxSpec spec = {.read = ro, .write = rw, .protect = protect, .memory_mb = memory_limit_mb()};
+    const char *sb_env = getenv("AUTORESEARCH_SANDBOX");
+    int sandbox_off = sb_env && !strcmp(sb_env, "none");
+
+    char *model_tmp = xasprintf("%s/model.bin", scratch);
+    char *extra[8];
+    extra[0] = xasprintf("HOME=%s", scratch);
+    extra[1] = xasprintf("TMPDIR=%s", scratch);
+    extra[2] = xasprintf("AUTORESEARCH_TOKENIZER=%s", tokreal ? tokreal : tokpath);
+    extra[3] = xasprintf("AUTORESEARCH_MODEL_OUT=%s", model_tmp);
+    extra[4] = xasprintf("AUTORESEARCH_DATASET_ID=%s", dataset_id());
+    extra[5] = xasprintf("AUTORESEARCH_BUDGET_DESC=%s", budget_desc);
+    extra[6] = xasprintf("AUTORESEARCH_EVAL_TOKENS=%ld", S.eval_tokens);
+    extra[7] = NULL;
+    char **env = child_env((const char *const *)extra);
+
+    int ctl[2], setup[2];
+    S.shm = memfd_create("autoresearch-train", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (S.shm < 0 || fcntl(S.shm, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+        die("train: cannot create the shared memory: %s", strerror(errno));
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) != 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, setup) != 0)
+        die("train: socketpair: %s", strerror(errno));
+    fflush(stdout);
+    fflush(stderr);
+    bud.t_child = now_seconds();
+    // fork into a new PID namespace (the child is its pid 1); unshare(CLONE_NEWPID) would
+    // forbid this process its threads. No threads run yet, so the raw clone is a clean fork.
+    int pidns = 1;
+    S.child = (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+    if (S.child < 0) { pidns = 0; S.child = fork(); }
+    if (S.child < 0) die("train: fork: %s", strerror(errno));
+    if (S.child == 0) {
+        close(ctl[0]);
+        close(setup[0]);
+        ChildSpec c = {.sandbox = &spec, .sandbox_off = sandbox_off, .pidns = pidns, .setup = setup[1],
+                       .sock = ctl[1], .shm = S.shm, .trainer = trainer, .scratch = scratch,
+                       .env = (const char *const *)env};
+        child_main(&c);
+    }
+    setpgid(S.child, S.child);
+    close(ctl[1]);
+    close(setup[1]);
+    S.sock = ctl[0];
+    S.status_sock = setup[0];
+
+    char sandbox[420] = "none (the sandbox did not start)";
+    int nfd = -1;
+    pthread_t mon_thread;
+    int mon_started = 0;
+    struct pollfd pf = {.fd = S.status_sock, .events = POLLIN};
+    if (poll(&pf, 1, 30000) == 1 && recv_with_fd(S.status_sock, sandbox, sizeof sandbox, &nfd) == 0) {
+        if (!strncmp(sandbox, "error: ", 7)) {
+            sup_fail(&S, "crash", "sandbox: %s", sandbox + 7);
+            S.gone = 1;
+        } else if (nfd >= 0) {
+            mon.fd = nfd;
+            mon.spec = &spec;
+            mon_started = pthread_create(&mon_thread, NULL, sandbox_monitor, &mon) == 0;
+            if (!mon_started) { sup_fail(&S, "crash", "cannot start the sandbox monitor"); kill_child(&S); }
+        }
+    } else {
+        sup_fail(&S, "crash", "the sandboxed child did not start");
+        kill_child(&S);
+    }
+    if (!pidns) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
+
+    EvalResult ev = {0};
+    int evaluated = 0;
+    if (!S.gone) serve(&S, &ev, &evaluated);
+    // the trainer may still be saving its model and printing: wait for it, a bounded while
+    double t_wait = now_seconds();
+    Msg m;
+    while (!S.gone && now_seconds() - t_wait < 120) {
+        if (sup_recv(&S, &m) == 0) { sup_fail(&S, "crash", "protocol error: request %d after the evaluation", m.op); break; }
+    }
+    kill_child(&S);
+    int st = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(S.child, &st, 0, &ru) < 0 && errno == EINTR) {}
+    if (S.trainer_status < 0) {   // the status may have arrived after the last poll
+        int ts;
+        if (recv(S.status_sock, &ts, sizeof ts, MSG_DONTWAIT) == (ssize_t)sizeof ts) S.trainer_status = ts;
+    }
+    mon.stop = 1;
+    if (mon_started) pthread_join(mon_thread, NULL);
+    if (nfd >= 0) close(nfd);
+
+    char exitdesc[64] = "killed by the supervisor";
+    int ts = S.trainer_status;
+    if (ts >= 0 && WIFEXITED(ts)) snprintf(exitdesc, sizeof exitdesc, "exit code %d", WEXITSTATUS(ts));
+    else if (ts >= 0 && WIFSIGNALED(ts)) snprintf(exitdesc, sizeof exitdesc, "killed by signal %d", WTERMSIG(ts));
+    // a harmless denial (an open outside the sandbox's paths) only explains a crash
+    if (mon.violation[0] && (mon.deliberate || !evaluated || ts != 0))
+        sup_fail(&S, mon.deliberate ? "invalid" : "crash", "%s", mon.violation);
+    if (!evaluated) sup_fail(&S, "crash", "train.c ended without calling evaluate_bpb (%s)", exitdesc);
+    else if (!(ts >= 0 && WIFEXITED(ts) && WEXITSTATUS(ts) == 0)) sup_fail(&S, "crash", "train.c failed after the evaluation (%s)", exitdesc);
+
+    if (model_out && !strcmp(S.status, "ok") && file_exists(model_tmp) && rename(model_tmp, model_out) != 0) {
+        size_t len;
+        char *data = read_file(model_tmp, &len), err[512];
+        if (!data || write_file_atomic(model_out, data, len, err, sizeof err) != 0) warnf("train: cannot save the model to %s", model_out);
+        free(data);
+    }
+    remove_tree(scratch);
+
+    char *text = xasprintf("status: %s\nreason: %s\nsandbox: %s\ndataset: %s\neval_tokens: %ld\n"
+                           "training_seconds: %.3f\ntotal_tokens_M: %.6f\nnum_steps: %d\npeak_memory_mb: %.1f\n"
+                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n", S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
+                           S.eval_tokens, bud.counted, bud.tokens / 1e6, bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
+                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance);
+    if (evaluated) {
+        char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
+                               "probe_frozen_max: %.3g\nprobe_tolerance: %g\n", text, ev.val, ev.test, ev.seconds,
+                               ev.causal_max, ev.frozen_max, PROBE_TOLERANCE);
+        free(text);
+        text = more;
+    }
+    char err[512];
+    if (result && write_file_atomic(result, text, strlen(text), err, sizeof err) != 0) die("%s", err);
+    // the log line never shows test_bpb: the log reaches the agent
+    char valtxt[32] = "-";
+    if (evaluated) snprintf(valtxt, sizeof valtxt, "%.6f", ev.val);
+    printf("[supervisor] %s%s%s | val_bpb %s | sandbox: %s\n", S.status, S.reason[0] ? ": " : "", S.reason,
+           valtxt, sandbox);
+    fflush(stdout);
+    free(text);
+    for (int i = 0; extra[i]; i++) free(extra[i]);
+    for (int i = 0; env[i]; i++) free(env[i]);
+    for (int i = 0; i < 16; i++) free(canon_sys[i]);
+    free(env); free(tokreal); free(tokpath); free(dsdir); free(trainer); free(scratch); free(cwd); free(cache);
+    free(model_tmp);
+    tokenizer_free(tok);
+    return strcmp(S.status, "ok") ? 1 : 0;
+}

@@ -1,0 +1,121 @@
+#!/bin/bash
+# attacks.test.sh -- the attacks of issue 11 against the supervisor: each modified train.c
+# (tests/attacks/attack.c, one ATTACK class each) runs under `autoresearch train` in a scratch
+# "repository" laid out like a real one (fixed/, build/, the ledgers, the harness state), and
+# must end as invalid or crash with a reason that names what it tried, leaving every file it
+# went for untouched. Also: the honest version passes, the sandbox can be switched off (and
+# says so), and kill -9 of the trainer or of the supervisor leaves no result and no process.
+# Needs ./autoresearch and build/libclient.a (make all).
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+AR=$ROOT/autoresearch
+passed=0; failed=0
+ok()   { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+tmp=$(mktemp -d /tmp/attacks-test.XXXXXX)
+finish() { echo "attacks: $passed passed, $failed failed"; rm -rf "$tmp"; [ "$failed" -eq 0 ]; exit $?; }
+if [ ! -x "$AR" ] || [ ! -f build/libclient.a ]; then fail "needs ./autoresearch and build/libclient.a (run make)"; finish; fi
+export AUTORESEARCH_CACHE=$tmp/cache AUTORESEARCH_EVAL_TOKENS=4096 AUTORESEARCH_BUDGET_MODE=tokens AUTORESEARCH_BUDGET=640
+"$AR" prepare --source synthetic --synthetic-mb 1 --vocab 300 -q >"$tmp/prepare.log" 2>&1 || { cat "$tmp/prepare.log"; fail "prepare"; finish; }
+
+repo=$tmp/repo
+state=$repo/.git/autoresearch
+mkdir -p "$repo/fixed" "$repo/build/obj/fixed" "$state/sessions"
+echo "// the fixed layer" > "$repo/fixed/prepare.h"
+echo "object" > "$repo/build/obj/fixed/evaluate.o"
+echo '{"kind": "experiment", "test_bpb": 1.5}' > "$repo/results.jsonl"
+printf 'commit\tval_bpb\tmemory_gb\tstatus\tdescription\n' > "$repo/results.tsv"
+echo '{"run": "r1", "test_bpb": 1.5}' > "$state/test.jsonl"
+echo '{"tag": "main", "base": "0123456789012345678901234567890123456789"}' > "$state/sessions/main.json"
+snapshot() { (cd "$repo" && find fixed build results.jsonl results.tsv .git/autoresearch/test.jsonl .git/autoresearch/sessions -type f | sort | xargs sha256sum); }
+before=$(snapshot)
+
+build() {   # build NAME ATTACK [TARGET]
+    local def=""
+    [ -n "${3:-}" ] && def="-DTARGET=\"$3\""
+    cc -std=c11 -O1 -D_GNU_SOURCE -Ifixed -DATTACK="$2" $def tests/attacks/attack.c build/libclient.a \
+        -o "$tmp/$1" -lpcre2-8 -lz -lcrypto -lm -pthread 2>"$tmp/cc.log" || { cat "$tmp/cc.log"; return 1; }
+}
+run() {   # run NAME: the supervisor in the repository, as the harness runs it
+    rm -f "$state/result.txt"
+    (cd "$repo" && "$AR" train --trainer "$tmp/$1" --result "$state/result.txt" --scratch "$state/scratch" \
+        >"$tmp/$1.log" 2>&1)
+}
+field() { sed -n "s/^$1: //p" "$state/result.txt" 2>/dev/null; }
+expect() {   # expect NAME STATUS REASON-PATTERN
+    local st reason
+    st=$(field status); reason=$(field reason)
+    if [ "$st" = "$2" ] && echo "$reason" | grep -qE "$3"; then ok "$1: $st ($reason)"
+    else tail -5 "$tmp/$1.log" 2>/dev/null; fail "$1: got '$st' ($reason), want $2 /$3/"; fi
+}
+
+build honest HONEST && run honest
+expect "honest unigram model" ok '^-$'
+[ "$(field probe_causal_max)" = 0 ] && [ "$(field probe_frozen_max)" = 0 ] && ok "honest: both probes exact" || fail "honest: probes"
+grep -q '^sandbox: landlock+seccomp (landlock abi [0-9]*)' "$state/result.txt" && ok "sandbox in force: $(field sandbox)" \
+    || fail "sandbox in force ($(field sandbox))"
+[ "$(field total_tokens_M)" = 0.000640 ] && ok "tokens budget exact: the supervisor's count" || fail "tokens budget ($(field total_tokens_M))"
+AUTORESEARCH_SANDBOX=none run honest
+expect "AUTORESEARCH_SANDBOX=none runs anyway" ok '^-$'
+[ "$(field sandbox)" = "none (AUTORESEARCH_SANDBOX=none)" ] && ok "and records sandbox: none" || fail "records sandbox: none ($(field sandbox))"
+
+build write_result WRITE_RESULT "../result.txt" && run write_result
+expect "train.c writes the result file" invalid "sandbox: denied write of .*/\.git/autoresearch/result\.txt"
+build nll NLL_CALLBACK && run nll
+expect "an NLL-style callback (tiny values, logits unfilled)" crash "left non-finite or unfilled logits"
+build lookahead LOOKAHEAD && run lookahead
+expect "attention that sees the next token" invalid "the model sees future tokens"
+build patch PATCH_SUPERVISOR && run patch
+expect "reaching into the supervisor's memory" invalid "sandbox: denied (open of /proc/[0-9]+/|system call process_vm_writev)"
+build early PRE_BUDGET && AUTORESEARCH_STARTUP_ALLOWANCE=0 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=1 run early
+expect "training before the budget starts (a constructor)" crash "ran past the time budget"
+build ttt TRAIN_ON_VAL && run ttt
+expect "training on the validation rows during evaluation" invalid "the model changed during evaluation"
+build readj READ_LEDGER "$repo/results.jsonl" && run readj
+expect "reading results.jsonl" invalid "sandbox: denied open of .*/results\.jsonl"
+build readt READ_LEDGER "$state/test.jsonl" && run readt
+expect "reading the test ledger" invalid "sandbox: denied open of .*/test\.jsonl"
+build skip SKIP_EVAL && run skip
+expect "train.c that never calls evaluate_bpb" crash "ended without calling evaluate_bpb"
+grep -q '^val_bpb: *0.000400' "$tmp/skip.log" && ! grep -q '^val_bpb' "$state/result.txt" \
+    && ok "its own val_bpb printed, none recorded" || fail "no evaluation: nothing recorded"
+build redefine REDEFINE 2>/dev/null && fail "a fixed-layer function redefined in train.c links" \
+    || { grep -q "multiple definition of .evaluate_bpb" "$tmp/cc.log" && ok "a fixed-layer function redefined in train.c: the build fails (multiple definition)" \
+         || fail "redefinition: $(tail -1 "$tmp/cc.log")"; }
+cat > "$tmp/other.c" <<'EOF'
+#include "prepare.h"
+#include "dataset.h"
+int main(void) { Shard s; dataset_open_split(SPLIT_VAL, &s); return 0; }
+EOF
+cc -std=c11 -D_GNU_SOURCE -Ifixed "$tmp/other.c" build/libclient.a -o "$tmp/other" -lpcre2-8 -lz -lcrypto -lm 2>/dev/null \
+    && fail "a fixed-layer header other than prepare.h links" || ok "a fixed-layer header other than prepare.h: no such function in the trainer (build fails)"
+for t in fixed/prepare.h build/obj/fixed/evaluate.o results.tsv .git/autoresearch/sessions/main.json; do
+    n=$(basename "$t" | tr . _)
+    build "w_$n" WRITE_TREE "$repo/$t" && run "w_$n"
+    expect "writing $t" invalid "sandbox: denied write of .*/$(echo "$t" | sed 's/\./\\./g')"
+done
+build daemon DAEMON "$state/result.txt" && run daemon
+expect "a daemon that rewrites result files" invalid "sandbox: denied write of .*/result\.txt"
+sleep 0.5
+[ -z "$(pgrep -f "^$tmp/daemon")" ] && ok "no process of the run outlives it" || { pkill -9 -f "^$tmp/daemon"; fail "a daemon outlived the run"; }
+[ "$(field status)" = invalid ] && ok "the result file is the supervisor's, after the run too" || fail "result file rewritten"
+[ "$before" = "$(snapshot)" ] && ok "fixed/, build/, ledgers and session state untouched" || fail "files changed by an attack"
+
+# kill -9: the trainer, then the supervisor
+AUTORESEARCH_STARTUP_ALLOWANCE=30 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=5 run early &
+for _ in $(seq 100); do pgrep -f "^$tmp/early" >/dev/null && break; sleep 0.05; done
+sleep 0.5
+pkill -9 -f "^$tmp/early"
+wait
+expect "kill -9 of the trainer" crash "ended without calling evaluate_bpb \(killed by signal 9\)"
+rm -f "$state/result.txt"
+(cd "$repo" && exec "$AR" train --trainer "$tmp/early" --result "$state/result.txt" --scratch "$state/scratch" >/dev/null 2>&1) &
+sup=$!
+for _ in $(seq 100); do pgrep -f "^$tmp/early" >/dev/null && break; sleep 0.05; done
+kill -9 $sup; wait $sup 2>/dev/null
+sleep 0.3
+[ ! -e "$state/result.txt" ] && [ -z "$(ls "$state" | grep 'result.txt.tmp')" ] && ok "kill -9 of the supervisor: no result, no half-written one" \
+    || fail "kill -9 of the supervisor left a result"
+[ -z "$(pgrep -f "^$tmp/early")" ] && ok "kill -9 of the supervisor: the trainer died with it" || { pkill -9 -f "^$tmp/early"; fail "trainer outlived its supervisor"; }
+finish
