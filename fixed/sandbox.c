@@ -11,6 +11,7 @@
 #include <seccomp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -141,6 +142,59 @@ int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, siz
     if (landlock_enter(s, abi, err, sizeof err) != 0) { snprintf(desc, n, "%s", err); return -1; }
     if (seccomp_enter(notify_fd, err, sizeof err) != 0) { snprintf(desc, n, "%s", err); return -1; }
     snprintf(desc, n, "landlock+seccomp (landlock abi %d)", abi);
+    return 0;
+}
+
+static int write_proc(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t k = write(fd, text, strlen(text));
+    close(fd);
+    return k == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+int sandbox_agent_enter(const char *const *write, const char *hide, char *err, size_t n) {
+    if (hide && file_exists(hide)) {
+        if (unshare(CLONE_NEWNS) != 0) {   // not root: a user namespace of our own uid gives the right
+            char map[64];
+            uid_t u = getuid();
+            gid_t g = getgid();
+            if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+                snprintf(err, n, "--agent-sandbox: no mount namespace to hide the test ledger in: %s", strerror(errno));
+                return -1;
+            }
+            write_proc("/proc/self/setgroups", "deny");
+            snprintf(map, sizeof map, "%u %u 1\n", (unsigned)u, (unsigned)u);
+            write_proc("/proc/self/uid_map", map);
+            snprintf(map, sizeof map, "%u %u 1\n", (unsigned)g, (unsigned)g);
+            write_proc("/proc/self/gid_map", map);
+        }
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || mount("/dev/null", hide, NULL, MS_BIND, NULL) != 0) {
+            snprintf(err, n, "--agent-sandbox: cannot hide %s: %s", hide, strerror(errno));
+            return -1;
+        }
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { snprintf(err, n, "no_new_privs: %s", strerror(errno)); return -1; }
+    int abi = sandbox_landlock_abi();
+    if (abi < 1) { snprintf(err, n, "--agent-sandbox: this kernel has no Landlock"); return -1; }
+    uint64_t fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
+    if (abi >= 2) fs |= LANDLOCK_ACCESS_FS_REFER;
+    if (abi >= 3) fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+    if (abi >= 5) fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+    struct ll_ruleset_attr a = {.fs = fs};
+    int rs = (int)syscall(SYS_landlock_create_ruleset, &a, sizeof a.fs, 0);
+    if (rs < 0) { snprintf(err, n, "landlock_create_ruleset: %s", strerror(errno)); return -1; }
+    const uint64_t ro = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+    int rc = add_rule(rs, "/", ro, fs);
+    for (const char *const *p = write; p && *p && !rc; p++) rc = add_rule(rs, *p, fs, fs);
+    const char *dev[] = {"/dev/null", "/dev/tty", "/dev/pts", "/dev/ptmx", NULL};
+    for (int i = 0; dev[i] && !rc; i++) rc = add_rule(rs, dev[i], fs & ~LANDLOCK_ACCESS_FS_REFER, fs);
+    if (rc || syscall(SYS_landlock_restrict_self, rs, 0) != 0) {
+        snprintf(err, n, "--agent-sandbox: landlock: %s", strerror(errno));
+        close(rs);
+        return -1;
+    }
+    close(rs);
     return 0;
 }
 

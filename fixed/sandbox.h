@@ -26,6 +26,12 @@ int sandbox_landlock_abi(void);
 // (landlock abi 7)" or "none (...)") into desc. 0, or -1 with the reason in desc.
 int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, size_t n);
 
+// `loop --agent-sandbox`, in the agent's process before exec: a private mount namespace in
+// which `hide` (the test ledger) reads as empty, then Landlock: everything readable and
+// executable, writable only beneath the `write` folders (and /dev/null, the terminal). Its
+// network is not restricted (agents call their model's API). 0, or -1 with err.
+int sandbox_agent_enter(const char *const *write, const char *hide, char *err, size_t n);
+
 // In the supervisor: serves notify_fd until it closes or *stop is set (a thread body).
 // Records the first denial in `violation` (a one-line reason) and whether it was deliberate.
 typedef struct {

@@ -85,6 +85,10 @@ int parse_summary(const char *log, Record *out, int *fail);
 // Reads "key: value" lines of a file into out; -1 if the file is missing.
 int parse_kv_file(const char *path, Record *out);
 
+// The prompt's excerpt of a crashed run's log (excerpt.c): the trusted reason (and a failed
+// build's compiler errors) first, then the log's end, bounded and marked as untrusted.
+char *crash_excerpt(const char *log_path, const char *reason);
+
 // ----------------------------------------------------------------------------
 // Tunables: the marked block of numeric #defines in train.c, and the search agent.
 
@@ -143,6 +147,9 @@ typedef struct {
     const char *const *env;        // "KEY=VALUE" to set, "KEY" to unset; NULL-terminated (or NULL)
     double timeout;                // seconds; 0: none
     volatile int *abort_flag;      // non-zero: kill the child's process group now
+    // run in the child just before exec (a sandbox); non-zero: the child exits 126 with err
+    int (*pre_exec)(void *arg, char *err, size_t errlen);
+    void *pre_exec_arg;
 } ProcSpec;
 typedef struct {
     int exit_code;                 // -1 if killed by a signal

@@ -1,5 +1,6 @@
 // loop.c -- `autoresearch run`, `autoresearch loop` and `autoresearch noise`.
 #include "harness.h"
+#include "sandbox.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -237,6 +238,11 @@ static const char *loop_help =
     "  --noise-runs K          runs to measure the noise first when --gate noise finds none\n"
     "                          (default 5)\n"
     "  --agent-timeout S       seconds an agent may take per iteration (default 1800)\n"
+    "  --agent-sandbox         run the agent under Landlock: it writes only in the work tree and\n"
+    "                          the --agent-allow folders, and reads the test ledger as empty.\n"
+    "                          Without it, an agent running as you can read all you can.\n"
+    "  --agent-allow DIR       a folder the sandboxed agent may write too (its CLI's config,\n"
+    "                          e.g. ~/.claude); repeatable\n"
     "  --search-seed N         seed of the search agent (default 1337)\n"
     "  --max-agent-failures N  stop after N agent failures in a row (default: never)\n"
     "  --retry-delay S         wait before re-invoking a failed agent; doubles with each\n"
@@ -271,18 +277,6 @@ static void sleep_interruptible(double secs) {
         struct timespec ts = {0, 100000000L};
         nanosleep(&ts, NULL);
     }
-}
-
-static char *tail_lines(const char *path, int n) {
-    char *text = read_file(path, NULL);
-    if (!text) return xstrdup("");
-    size_t len = strlen(text);
-    const char *p = text + len;
-    int lines = 0;
-    while (p > text && lines <= n) { p--; if (*p == '\n') lines++; }
-    char *out = xstrdup(p == text ? p : p + 1);
-    free(text);
-    return out;
 }
 
 // The prompt for an external agent: program.md, then the state of the session. Never any
@@ -337,10 +331,9 @@ static void write_prompt(Session *S, const char *path, const char *desc_file) {
     free(p);
     p = q;
     if (last_crash) {
-        char *t = tail_lines("run.log", 40);
         const char *why = rec_get(&S->L.r[idx[0]], "reason");
-        q = xasprintf("%s\n## The last experiment crashed (%s); the end of run.log:\n\n```\n%s```\n", p,
-                      why ? why : "?", t);
+        char *t = crash_excerpt("run.log", why);
+        q = xasprintf("%s\n## The last experiment crashed (%s)\n\n%s", p, why ? why : "?", t);
         free(t);
         free(p);
         p = q;
@@ -393,7 +386,20 @@ typedef struct {
     const char *agent;      // "search" or a shell command
     double agent_timeout;
     uint64_t search_seed;
+    int sandbox;            // --agent-sandbox
+    const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
+    int nallow;
 } LoopOpts;
+
+typedef struct {
+    const char *write[19];
+    char *hide;
+} AgentJail;
+
+static int agent_jail(void *arg, char *err, size_t n) {
+    AgentJail *j = arg;
+    return sandbox_agent_enter(j->write, j->hide, err, n);
+}
 
 // One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
 // failure (reason filled; the tree is back at best), 2 for an invalid change (logged, reset).
@@ -436,6 +442,9 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     const char *argv[] = {"/bin/sh", "-c", o->agent, NULL};
     ProcSpec ps = {.argv = argv, .stdin_path = prompt, .out_path = log, .env = env,
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
+    AgentJail jail = {.write = {S->root}, .hide = xasprintf("%s/test.jsonl", S->state)};
+    for (int i = 0; i < o->nallow; i++) jail.write[i + 1] = o->allow[i];
+    if (o->sandbox) ps.pre_exec = agent_jail, ps.pre_exec_arg = &jail;
     ProcResult pr;
     char err[512];
     char before[2][65], after[2][65];
@@ -453,6 +462,7 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     free(aj);
     rec_free(&a);
     if (proc_run(&ps, &pr, err, sizeof err) != 0) die("%s", err);
+    free(jail.hide);
     unlink(ap);
     free(ap);
     free(e1); free(e2); free(e3);
@@ -554,6 +564,12 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--until") && v) until = parse_until(v), i++;
         else if (!strcmp(a, "--noise-runs") && v) noise_runs = atoi(v), i++;
         else if (!strcmp(a, "--agent-timeout") && v) o.agent_timeout = atof(v), i++;
+        else if (!strcmp(a, "--agent-sandbox")) o.sandbox = 1;
+        else if (!strcmp(a, "--agent-allow") && v) {
+            if (o.nallow == 16) die("loop: at most 16 --agent-allow folders");
+            if (!file_exists(v)) die("loop: --agent-allow %s: no such folder", v);
+            o.allow[o.nallow++] = v, i++;
+        }
         else if (!strcmp(a, "--search-seed") && v) o.search_seed = strtoull(v, NULL, 10), i++;
         else if (!strcmp(a, "--max-agent-failures") && v) max_fail = atoi(v), i++;
         else if (!strcmp(a, "--retry-delay") && v) retry = atof(v), i++;

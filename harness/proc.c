@@ -37,6 +37,11 @@ static _Noreturn void child_exec(const ProcSpec *s, pid_t parent) {
         if (strchr(*e, '=')) putenv(xstrdup(*e));
         else unsetenv(*e);
     }
+    char err[512];
+    if (s->pre_exec && s->pre_exec(s->pre_exec_arg, err, sizeof err) != 0) {
+        fprintf(stderr, "autoresearch: %s\n", err);
+        _exit(126);
+    }
     execvp(s->argv[0], (char *const *)s->argv);
     fprintf(stderr, "autoresearch: cannot run %s: %s\n", s->argv[0], strerror(errno));
     _exit(127);

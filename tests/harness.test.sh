@@ -17,7 +17,7 @@ if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.
     AR=$TMP/autoresearch-san
     cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
         harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
+        -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
 fi
 AR=$(realpath "${AR:-./autoresearch}")
 export AR_ROOT=$ROOT AUTORESEARCH_CACHE=$TMP/cache AUTORESEARCH_EVAL_TOKENS=2048
@@ -180,6 +180,9 @@ check "crashed and hung trains leave no process" test -z "$(my_trains)"
 check "the prompt carries program.md and recent results" bash -c \
     "grep -q '^# program' '$TMP/actions.prompt.3' && grep -q 'invalid: changed fixed/prepare.h' '$TMP/actions.prompt.3'"
 check "the prompt shows the crash log" grep -q "The last experiment crashed (build failed)" "$TMP/actions.prompt.4"
+check "the crash excerpt: the compiler's errors first, the log marked untrusted" bash -c \
+    "grep -q '^Diagnosis (from the harness and the supervisor; trusted): build failed' '$TMP/actions.prompt.4' &&
+     grep -q 'error:' '$TMP/actions.prompt.4' && grep -q '^<<<BEGIN UNTRUSTED TRAINER OUTPUT>>>' '$TMP/actions.prompt.4'"
 t=$(last_test)
 check "the prompt never shows test_bpb" bash -c "test -n '$t' && ! grep -qi 'test_bpb\|$t' $TMP/actions.prompt.*"
 check "working tree clean" test -z "$(git status --porcelain)"
@@ -203,6 +206,21 @@ check "branch switch is an agent failure, back on the session's branch" bash -c 
 check "the ledger error is explicit" grep -q "results.tsv changed while the agent ran" $TMP/out.txt
 check "the slow agent's experiment was kept" bash -c "grep '\"description\": \"slow agent\"' results.jsonl | grep -q '\"status\": \"keep\"'"
 check "the next command reports the edited results.tsv" bash -c "! '$AR' run > $TMP/out.txt 2>&1 && grep -q 'results.tsv:4:' $TMP/out.txt"
+
+echo "== loop --agent-sandbox: no reads of the test ledger, no writes outside"
+new_repo jail
+mkdir -p $TMP/allowed
+printf 'peek\n' > "$TMP/allowed/pactions"
+"$AR" run > /dev/null 2>&1   # a baseline, so the test ledger has a row
+SCRIPT_ACTIONS=$TMP/allowed/pactions PEEK_DIR=$TMP/allowed PEEK_OUTSIDE=$TMP/outside.txt "$AR" loop --agent "$AGENT" \
+    --agent-sandbox --agent-allow $TMP/allowed --tag j1 --max-experiments 2 --max-agent-failures 1 > $TMP/out.txt 2>&1
+check "the sandboxed agent's experiment ran" test "$(col 5 | tail -1)" = peek
+check "the test ledger reads as empty to it" bash -c "test -s .git/autoresearch/test.jsonl && test -e $TMP/allowed/peek.txt && ! test -s $TMP/allowed/peek.txt"
+check "it cannot write outside the work tree and --agent-allow" test ! -e $TMP/outside.txt
+printf 'peek\n' > "$TMP/allowed/pactions"; rm -f "$TMP/allowed/pactions.n"
+SCRIPT_ACTIONS=$TMP/allowed/pactions PEEK_DIR=$TMP/allowed PEEK_OUTSIDE=$TMP/outside.txt "$AR" loop --agent "$AGENT" \
+    --tag j2 --max-experiments 2 --max-agent-failures 1 > $TMP/out.txt 2>&1
+check "without --agent-sandbox the agent reads it (documented)" grep -q test_bpb $TMP/allowed/peek.txt
 
 # ----------------------------------------------------------------------------
 echo "== kill -9 in the middle of an experiment, then resume"

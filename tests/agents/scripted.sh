@@ -17,6 +17,7 @@
 #   branch     commit a change on a new branch and stay there: an agent failure
 #   ledger     append a fake row to results.tsv: the loop stops
 #   wait       take 3 s, then set MATRIX_LR 0.03
+#   peek       copy the test ledger to $PEEK_DIR/peek.txt, write $PEEK_OUTSIDE, set MATRIX_LR 0.03
 # The prompt arrives on stdin; it is saved to $SCRIPT_ACTIONS.prompt.N for the tests to read.
 set -u
 n_file="$SCRIPT_ACTIONS.n"
@@ -48,6 +49,8 @@ case "$action" in
         git -c user.name=agent -c user.email=agent@x commit -qam "elsewhere" ;;
     ledger) printf 'abcdef0\t0.500000\t1.0\tkeep\tfake\n' >> results.tsv; set_lr 0.03 ;;
     wait) sleep 3; set_lr 0.03; echo "DESCRIPTION: slow agent" ;;
+    peek) cat .git/autoresearch/test.jsonl > "$PEEK_DIR/peek.txt" 2>/dev/null
+        echo x > "$PEEK_OUTSIDE" 2>/dev/null; set_lr 0.03; echo "DESCRIPTION: peek" ;;
     *) echo "scripted.sh: unknown action $action" >&2; exit 2 ;;
 esac
 exit 0
