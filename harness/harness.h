@@ -230,6 +230,8 @@ void resume_interrupted(Session *S, int reset);
 // $GIT_DIR/autoresearch/test.jsonl; and merged into the records of S->L when the session opens.
 void test_ledger_append(Session *S, const Record *r, double test);
 void test_ledger_merge(Session *S);
+// The session's `sandbox:` field: the latest run's, and the runs that had none.
+void session_sandbox(const Session *S, char *out, size_t n);
 // Commits train.c with the message; 0 or -1 (message in git_err).
 int commit_train(const char *msg);
 // Resets the working tree to commit and removes the given untracked files.

@@ -440,6 +440,9 @@ int status_main(int argc, char **argv) {
         rec_set_num(&o, "noise_runs", v.noise);
         if (S.sigma > 0) rec_set_num(&o, "sigma", S.sigma);
         rec_set_str(&o, "gate", S.gate);
+        char sb[300];
+        session_sandbox(&S, sb, sizeof sb);
+        rec_set_str(&o, "sandbox", sb);
         if (best) {
             rec_set_num(&o, "best_val_bpb", rec_num(best, "val_bpb", NAN));
             rec_set_str(&o, "best_commit", rec_get(best, "commit"));
@@ -467,6 +470,9 @@ int status_main(int argc, char **argv) {
         printf("experiments %d: keep %d, discard %d, crash %d, invalid %d; agent failures %d\n", v.n, v.keep,
                v.discard, v.crash, v.invalid, v.agent_errors);
         if (S.sigma > 0) printf("noise      sigma %.6f over %d runs (gate %s)\n", S.sigma, v.noise, S.gate);
+        char sb[300];
+        session_sandbox(&S, sb, sizeof sb);
+        printf("sandbox    %s\n", sb);
         if (best)
             printf("best       val_bpb %.6f at %.7s (%s); baseline %.6f (%+.6f)\n", rec_num(best, "val_bpb", 0),
                    rec_get(best, "commit"), rec_get(best, "description"), rec_num(base, "val_bpb", 0),
@@ -566,6 +572,9 @@ int report_main(int argc, char **argv) {
             S.budget > 0 ? "" : " (train.c's default)", v.n, v.keep, v.discard, v.crash, v.invalid, v.agent_errors);
     if (S.budget > 0) fprintf(f, " Budget amount %g.", S.budget);
     if (S.sigma > 0) fprintf(f, " Run-to-run noise: sigma %.6f (2 sigma = %.6f); gate: %s.", S.sigma, 2 * S.sigma, S.gate);
+    char sb[300];
+    session_sandbox(&S, sb, sizeof sb);
+    fprintf(f, " Trainer sandbox: %s.", sb);
     fprintf(f, "\n\n![progress](progress.png)\n\n");
     if (base && best) {
         double bv = rec_num(base, "val_bpb", NAN), bt = rec_num(base, "test_bpb", NAN);

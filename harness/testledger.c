@@ -42,3 +42,20 @@ void test_ledger_merge(Session *S) {
     ledger_free(&T);
     free(p);
 }
+
+// The `sandbox:` field of the session's runs, for status and report: the latest run's, and how
+// many of its runs had none (see README "Threat model").
+void session_sandbox(const Session *S, char *out, size_t n) {
+    const char *last = NULL;
+    int none = 0, runs = 0;
+    for (int i = 0; i < S->L.n; i++) {
+        const char *s = rec_get(&S->L.r[i], "session"), *sb = rec_get(&S->L.r[i], "sandbox");
+        if (!s || strcmp(s, S->tag) || !sb) continue;
+        runs++;
+        none += !strncmp(sb, "none", 4);
+        last = sb;
+    }
+    if (!last) snprintf(out, n, "no run recorded yet");
+    else if (none) snprintf(out, n, "%s (latest run); %d of %d runs without the sandbox", last, none, runs);
+    else snprintf(out, n, "%s (all %d runs)", last, runs);
+}

@@ -147,6 +147,7 @@ git checkout -q autoresearch/s1
 check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
 "$AR" status > $TMP/st.txt
 check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -q 'experiments 13' $TMP/st.txt"
+check "status names the sandbox" grep -q '^sandbox    landlock+seccomp (landlock abi [0-9]*) (all 13 runs)' $TMP/st.txt
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
