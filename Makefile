@@ -22,7 +22,7 @@ TRAIN_FLAGS := -std=c11 -O3 -march=native -fno-math-errno -fno-trapping-math -ff
 TRAIN_LIBS  := -ldnnl $(LDLIBS)
 # build/train links the client side of prepare.h (fixed/client.c: the supervisor's protocol)
 # and the tokenizer, nothing else of the fixed layer
-CLIENT_SRC  := fixed/client.c fixed/tokenizer.c fixed/util.c
+CLIENT_SRC  := fixed/client.c fixed/summary.c fixed/tokenizer.c fixed/util.c
 
 FIXED_SRC   := $(filter-out fixed/client.c,$(wildcard fixed/*.c))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
@@ -98,6 +98,10 @@ build/bench/%: bench/%.c $(HEADERS) train.c build/libharness.a build/libfixed.a
 	@mkdir -p build/bench
 	$(CC) $(TRAIN_FLAGS) -Iharness $< build/libharness.a build/libfixed.a -o $@ $(TRAIN_LIBS)
 build/bench/bench_train_fp32: bench/bench_train.c   # it includes bench_train.c
+# bench_ring is a trainer: it runs under the supervisor (bench/ring.bench.sh), with the client
+build/bench/bench_ring: bench/bench_ring.c $(HEADERS) train.c build/libclient.a
+	@mkdir -p build/bench
+	$(CC) $(TRAIN_FLAGS) $< build/libclient.a -o $@ $(TRAIN_LIBS)
 
 baseline: all
 	./autoresearch prepare

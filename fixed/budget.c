@@ -1,12 +1,11 @@
 // budget.c -- the training budget, the run seed and the summary block of prepare.h.
-#include <inttypes.h>
 #include <math.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "budget.h"
 #include "dataset.h"
 #include "prepare.h"
+#include "summary.h"
 #include "util.h"
 
 // ----------------------------------------------------------------------------
@@ -87,51 +86,11 @@ void budget_describe(char *out, size_t n) {
 }
 
 // ----------------------------------------------------------------------------
-// Seed
-
-static int seed_set;
-static uint64_t seed_value;
-
-uint64_t run_seed(uint64_t fallback) {
-    const char *s = getenv("AUTORESEARCH_SEED");
-    seed_value = fallback;
-    if (s && *s) {
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (*end) die("AUTORESEARCH_SEED='%s': expected a non-negative integer", s);
-        seed_value = v;
-    }
-    seed_set = 1;
-    return seed_value;
-}
-
-// ----------------------------------------------------------------------------
-// Summary
-
-double peak_memory_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;   // Linux reports kilobytes
-}
-
-#define LINE(label, fmt, ...) printf("%-18s" fmt "\n", label ":", __VA_ARGS__)
+// Summary: the seed and the block are summary.c's (shared with the trainer's client)
 
 void print_summary(const Summary *s) {
-    char budget[96];
+    char budget[96], eval[32];
     budget_describe(budget, sizeof budget);
-    printf("---\n");
-    LINE("val_bpb", "%.6f", s->val_bpb);
-    LINE("training_seconds", "%.1f", s->training_seconds);
-    LINE("total_seconds", "%.1f", s->total_seconds);
-    LINE("peak_vram_mb", "%.1f", s->peak_vram_mb);
-    LINE("mfu_percent", "%.2f", s->mfu_percent);
-    LINE("total_tokens_M", "%.1f", s->total_tokens_M);
-    LINE("num_steps", "%d", s->num_steps);
-    LINE("num_params_M", "%.1f", s->num_params_M);
-    LINE("depth", "%d", s->depth);
-    LINE("dataset", "%s", dataset_id());
-    LINE("budget", "%s", budget);
-    if (seed_set) LINE("seed", "%" PRIu64, seed_value);
-    LINE("eval_tokens", "%d", EVAL_TOKENS);
-    fflush(stdout);
+    snprintf(eval, sizeof eval, "%d", EVAL_TOKENS);
+    summary_print(s, dataset_id(), budget, eval);
 }

@@ -4,16 +4,15 @@
 // supervisor. Nothing here is trusted: train.c can bypass all of it, which is why the
 // supervisor checks what arrives and the sandbox limits what else the process can do.
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "prepare.h"
 #include "protocol.h"
+#include "summary.h"
 #include "tokenizer.h"
 #include "util.h"
 
@@ -143,31 +142,7 @@ double evaluate_bpb(LogitsFn logits_fn, void *ctx, int B) {
 }
 
 // ----------------------------------------------------------------------------
-// Seed and summary (informational: the supervisor records its own numbers)
-
-static int seed_set;
-static uint64_t seed_value;
-
-uint64_t run_seed(uint64_t fallback) {
-    const char *s = getenv("AUTORESEARCH_SEED");
-    seed_value = fallback;
-    if (s && *s) {
-        char *end;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (*end) die("AUTORESEARCH_SEED='%s': expected a non-negative integer", s);
-        seed_value = v;
-    }
-    seed_set = 1;
-    return seed_value;
-}
-
-double peak_memory_mb(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;
-}
-
-#define LINE(label, fmt, ...) printf("%-18s" fmt "\n", label ":", __VA_ARGS__)
+// Summary (informational: the supervisor records its own numbers; run_seed is summary.c's)
 
 static const char *env_or(const char *k, const char *dflt) {
     const char *v = getenv(k);
@@ -175,19 +150,6 @@ static const char *env_or(const char *k, const char *dflt) {
 }
 
 void print_summary(const Summary *s) {
-    printf("---\n");
-    LINE("val_bpb", "%.6f", s->val_bpb);
-    LINE("training_seconds", "%.1f", s->training_seconds);
-    LINE("total_seconds", "%.1f", s->total_seconds);
-    LINE("peak_vram_mb", "%.1f", s->peak_vram_mb);
-    LINE("mfu_percent", "%.2f", s->mfu_percent);
-    LINE("total_tokens_M", "%.1f", s->total_tokens_M);
-    LINE("num_steps", "%d", s->num_steps);
-    LINE("num_params_M", "%.1f", s->num_params_M);
-    LINE("depth", "%d", s->depth);
-    LINE("dataset", "%s", env_or("AUTORESEARCH_DATASET_ID", "unknown"));
-    LINE("budget", "%s", env_or("AUTORESEARCH_BUDGET_DESC", "unknown"));
-    if (seed_set) LINE("seed", "%" PRIu64, seed_value);
-    LINE("eval_tokens", "%s", env_or("AUTORESEARCH_EVAL_TOKENS", "unknown"));
-    fflush(stdout);
+    summary_print(s, env_or("AUTORESEARCH_DATASET_ID", "unknown"), env_or("AUTORESEARCH_BUDGET_DESC", "unknown"),
+                  env_or("AUTORESEARCH_EVAL_TOKENS", "unknown"));
 }

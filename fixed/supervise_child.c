@@ -16,6 +16,38 @@
 #include "supervise_child.h"
 #include "util.h"
 
+// The trainer's environment: what it may know, nothing else (no result file, no ledger).
+static const char *const pass_env[] = {"PATH=", "LANG=", "LC_", "TERM=", "OMP_", "GOMP_", "KMP_",
+    "DNNL_", "ONEDNN_", "ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "AUTORESEARCH_SEED=",
+    "AUTORESEARCH_PEAK_GFLOPS=", "AUTORESEARCH_BUDGET_MODE=", "AUTORESEARCH_BUDGET=",
+    "AUTORESEARCH_THREADS=", NULL};
+extern char **environ;
+
+char **child_env(const char *const *extra) {
+    int n = 0, cap = 16;
+    char **env = xmalloc(cap * sizeof *env);
+    for (char **e = environ; *e; e++)
+        for (const char *const *p = pass_env; *p; p++)
+            if (!strncmp(*e, *p, strlen(*p))) {
+                if (n + 2 >= cap) env = xrealloc(env, (cap *= 2) * sizeof *env);
+                env[n++] = xstrdup(*e);
+                break;
+            }
+    for (const char *const *x = extra; *x; x++) {
+        if (n + 2 >= cap) env = xrealloc(env, (cap *= 2) * sizeof *env);
+        env[n++] = xstrdup(*x);
+    }
+    env[n] = NULL;
+    return env;
+}
+
+long memory_limit_mb(void) {
+    const char *e = getenv("AUTORESEARCH_MEMORY_LIMIT_MB");
+    if (e && *e) return atol(e);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (long)((double)pages * page * 0.8 / (1 << 20)) : 0;   // 80% of RAM
+}
+
 // Sends text and, when fd >= 0, the descriptor (SCM_RIGHTS).
 static int send_with_fd(int sock, const char *text, int fd) {
     struct iovec iov = {.iov_base = (void *)text, .iov_len = strlen(text) + 1};

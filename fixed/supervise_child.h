@@ -15,6 +15,11 @@ typedef struct {
     const char *const *env;
 } ChildSpec;
 
+// The trainer's environment: the allowed variables of ours (PATH, locale, OpenMP, oneDNN, the
+// sanitizers, the seed and budget) plus extra ("KEY=VALUE"); malloc'd, NULL-terminated.
+char **child_env(const char *const *extra);
+// The trainer's address-space limit: $AUTORESEARCH_MEMORY_LIMIT_MB, else 80% of RAM.
+long memory_limit_mb(void);
 // Runs in the forked child; never returns.
 _Noreturn void child_main(const ChildSpec *c);
 // The supervisor's side of the setup message. 0 or -1.
