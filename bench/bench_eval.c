@@ -16,10 +16,10 @@
 #include "supervise.h"
 
 #ifndef BENCH_EVAL_TOKENS
-#define BENCH_EVAL_TOKENS (1 << 14)   // per split: 16 batches of the default 2 x 512 rows
+#define BENCH_EVAL_TOKENS (1 << 13)   // per split: 8 batches of the default 2 x 512 rows
 #endif
-#define REPS 5
-#define TRAIN_STEPS 10
+#define REPS 3
+#define TRAIN_STEPS 3
 
 static void next_rows(Packer *p, int B, int T, int32_t *row, int32_t *in, int32_t *tg) {
     for (int b = 0; b < B; b++) {
@@ -60,6 +60,7 @@ static double eval_split(GPT *m, const Tokenizer *tok, Split split, int B, int n
 }
 
 int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);   // each rep's line as it comes (a long bench on a busy machine)
     Tokenizer *tok = tokenizer_load_prepared();
     Config cfg = config_default(tokenizer_vocab_size(tok));
     const int B = DEVICE_BATCH_SIZE, T = cfg.T, accum = TOTAL_BATCH_SIZE / (B * T);

@@ -8,8 +8,8 @@
 #define TESTING
 #include "../train.c"
 
-#define BLOCKS 4
-#define STEPS 3
+#define BLOCKS 3
+#define STEPS 2
 
 static double steps_tok_s(GPT *m, DataLoader *dl, int32_t *x, int32_t *y, int B, int accum) {
     double t0 = now_seconds();
@@ -44,8 +44,8 @@ int main(void) {
         best_ring = fmax(best_ring, steps_tok_s(&m, dl, x, y, B, accum));
     }
     double t0 = now_seconds();
-    for (int i = 0; i < 200; i++) dataloader_next(dl, x, y);
-    double lat = (now_seconds() - t0) / 200;
+    for (int i = 0; i < 100; i++) dataloader_next(dl, x, y);
+    double lat = (now_seconds() - t0) / 100;
     printf("model: depth %d, width %d, vocab %d, %s matmuls, %d threads; %d x %d rows, %d micro-batches a step\n",
            cfg.NL, cfg.C, cfg.V, PRECISION_NAME, omp_get_max_threads(), B, T, accum);
     printf("training tokens/s (best of %d blocks of %d steps): rows in memory %.0f, rows from the supervisor %.0f, "

@@ -129,10 +129,6 @@ int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, siz
     *notify_fd = -1;
     struct rlimit zero = {0, 0};
     setrlimit(RLIMIT_CORE, &zero);
-    if (s->memory_mb > 0) {
-        struct rlimit as = {(rlim_t)s->memory_mb << 20, (rlim_t)s->memory_mb << 20};
-        setrlimit(RLIMIT_AS, &as);
-    }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { snprintf(desc, n, "no_new_privs: %s", strerror(errno)); return -1; }
     drop_capabilities();
     if (off) { snprintf(desc, n, "none (AUTORESEARCH_SANDBOX=none)"); return 0; }

@@ -14,13 +14,13 @@ typedef struct {
     const char *const *read;    // hierarchies (or files) readable and executable
     const char *const *write;   // hierarchies readable and writable (the scratch folder)
     const char *const *protect; // paths whose reading is a deliberate attack (data, ledgers)
-    long memory_mb;             // RLIMIT_AS; 0: none
+    long memory_mb;             // RLIMIT_AS of the trainer (set just before its exec); 0: none
 } SandboxSpec;
 
 // The Landlock ABI of this kernel (0: none).
 int sandbox_landlock_abi(void);
 
-// In the child: limits, no core dumps, no new privileges, no capabilities, then (unless
+// In the child: no core dumps, no new privileges, no capabilities, then (unless
 // `off`) Landlock and the seccomp filter. *notify_fd gets the filter's notification
 // descriptor (-1 without seccomp). Writes the `sandbox:` description ("landlock+seccomp
 // (landlock abi 7)" or "none (...)") into desc. 0, or -1 with the reason in desc.

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +105,10 @@ _Noreturn void child_main(const ChildSpec *c) {
         move_fd(m, PROTO_SHM_FD);
         close_range(PROTO_SHM_FD + 1, ~0U, 0);
         if (chdir(c->scratch) != 0) _exit(127);
+        if (c->sandbox->memory_mb > 0) {   // here, not earlier: this process may be an ASan build
+            struct rlimit as = {(rlim_t)c->sandbox->memory_mb << 20, (rlim_t)c->sandbox->memory_mb << 20};
+            setrlimit(RLIMIT_AS, &as);
+        }
         char *argv[] = {(char *)c->trainer, NULL};
         execve(c->trainer, argv, (char *const *)c->env);
         fprintf(stderr, "autoresearch train: cannot run %s: %s\n", c->trainer, strerror(errno));

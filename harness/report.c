@@ -637,7 +637,7 @@ int report_main(int argc, char **argv) {
     }
     if (seed_only) fprintf(f, "\n%d experiment%s changed only a seed: their differences are noise, not research.\n",
                            seed_only, seed_only == 1 ? "" : "s");
-    fprintf(f, "\nAll experiments: `results.tsv`; full records (summary fields, times, hashes, test_bpb): `results.jsonl`.\n");
+    fprintf(f, "\nAll experiments: `results.tsv`; full records (summary fields, times, hashes): `results.jsonl`; test_bpb: the test ledger `.git/autoresearch/test.jsonl`.\n");
     if (atomic_commit(&af, err, sizeof err) != 0) die("%s", err);
     printf("report: %s, %s, %s\n", md, png, svg);
     free(svg);

@@ -33,7 +33,7 @@ my_trains() {   # build/train processes of this scratch repository (others may r
     pgrep -f "^$PWD/build/train"
 }
 last_test() { grep -o '"test_bpb": [0-9.]*' .git/autoresearch/test.jsonl | tail -1 | cut -d' ' -f2; }
-last_val() { tail -1 results.jsonl | grep -o '"val_bpb": [0-9.]*' | tail -1 | cut -d' ' -f2; }
+last_val() { tail -1 results.jsonl | grep -o '"val_bpb": [0-9.]*' | tail -1 | cut -d' ' -f2 | xargs printf '%.6f'; }
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }  # one column
 session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
 
@@ -59,7 +59,8 @@ base=$(git rev-parse HEAD)
 check "run baseline exits 0" test $? -eq 0
 check "results.tsv header is the original's" \
     test "$(head -1 results.tsv)" = "$(printf 'commit\tval_bpb\tmemory_gb\tstatus\tdescription')"
-check "baseline row" test "$(tail -1 results.tsv)" = "$(printf '%s\t%s\t0.0\tkeep\tbaseline' "${base:0:7}" "$(last_val)")"
+check "baseline row" test "$(tail -1 results.tsv | cut -f1,2,4,5)" = "$(printf '%s\t%s\tkeep\tbaseline' "${base:0:7}" "$(last_val)")"
+check "memory_gb: the trainer's peak as the supervisor measured it" bash -c "tail -1 results.tsv | cut -f3 | grep -qE '^[0-9]+\.[0-9]$'"
 export test0=$(last_test)
 check "one line to the terminal" test "$(wc -l < $TMP/out.txt)" -eq 1
 check "jsonl: hashes, times, budget, data set, sandbox; test_bpb only in the test ledger" bash -c \
