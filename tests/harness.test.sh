@@ -11,14 +11,7 @@ ROOT=$PWD
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
-    # `make test` built the sanitized libraries: run the harness itself under ASan + UBSan
-    AR=$TMP/autoresearch-san
-    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
-        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
-fi
-AR=$(realpath "${AR:-./autoresearch}")
+. tests/ar_binary.sh
 passed=0; failed=0
 check() {   # check NAME COMMAND...: passes when the command succeeds
     local name=$1; shift
@@ -146,8 +139,9 @@ check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
-check "report lists kept experiments with val and test" bash -c \
-    "grep -q '^| # | commit | description | val_bpb | Δ val | test_bpb' report/report.md && grep -c '| keep\|^| [0-9]' report/report.md"
+check "report lists every experiment, and the kept ones with val and test" bash -c \
+    "test \$(sed -n '/^## Experiments/,/^## /p' report/report.md | grep -c '^| [0-9]') -eq 13 &&
+     grep -q '^| # | commit | description | val_bpb | Δ val | effect (95% CI) | test_bpb | Δ test |' report/report.md"
 check "results.tsv carries val_bpb, never test_bpb" bash -c '! grep -q 1.074135 results.tsv'
 
 # ----------------------------------------------------------------------------
