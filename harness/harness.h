@@ -253,7 +253,8 @@ typedef struct {
 } TrainProgress;
 char *live_progress_path(const Session *S);            // $GIT_DIR/autoresearch/progress.txt
 int train_progress_read(const char *path, TrainProgress *p);   // 0, or -1 (none yet)
-// "step 120 | 40.0% of time 300 s | 16.3k tok/s | loss 3.2145 | ETA 3m00s"
+// "step 120 | 40.0% of time 300 s | 16.3k tok/s | loss 3.2145 | ETA 3m00s" (once the budget
+// is spent, "evaluating" instead of the ETA)
 void train_progress_format(const TrainProgress *p, char *out, size_t n);
 void fmt_duration(double seconds, char *out, size_t n);   // 42s, 3m05s, 2h10m
 void fmt_rate(double per_second, char *out, size_t n);    // 950, 16.3k, 1.20M

@@ -56,12 +56,13 @@ void fmt_rate(double tps, char *out, size_t n) {
 }
 
 void train_progress_format(const TrainProgress *p, char *out, size_t n) {
-    char rate[32], eta[32], loss[32] = "";
-    fmt_rate(p->tokens_per_sec, rate, sizeof rate);
-    fmt_duration(p->eta_seconds, eta, sizeof eta);
+    char rate[32] = "-", left[32], eta[48] = "evaluating", loss[32] = "";   // done: evaluate_bpb runs
+    if (p->tokens_per_sec > 0) fmt_rate(p->tokens_per_sec, rate, sizeof rate);   // none in the warm-up steps
+    fmt_duration(p->eta_seconds, left, sizeof left);
+    if (!p->done) snprintf(eta, sizeof eta, "ETA %s", left);
     if (isfinite(p->loss)) snprintf(loss, sizeof loss, " | loss %.4f", p->loss);
     const char *unit = !strcmp(p->budget_mode, "time") ? " s" : !strcmp(p->budget_mode, "tokens") ? " tokens" : " FLOPs";
-    snprintf(out, n, "step %ld | %.1f%% of %s %g%s | %s tok/s%s | ETA %s", p->step, 100 * p->progress,
+    snprintf(out, n, "step %ld | %.1f%% of %s %g%s | %s tok/s%s | %s", p->step, 100 * p->progress,
              p->budget_mode, p->budget, unit, rate, loss, eta);
 }
 
@@ -174,6 +175,11 @@ static void *watch(void *arg) {
             printf("%s\n", line);
             fflush(stdout);
             while (next_quarter <= p.progress) next_quarter += 0.25;
+        } else if (p.done && next_quarter > 0.25 && next_quarter < 2) {
+            // evaluation can take a while: say so once, in a log that already shows the run
+            printf("%s\n", line);
+            fflush(stdout);
+            next_quarter = 2;
         }
     }
     if (drawn) { printf("\r\033[K"); fflush(stdout); }

@@ -69,6 +69,7 @@ check "status --json carries the progress" bash -c "grep -q '\"running_kind\": \
     grep -qE '\"progress_step\": [0-9]+' $TMP/st.json && grep -q '\"progress_tokens_per_sec\": 21000' $TMP/st.json &&
     grep -qE '\"progress_eta_s\": [0-9.]+' $TMP/st.json && grep -q '\"progress_loss\"' $TMP/st.json"
 check "a log gets plain progress lines" grep -qE "^noise 1/2 step [0-9]+ \| (25|37|50|62|75|87)\.[0-9]% of time" $TMP/noise.txt
+check "a log says when training ends and evaluation runs" grep -qE "^noise 1/2 step 100 \| 100.0% of time 2 s .*\| evaluating$" $TMP/noise.txt
 check "noise rows carry throughput" grep -qE "^noise 2/2 .* 100 steps  21.0k tok/s" $TMP/noise.txt
 "$AR" status > $TMP/st.txt 2>&1
 check "nothing running afterwards" grep -q "^running    nothing" $TMP/st.txt

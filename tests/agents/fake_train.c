@@ -4,7 +4,8 @@
 // is a smooth function of the tunables with its minimum at MATRIX_LR 0.02, DEPTH 6, plus
 // seed noise of 1e-4, so a search over the tunables can really improve it. Like the fixed
 // layer's budget_step it writes the progress file: for runs of a second or more a state every
-// eighth of the run, and always the last one (100 steps at FAKE_TPS tokens/s).
+// eighth of the run, and always the last one (100 steps at FAKE_TPS tokens/s), which such a
+// run then follows with 0.4 s of "evaluation".
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,10 @@ int main(void) {
         nanosleep(&ts, NULL);
     }
     progress(8);
+    if (SLEEP_MS >= 1000) {   // "evaluation": the harness shows the budget spent meanwhile
+        struct timespec eval = {0, 400000000L};
+        nanosleep(&eval, NULL);
+    }
     double noise = 1e-4 * sin(seed * 12.9898);
     double lr = log(MATRIX_LR / 0.02);
     double val = 1.0 + 0.05 * lr * lr + 0.01 * (DEPTH - 6) * (DEPTH - 6) +
