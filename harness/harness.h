@@ -7,10 +7,12 @@
 //   results.jsonl    the full record of every experiment (one JSON object per line; the source
 //                    of truth; also holds `noise` runs and agent failures)
 //   run.log          build + training output of the latest experiment
-//   report/          `autoresearch report` output: progress.svg, progress.png, report.md
+//   report/          `autoresearch report` output: progress.svg, progress.png, report.md, report.html
 //   $GIT_DIR/autoresearch/   the harness's private state (never tracked, never seen by git):
 //       sessions/<tag>.json  session: base commit, budget, noise sigma
 //       running.json         the experiment in flight (status shows it; resume finishes it)
+//       training.json        the training run in flight, of any kind (experiment, noise, confirm)
+//       progress.txt         its progress, written by the fixed layer (AUTORESEARCH_PROGRESS_FILE)
 //       lock                 one harness per working tree (flock)
 //       prompt.md agent.log description.txt result.txt model.bin   per-iteration scratch
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the

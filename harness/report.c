@@ -68,6 +68,13 @@ static void __attribute__((format(printf, 2, 3))) cell(Doc *d, const char *fmt, 
     free(s);
 }
 static void blank(Doc *d) { tag(d, "  |", "<td></td>"); }
+// A number field of r in a cell, in the given format; empty when r lacks it.
+static void num_cell(Doc *d, const Record *r, const char *key, const char *fmt) {
+    if (!rec_get(r, key)) { blank(d); return; }
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, rec_num(r, key, 0));
+    cell(d, "%s", buf);
+}
 static void row_end(Doc *d) { tag(d, "\n", "</tr>\n"); }
 static void table_end(Doc *d) { tag(d, "\n", "</table>\n"); }
 static void para(Doc *d) { tag(d, "", "<p>"); }
@@ -176,21 +183,20 @@ static void experiments_table(Doc *d, const Report *R) {
     for (int i = 0; i < R->v.n; i++) {
         const Record *r = R->v.r[i];
         int ran = rec_get(r, "val_bpb") != NULL;
-        char ci[96], rate[32] = "";
+        char ci[96];
         interval(ci, sizeof ci, r);
-        if (rec_get(r, "tokens_per_sec")) snprintf(rate, sizeof rate, "%.0f", rec_num(r, "tokens_per_sec", 0));
         row(d);
         cell(d, "%.0f", rec_num(r, "n", i + 1));
         cell(d, "%.7s", *str(r, "commit") ? str(r, "commit") : "-");
         cell(d, "%s", str(r, "status"));
         cell(d, "%s", r == R->base ? "baseline" : str(r, "description"));
         ran ? cell(d, "%.6f", rec_num(r, "val_bpb", 0)) : cell(d, "-");
-        rec_get(r, "delta") ? cell(d, "%+.6f", rec_num(r, "delta", 0)) : blank(d);
+        num_cell(d, r, "delta", "%+.6f");
         cell(d, "%s", ci);
-        rec_get(r, "steps") ? cell(d, "%.0f", rec_num(r, "steps", 0)) : blank(d);
-        rec_get(r, "tokens") ? cell(d, "%.0f", rec_num(r, "tokens", 0)) : blank(d);
-        cell(d, "%s", rate);
-        rec_get(r, "wall_seconds") ? cell(d, "%.1f", rec_num(r, "wall_seconds", 0)) : blank(d);
+        num_cell(d, r, "steps", "%.0f");
+        num_cell(d, r, "tokens", "%.0f");
+        num_cell(d, r, "tokens_per_sec", "%.0f");
+        num_cell(d, r, "wall_seconds", "%.1f");
         notes(d, R, r);
         row_end(d);
     }
@@ -217,9 +223,9 @@ static void runs_table(Doc *d, const Report *R) {
         cell(d, "%.7s", str(r, "commit"));
         cell(d, "%s", str(r, "seed"));
         rec_get(r, "val_bpb") ? cell(d, "%.6f", rec_num(r, "val_bpb", 0)) : cell(d, "crash");
-        rec_get(r, "steps") ? cell(d, "%.0f", rec_num(r, "steps", 0)) : blank(d);
-        rec_get(r, "tokens_per_sec") ? cell(d, "%.0f", rec_num(r, "tokens_per_sec", 0)) : blank(d);
-        rec_get(r, "wall_seconds") ? cell(d, "%.1f", rec_num(r, "wall_seconds", 0)) : blank(d);
+        num_cell(d, r, "steps", "%.0f");
+        num_cell(d, r, "tokens_per_sec", "%.0f");
+        num_cell(d, r, "wall_seconds", "%.1f");
         notes(d, R, r);
         row_end(d);
     }

@@ -5,30 +5,13 @@
 # carries every field the report reads (intervals, effects, confirmation runs, drift, sandbox),
 # its HTML page checked in a headless browser: a screenshot is taken and the console is clean
 # (the same check is shown to catch a page with a deliberate error). Needs chromium
-# (`make test` installs it: scripts/install-deps.sh --test). AR: the binary (tests/ar_binary.sh).
+# (`make test` installs it: scripts/install-deps.sh --test). AR: the binary (tests/harness_lib.sh).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export TMP=$(mktemp -d /tmp/report-test.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
-. tests/ar_binary.sh
-passed=0; failed=0
-check() {   # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-    else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-new_repo() {
-    local d=$TMP/$1
-    mkdir -p "$d/fixed" && cd "$d" || exit 1
-    git init -q -b main
-    git config user.name test && git config user.email test@example.com
-    cp "$ROOT/tests/agents/fake_train.c" train.c
-    cp "$ROOT/tests/agents/fake.mk" Makefile
-    echo "// the fixed layer" > fixed/prepare.h
-    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
-    git add -A && git commit -qm "project"
-}
+. tests/harness_lib.sh
 jfield() { tail -1 results.jsonl | grep -o "\"$1\": [^,}]*" | cut -d' ' -f2; }
 
 # ----------------------------------------------------------------------------
