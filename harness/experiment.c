@@ -553,12 +553,13 @@ static void print_row(const Record *r, int n) {
         char delta[32] = "";
         if (rec_get(r, "delta")) snprintf(delta, sizeof delta, "%+.6f", rec_num(r, "delta", 0));
         else snprintf(delta, sizeof delta, "baseline");
-        char rate[32] = "?";
+        char rate[32] = "?", tokens[32] = "?";
         if (rec_get(r, "tokens_per_sec")) fmt_rate(rec_num(r, "tokens_per_sec", 0), rate, sizeof rate);
+        if (rec_get(r, "tokens")) fmt_rate(rec_num(r, "tokens", 0), tokens, sizeof tokens);
         const char *fk = rec_get(r, "fast_keep");
-        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs %5.0f steps %6s tok/s  %s%s\n", n, shortc,
-               st, rec_num(r, "val_bpb", 0), delta, rec_num(r, "memory_gb", 0), rec_num(r, "wall_seconds", 0),
-               rec_num(r, "steps", 0), rate, d ? d : "",
+        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs %5.0f steps %6s tok %6s tok/s  %s%s\n", n,
+               shortc, st, rec_num(r, "val_bpb", 0), delta, rec_num(r, "memory_gb", 0), rec_num(r, "wall_seconds", 0),
+               rec_num(r, "steps", 0), tokens, rate, d ? d : "",
                fk && !strcmp(fk, "true") ? "  [ran much faster than the best: check the machine's load]" : "");
     } else {
         const char *why = rec_get(r, "reason");

@@ -267,7 +267,8 @@ void live_begin(const Session *S, const Record *r);
 void live_end(const Session *S, Record *r);
 int live_marker_read(const Session *S, Record *m);     // training.json; 0 or -1 (none)
 // The live line while training runs: redrawn in place on a terminal, else a plain line as
-// each quarter of the budget passes. label prefixes it ("[  3]", "noise 2/5").
+// each quarter of the budget passes. label prefixes it ("[  3]", "noise 2/5"). With S NULL
+// there is no progress file: a terminal shows the label and the time taken so far.
 void live_watch_start(const Session *S, const char *label);
 void live_watch_stop(void);
 // Sets speed_ratio (r's tokens/s over the mean of the session's runs of best's commit) and,

@@ -49,7 +49,7 @@ void fmt_duration(double s, char *out, size_t n) {
     else snprintf(out, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-void fmt_rate(double tps, char *out, size_t n) {
+void fmt_rate(double tps, char *out, size_t n) {   // also a count: 8.7M tokens
     if (tps >= 1e6) snprintf(out, n, "%.2fM", tps / 1e6);
     else if (tps >= 1e3) snprintf(out, n, "%.1fk", tps / 1e3);
     else snprintf(out, n, "%.0f", tps);
@@ -157,10 +157,22 @@ static void *watch(void *arg) {
     (void)arg;
     int tty = isatty(1), drawn = 0;
     double next_quarter = 0.25;   // plain lines: one as each quarter of the budget passes
-    long last_step = -1;
+    long last_step = -1, last_second = -1;
+    double t0 = now_seconds();
     while (!atomic_load(&W.stop)) {
         struct timespec ts = {0, 100000000L};
         nanosleep(&ts, NULL);
+        if (!W.path) {   // no progress file (the agent at work): the time it has taken
+            long sec = (long)(now_seconds() - t0);
+            if (!tty || sec == last_second) continue;
+            char d[32];
+            fmt_duration((double)sec, d, sizeof d);
+            printf("\r\033[K%s for %s", W.label, d);
+            fflush(stdout);
+            drawn = 1;
+            last_second = sec;
+            continue;
+        }
         TrainProgress p;
         if (train_progress_read(W.path, &p) != 0 || p.step == last_step) continue;
         last_step = p.step;
@@ -188,7 +200,7 @@ static void *watch(void *arg) {
 
 void live_watch_start(const Session *S, const char *label) {
     if (W.running) return;
-    W.path = live_progress_path(S);
+    W.path = S ? live_progress_path(S) : NULL;
     snprintf(W.label, sizeof W.label, "%s", label);
     atomic_store(&W.stop, 0);
     W.running = pthread_create(&W.thread, NULL, watch, NULL) == 0;

@@ -20,7 +20,7 @@ new_repo live
 "$AR" run > $TMP/out.txt 2>&1
 check "records carry steps, tokens, tokens/s from the progress file" bash -c \
     "test '$(jfield steps)' = 100 && test '$(jfield tokens)' = 500 && test '$(jfield tokens_per_sec)' = 10000"
-check "the row shows steps and tokens/s" grep -q "100 steps  10.0k tok/s  baseline" $TMP/out.txt
+check "the row shows steps, tokens and tokens/s" grep -q "100 steps    500 tok  10.0k tok/s  baseline" $TMP/out.txt
 sed -i 's/^#define FAKE_TPS 10000/#define FAKE_TPS 20000/; s/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03 /' train.c
 "$AR" run -m "faster and better" > $TMP/out.txt 2>&1
 check "a keep twice as fast as the best is flagged" bash -c \
@@ -60,6 +60,12 @@ git checkout -q --detach
 "$AR" status > $TMP/st.txt 2>&1
 check "status on a detached HEAD names the commit, not 'branch ?'" bash -c \
     "grep -q 'detached HEAD at [0-9a-f]\{7\}' $TMP/st.txt && ! grep -q 'branch ?' $TMP/st.txt"
+
+new_repo agent
+printf 'wait\n' > $TMP/actions   # an agent that takes 3 s
+SCRIPT_ACTIONS=$TMP/actions script -qec "'$AR' loop --agent '$ROOT/tests/agents/scripted.sh' --max-experiments 2" \
+    /dev/null > $TMP/loop.txt 2>&1
+check "terminal: loop shows the agent at work" grep -q $'\r\033\\[K\\[  2\\] the agent at work for 2s' $TMP/loop.txt
 
 # ----------------------------------------------------------------------------
 echo "== report on a hand-written ledger"
