@@ -281,9 +281,9 @@ void flag_fast_keep(const Session *S, Record *r, const Record *best);
 typedef struct {
     const Record **r;       // the session's experiment records, in order
     int n;
-    const Record **runs;    // its noise and confirmation runs, in order
+    const Record **runs;    // its noise, confirmation and rebaseline runs, in order
     int nruns;
-    int keep, discard, crash, invalid, agent_errors, noise, confirm;
+    int keep, discard, crash, invalid, agent_errors, noise, confirm;   // confirm: and rebaseline
 } View;
 View session_view(const Session *S);
 void view_free(View *v);

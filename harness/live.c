@@ -73,7 +73,8 @@ void live_begin(const Session *S, const Record *r) {
     char *pp = live_progress_path(S), *mp = marker_path(S);
     unlink(pp);   // a previous run's last state must not pass for this one's
     Record m = {0};
-    static const char *keys[] = {"kind", "id", "n", "session", "commit", "description", "noise_run", "noise_runs", NULL};
+    static const char *keys[] = {"kind", "id", "n", "session", "commit", "description", "noise_run", "noise_runs",
+                                 "experiment_id", NULL};
     for (int j = 0; j < r->n; j++)
         for (int i = 0; keys[i]; i++)
             if (!strcmp(r->f[j].key, keys[i])) {

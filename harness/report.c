@@ -115,7 +115,7 @@ static void notes(Doc *d, const Report *R, const Record *r) {
     if (rec_true(r, "fast_keep")) NOTE("ran %.2fx faster than the best's runs", rec_num(r, "speed_ratio", 0));
     if (slow_run(R, r)) NOTE("below half the median throughput");
     if (rec_true(r, "val_mismatch")) NOTE("printed val_bpb differs from the fixed layer's");
-    if (rec_true(r, "drift")) NOTE("drift");
+    if (rec_true(r, "drift")) NOTE("drift%s%s", rec_get(r, "drift_reason") ? ": " : "", str(r, "drift_reason"));
     if (!strcmp(str(r, "sandbox"), "none")) NOTE("sandbox: none");
     if (rec_num(r, "val_bpb", INFINITY) < floor_of(r)) NOTE("below the data set's entropy floor");
 #undef NOTE
@@ -135,9 +135,11 @@ static void warnings(Doc *d, const Report *R) {
     tag(d, "", "<ul>\n");
 #define WARN(...) (count++, tag(d, "- ", "<li>"), text(d, __VA_ARGS__), tag(d, "\n", "</li>\n"))
     int drift = 0, seed = 0, seed_kept = 0, nosandbox = 0, below = 0, slow = 0, fast = 0, noisy = 0;
+    const char *drift_why = NULL;
     for (int i = 0; i < v->n + v->nruns; i++) {
         const Record *r = i < v->n ? v->r[i] : v->runs[i - v->n];
         drift += rec_true(r, "drift");
+        if (rec_true(r, "drift") && rec_get(r, "drift_reason")) drift_why = rec_get(r, "drift_reason");
         nosandbox += !strcmp(str(r, "sandbox"), "none");
         below += rec_num(r, "val_bpb", INFINITY) < floor_of(r);
         if (i >= v->n) continue;
@@ -147,8 +149,9 @@ static void warnings(Doc *d, const Report *R) {
         fast += rec_true(r, "fast_keep");
         noisy += within_noise(R, r);
     }
-    if (drift) WARN("Drift: %d run%s flagged drift (the same code scoring differently over the session): "
-                    "compare keeps across it with care.", drift, drift == 1 ? "" : "s");
+    if (drift) WARN("Drift: %d run%s flagged drift (the same code scoring differently over the session%s%s): "
+                    "compare keeps across it with care.", drift, drift == 1 ? "" : "s", drift_why ? "; latest: " : "",
+                    drift_why ? drift_why : "");
     if (seed) WARN("%d experiment%s changed only a seed (%d kept): their differences are noise, not research.",
                    seed, seed == 1 ? "" : "s", seed_kept);
     if (R->base && R->best && R->base != R->best) {

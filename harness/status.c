@@ -23,7 +23,7 @@ View session_view(const Session *S) {
         const char *s = rec_get(r, "session"), *k = rec_get(r, "kind"), *st = rec_get(r, "status");
         if (!s || strcmp(s, S->tag) || !k) continue;
         if (!strcmp(k, "agent_error")) { v.agent_errors++; continue; }
-        if (!strcmp(k, "noise") || !strcmp(k, "confirm")) {
+        if (!strcmp(k, "noise") || !strcmp(k, "confirm") || !strcmp(k, "rebaseline")) {
             v.runs[v.nruns++] = r;
             if (!strcmp(k, "noise")) v.noise++; else v.confirm++;
             continue;
@@ -222,8 +222,10 @@ int status_main(int argc, char **argv) {
             printf("running    %s for %s: %s (pid %.0f)\n", rec_get(what, "id"), d, rec_get(what, "description"),
                    rec_num(what, "pid", 0));
         else if (kind)
-            printf("running    %s run%s of %.7s for %s (pid %.0f)\n", kind, runs,
-                   rec_get(what, "commit") ? rec_get(what, "commit") : "", d, rec_num(what, "pid", 0));
+            printf("running    %s run%s of %.7s%s%s%s for %s (pid %.0f)\n", kind, runs,
+                   rec_get(what, "commit") ? rec_get(what, "commit") : "", rec_get(what, "experiment_id") ? " (" : "",
+                   rec_get(what, "experiment_id") ? rec_get(what, "experiment_id") : "",
+                   rec_get(what, "experiment_id") ? ")" : "", d, rec_num(what, "pid", 0));
         else if (interrupted)
             printf("interrupted %s: %s (the next run/loop on this session finishes it)\n", rec_get(&m, "id"),
                    rec_get(&m, "description"));

@@ -86,7 +86,8 @@ echo "{\"kind\": \"confirm\", \"session\": \"night\", \"commit\": \"$c1\", \"see
 echo "{$x, \"n\": 3, \"commit\": \"$c2\", \"parent\": \"$c1\", \"description\": \"wider mlp\", \"status\": \"discard\", \"val_bpb\": 1.09, \"delta\": 0.01, \"steps\": 250, \"tokens_per_sec\": 9000}"
 echo "{$x, \"n\": 4, \"commit\": \"$c3\", \"parent\": \"$c1\", \"description\": \"broken attention\", \"status\": \"crash\", \"reason\": \"build failed\"}"
 echo "{$x, \"n\": 5, \"commit\": \"$c5\", \"parent\": \"$c1\", \"description\": \"tiny tweak | with a pipe\", \"status\": \"discard\", \"val_bpb\": 1.0797, \"delta\": -0.0003, \"steps\": 300, \"tokens_per_sec\": 10000}"
-echo "{$x, \"n\": 6, \"commit\": \"$c6\", \"parent\": \"$c1\", \"description\": \"seed 7\", \"status\": \"keep\", \"val_bpb\": 1.07, \"test_bpb\": 1.088, \"delta\": -0.01, \"seed_only\": true, \"fast_keep\": true, \"speed_ratio\": 1.4, \"drift\": true, \"steps\": 420, \"tokens_per_sec\": 14000}"
+echo "{$x, \"n\": 6, \"commit\": \"$c6\", \"parent\": \"$c1\", \"description\": \"seed 7\", \"status\": \"keep\", \"val_bpb\": 1.07, \"test_bpb\": 1.088, \"delta\": -0.01, \"seed_only\": true, \"fast_keep\": true, \"speed_ratio\": 1.4, \"drift\": true, \"drift_reason\": \"the best moved by 3.1 sigma\", \"steps\": 420, \"tokens_per_sec\": 14000}"
+echo "{\"kind\": \"rebaseline\", \"session\": \"night\", \"commit\": \"$c6\", \"noise_run\": 1, \"noise_runs\": 1, \"seed\": 9, \"val_bpb\": 1.0702, \"steps\": 410, \"tokens_per_sec\": 13700, \"drift\": false}"
 echo "{$x, \"n\": 7, \"commit\": \"\", \"description\": \"invalid: changed fixed/prepare.h: <b>tamper</b>\", \"status\": \"invalid\", \"reason\": \"changes outside train.c\"}"
 echo "{$x, \"n\": 8, \"commit\": \"$c8\", \"parent\": \"$c6\", \"description\": \"rotary tweak\", \"status\": \"discard\", \"val_bpb\": 1.075, \"delta\": 0.005, \"steps\": 90, \"tokens_per_sec\": 3000, \"sandbox\": \"none\"}"
 echo "{$x, \"n\": 9, \"commit\": \"$c9\", \"parent\": \"$c6\", \"description\": \"deeper model\", \"status\": \"keep\", \"val_bpb\": 1.06, \"test_bpb\": 1.095, \"delta\": -0.01, \"effect\": 0.01, \"effect_lo\": 0.004, \"effect_hi\": 0.016, \"steps\": 290, \"tokens_per_sec\": 9800}"
@@ -108,8 +109,8 @@ check "throughput per run" bash -c "grep -q '^| 8 | .* | 90 |  | 3000 |' $md && 
 check "intervals from est_val_bpb and est_se" grep -q "1.080500 ± 0.000588 (2 runs)" $md
 check "noise and confirmation runs with sigma" bash -c \
     "grep -q 'sigma 0.000400 of val_bpb (2 sigma = 0.000800)' $md && grep -c '^| noise | [123]/3 |' $md | grep -qx 3 &&
-     grep -q '^| confirm |  | ' $md"
-check "warning: drift" grep -q "^- Drift: 1 run flagged drift" $md
+     grep -q '^| confirm |  | ' $md && grep -q '^| rebaseline | 1/1 | ${c6:0:7} | 9 | 1.070200 | 410 | 13700 |' $md"
+check "warning: drift, with its reason" grep -q "^- Drift: 1 run flagged drift (.*; latest: the best moved by 3.1 sigma)" $md
 check "warning: seed-only change" grep -q "^- 1 experiment changed only a seed (1 kept)" $md
 check "warning: test lagging val" grep -q "^- Test lags validation: the held-out test split improved by 0.015000, less than half" $md
 check "warning: runs below the throughput floor" grep -q "^- 1 experiment ran at less than half the session's median throughput (10000 tokens/s)" $md
