@@ -163,21 +163,23 @@ static Scene layout(const PlotPoint *p, int n, const PlotInfo *info) {
         }
         m->tip = xasprintf("%s%s", buf, p[i].label ? p[i].label : "");
         if (p[i].status != 0) continue;
-        // a kept change's label: to its right, as far as the next kept change
-        int j = i + 1;
+        // a kept change's label: to its right, as far as the next kept change; the last one,
+        // short of room at the right edge, to its left as far as the previous kept change.
+        // Where even a few words do not fit, its number (the report's table has the rest).
+        int j = i + 1, h = i - 1;
         while (j < n && p[j].status != 0) j++;
-        // (the last one, short of room at the right edge, goes to the left of its dot: the
-        // kept changes before it sit higher, as the running best only goes down)
+        while (h >= 0 && p[h].status != 0) h--;
         const char *l = first_keep ? "baseline" : p[i].label ? p[i].label : "";
-        double room = (j < n ? px(&a, j + 1) : PW - MR) - x - 12;
-        int left = j == n && room < 6.0 * (double)strlen(l) && x - ML > room;
-        if (left) room = fmin(x - ML - 12, 6 * 36);
-        int chars = (int)fmin(36, room / 6);
         first_keep = 0;
-        if (chars < 4 || !*l) continue;
-        if ((int)strlen(l) > chars) snprintf(buf, sizeof buf, "%.*s..", chars - 2, l);
-        else snprintf(buf, sizeof buf, "%s", l);
-        s_text(&s, P_TEXT, left ? x - 8 : x + 8, py(&a, p[i].val) - 9, 1, left ? 2 : 0, buf, col_keep);
+        double room = (j < n ? px(&a, j + 1) : PW - MR) - x - 12;
+        double lroom = h >= 0 ? x - px(&a, h + 1) - 12 : x - ML - 12;
+        int left = j == n && room < 6.0 * (double)strlen(l) && lroom > room;
+        int chars = (int)fmin(36, (left ? lroom : room) / 6);
+        if (!*l) continue;
+        if ((int)strlen(l) <= chars) snprintf(buf, sizeof buf, "%s", l);
+        else if (chars >= 8) snprintf(buf, sizeof buf, "%.*s..", chars - 2, l);
+        else left = 0, snprintf(buf, sizeof buf, "#%d", i + 1);
+        s_text(&s, P_TEXT, left ? x - 8 : x + 7, py(&a, p[i].val) - 9, 1, left ? 2 : 0, buf, col_keep);
     }
     s_line(&s, ML, MT, PW - MR, MT, 1, 0, col_axis);
     s_line(&s, ML, PH - MB, PW - MR, PH - MB, 1, 0, col_axis);
