@@ -455,12 +455,7 @@ static void build_and_train(Session *S, Record *r) {
     const char *train_argv[] = {"build/train", NULL};
     ProcSpec ts = {.argv = train_argv, .out_path = "run.log", .env = (const char *const *)env,
                    .timeout = S->timeout, .abort_flag = &g_abort};
-    char label[64];
-    if (rec_get(r, "noise_run"))
-        snprintf(label, sizeof label, "%s %.0f/%.0f", rec_get(r, "kind"), rec_num(r, "noise_run", 0), rec_num(r, "noise_runs", 0));
-    else if (rec_get(r, "n")) snprintf(label, sizeof label, "[%3.0f]", rec_num(r, "n", 0));
-    else snprintf(label, sizeof label, "%s", rec_get(r, "kind") ? rec_get(r, "kind") : "run");
-    live_watch_start(S, label);
+    live_watch_run(S, r);
     int started = proc_run(&ts, &pr, err, sizeof err);
     live_watch_stop();
     if (started != 0) die("%s", err);

@@ -270,6 +270,7 @@ int live_marker_read(const Session *S, Record *m);     // training.json; 0 or -1
 // each quarter of the budget passes. label prefixes it ("[  3]", "noise 2/5"). With S NULL
 // there is no progress file: a terminal shows the label and the time taken so far.
 void live_watch_start(const Session *S, const char *label);
+void live_watch_run(const Session *S, const Record *r);   // labelled for the run r describes
 void live_watch_stop(void);
 // Sets speed_ratio (r's tokens/s over the mean of the session's runs of best's commit) and,
 // for a keep in a time budget at FAST_KEEP_RATIO or more, fast_keep: true.

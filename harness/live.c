@@ -208,6 +208,15 @@ void live_watch_start(const Session *S, const char *label) {
     if (!W.running) { free(W.path); W.path = NULL; }
 }
 
+void live_watch_run(const Session *S, const Record *r) {
+    char label[64];
+    if (rec_get(r, "noise_run"))   // noise, confirmation and rebaseline runs: "confirm 2/3"
+        snprintf(label, sizeof label, "%s %.0f/%.0f", rec_get(r, "kind"), rec_num(r, "noise_run", 0), rec_num(r, "noise_runs", 0));
+    else if (rec_get(r, "n")) snprintf(label, sizeof label, "[%3.0f]", rec_num(r, "n", 0));   // as its row
+    else snprintf(label, sizeof label, "%s", rec_get(r, "kind") ? rec_get(r, "kind") : "run");
+    live_watch_start(S, label);
+}
+
 void live_watch_stop(void) {
     if (!W.running) return;
     atomic_store(&W.stop, 1);
