@@ -320,7 +320,8 @@ static void write_doc(Doc *d, const Report *R) {
     runs_table(d, R);
     kept_changes(d, R);
     para(d);
-    text(d, "All experiments: results.tsv; full records (summary fields, times, hashes, throughput): results.jsonl.");
+    text(d, "All experiments: results.tsv; full records (summary fields, times, hashes, throughput): results.jsonl%s",
+         d->html ? "." : "; this report as a web page, the plot inline: report.html.");
     para_end(d);
     if (d->html) fputs("</body></html>\n", d->f);
 }
