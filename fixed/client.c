@@ -100,14 +100,17 @@ void dataloader_close(DataLoader *dl) {
 // ----------------------------------------------------------------------------
 // Budget: the supervisor's clock and count
 
+static double last_loss = NAN;   // budget_report_loss: sent with the next budget_step
+
 static Msg budget_rpc(int op, long long tokens, double flops) {
-    Msg req = {.op = op, .n = tokens, .x = flops}, rep;
+    Msg req = {.op = op, .n = tokens, .x = flops, .y = last_loss}, rep;
     rpc(&req, &rep);
     if (rep.op != REP_BUDGET) die("the supervisor refused a budget request");
     return rep;
 }
 
 void budget_begin(void) { budget_rpc(OP_BEGIN, 0, 0); }
+void budget_report_loss(double loss) { last_loss = loss; }
 int budget_step(long long tokens, double flops) { return budget_rpc(OP_STEP, tokens, flops).a; }
 double budget_progress(void) { return budget_rpc(OP_PROGRESS, 0, 0).x; }
 double budget_training_seconds(void) { return budget_rpc(OP_PROGRESS, 0, 0).y; }

@@ -88,8 +88,15 @@ double evaluate_bpb(LogitsFn logits_fn, void *ctx, int B);
 // harness set AUTORESEARCH_BUDGET_MODE (time|tokens|flops) and AUTORESEARCH_BUDGET (amount).
 // Under the supervisor the clock and the token count are the supervisor's: it stops handing
 // out training rows once budget_step has returned 1 (see README "Threat model").
+// When the harness set AUTORESEARCH_PROGRESS_FILE, the fixed layer (the supervisor) writes the run's progress
+// there (step, share of the budget, tokens/s, ETA, the loss given to budget_report_loss) at
+// most once a second and after the last step: `autoresearch status` and the live line of
+// `run`/`loop` show it, and the ledger records the last state's steps, tokens and tokens/s.
+// budget_report_loss is optional and only displayed: call it before budget_step with the
+// step's training loss.
 
 void budget_begin(void);
+void budget_report_loss(double loss);             // the latest training loss (display only)
 int budget_step(long long tokens, double flops);  // returns 1 once the budget is spent
 double budget_progress(void);                     // fraction of the budget used, in [0,1]
 double budget_training_seconds(void);             // counted training time so far

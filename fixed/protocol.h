@@ -24,7 +24,7 @@ enum {
     OP_OPEN,           // dataloader_open: a = B, b = T, n = seed
     OP_NEXT,           // dataloader_next
     OP_BEGIN,          // budget_begin
-    OP_STEP,           // budget_step: n = tokens, x = flops
+    OP_STEP,           // budget_step: n = tokens, x = flops, y = the loss reported (NaN: none)
     OP_PROGRESS,       // budget_progress / budget_training_seconds
     OP_EVAL,           // evaluate_bpb: a = B (then OP_LOGITS after every batch)
     OP_LOGITS,         // the logits of the batch handed out are in place

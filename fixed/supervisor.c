@@ -54,8 +54,9 @@ static struct {
     BudgetMode mode;
     double amount;
     int begun, done, steps, phase;
-    double t_child, t_last, counted, flops, allowance;
-    long long tokens;
+    double t_child, t_begin, t_last, counted, flops, allowance;
+    double timed_tokens, timed_flops, loss, progress_written;
+    long long tokens, tokens_at_step;
     long batches_step, batches_first;
 } bud;
 static SandboxMonitor mon;
@@ -66,7 +67,9 @@ static double used(void) {
 static void begin(void) {
     if (bud.begun) return;   // a second budget_begin does not reset the clock
     bud.begun = 1;
-    bud.t_last = now_seconds();
+    bud.t_begin = bud.t_last = now_seconds();
+    bud.loss = NAN;
+    bud.progress_written = -INFINITY;
 }
 // Rows go out until budget_step has said done; in tokens mode also not past the amount,
 // except to finish a step as long as the first (the honest overshoot of today's budget).
@@ -75,16 +78,39 @@ static int may_hand_out(void) {
     if (bud.mode != BUDGET_TOKENS || bud.tokens < bud.amount) return 1;
     return bud.steps >= 1 && bud.batches_step < bud.batches_first;
 }
-static void step(double flops) {
+// The harness's progress file (AUTORESEARCH_PROGRESS_FILE), from the supervisor's own
+// count and clock: at most once a second, and the last step's state, which the harness
+// records as the run's steps, tokens and tokens/s.
+static void progress(double t, int force) {
+    const char *path = getenv("AUTORESEARCH_PROGRESS_FILE");
+    if (!path || !*path || (!force && t - bud.progress_written < 1.0)) return;
+    double p = used() / bud.amount;
+    ProgressState st = {.steps = bud.steps, .done = bud.done, .mode = bud.mode, .progress = p < 0 ? 0 : p > 1 ? 1 : p,
+                        .amount = bud.amount, .train_seconds = bud.counted, .elapsed = t - bud.t_begin,
+                        .tokens = (double)bud.tokens, .flops = bud.flops, .timed_tokens = bud.timed_tokens,
+                        .timed_flops = bud.timed_flops, .loss = bud.loss};
+    progress_file_write(path, &st);
+    bud.progress_written = t;
+}
+
+static void step(double flops, double loss) {
     begin();
     double t = now_seconds();
     bud.steps++;
     if (bud.steps == 1) bud.batches_first = bud.batches_step;
     bud.batches_step = 0;
-    if (bud.steps > BUDGET_WARMUP_STEPS) bud.counted += t - bud.t_last;
+    double f = isfinite(flops) && flops > 0 ? flops : 0;
+    if (bud.steps > BUDGET_WARMUP_STEPS) {
+        bud.counted += t - bud.t_last;
+        bud.timed_tokens += (double)(bud.tokens - bud.tokens_at_step);
+        bud.timed_flops += f;
+    }
+    bud.tokens_at_step = bud.tokens;
     bud.t_last = t;
-    if (isfinite(flops) && flops > 0) bud.flops += flops;
+    bud.flops += f;
+    bud.loss = loss;
     bud.done = bud.steps > BUDGET_WARMUP_STEPS && used() >= bud.amount;
+    progress(t, bud.done);
 }
 static Msg budget_reply(void) {
     double p = used() / bud.amount;
@@ -197,12 +223,13 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             r = (Msg){.op = REP_ROWS, .a = dataloader_epoch(dl)};
             break;
         case OP_BEGIN: begin(); r = budget_reply(); break;
-        case OP_STEP: if (bud.phase == PHASE_TRAIN) step(m.x); r = budget_reply(); break;
+        case OP_STEP: if (bud.phase == PHASE_TRAIN) step(m.x, m.y); r = budget_reply(); break;
         case OP_PROGRESS: r = budget_reply(); break;
         case OP_EVAL:
             if (*evaluated) { sup_fail(S, "crash", "evaluate_bpb called twice"); break; }
             bud.phase = PHASE_EVAL;
             *evaluated = 1;
+            if (bud.begun) { bud.done = 1; progress(now_seconds(), 1); }   // training is over: "evaluating"
             if (supervise_eval(S, m.a, ev) == 0) r = (Msg){.op = REP_EVAL_DONE, .x = ev->val};
             else *evaluated = 0;
             bud.phase = PHASE_AFTER;

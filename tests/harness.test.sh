@@ -12,22 +12,7 @@ ROOT=$PWD
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
-    # `make test` built the sanitized libraries: run the harness itself under ASan + UBSan
-    AR=$TMP/autoresearch-san
-    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
-        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
-fi
-AR=$(realpath "${AR:-./autoresearch}")
-export AR_ROOT=$ROOT AUTORESEARCH_CACHE=$TMP/cache AUTORESEARCH_EVAL_TOKENS=2048
-"$AR" prepare --source synthetic --synthetic-mb 1 --vocab 300 -q >/dev/null 2>&1 || { echo "FAIL prepare"; exit 1; }
-passed=0; failed=0
-check() {   # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-    else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. tests/harness_lib.sh
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)
     pgrep -f "^$PWD/build/train"
@@ -36,20 +21,6 @@ last_test() { grep -o '"test_bpb": [0-9.]*' .git/autoresearch/test.jsonl | tail 
 last_val() { tail -1 results.jsonl | grep -o '"val_bpb": [0-9.]*' | tail -1 | cut -d' ' -f2 | xargs printf '%.6f'; }
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }  # one column
 session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
-
-# A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
-new_repo() {
-    local d=$TMP/$1
-    mkdir -p "$d/fixed" && cd "$d" || exit 1
-    git init -q -b main
-    git config user.name test && git config user.email test@example.com
-    cp "$ROOT/tests/agents/fake_train.c" train.c
-    cp "$ROOT/tests/agents/fake.mk" Makefile
-    echo "// the fixed layer" > fixed/prepare.h
-    echo "# program" > program.md
-    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
-    git add -A && git commit -qm "project"
-}
 
 # ----------------------------------------------------------------------------
 echo "== run: baseline, an improvement, a regression"
@@ -69,7 +40,7 @@ check "jsonl: hashes, times, budget, data set, sandbox; test_bpb only in the tes
      tail -1 results.jsonl | grep -q "\"start_time\": \"20" && tail -1 results.jsonl | grep -q "\"end_time\"" &&
      tail -1 results.jsonl | grep -q "\"budget_mode\": \"time\"" && tail -1 results.jsonl | grep -q "\"dataset\": \"synthetic-" &&
      tail -1 results.jsonl | grep -q "\"sandbox\": \"landlock+seccomp" && ! grep -q test_bpb results.jsonl &&
-     test -n "$test0" && tail -1 results.jsonl | grep -q "\"num_steps\": 10,"'
+     test -n "$test0" && tail -1 results.jsonl | grep -q "\"num_steps\": 100,"'
 sed -i 's/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03 /' train.c
 "$AR" run -m "lower lr" --budget-mode tokens --budget 1000 > /dev/null 2>&1
 check "improvement is kept and committed" test "$(tail -1 results.tsv | cut -f4,5)" = "$(printf 'keep\tlower lr')"
@@ -152,8 +123,9 @@ check "status names the sandbox" grep -q '^sandbox    landlock+seccomp (landlock
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
-check "report lists kept experiments with val and test" bash -c \
-    "grep -q '^| # | commit | description | val_bpb | Δ val | test_bpb' report/report.md && grep -c '| keep\|^| [0-9]' report/report.md"
+check "report lists every experiment, and the kept ones with val and test" bash -c \
+    "test \$(sed -n '/^## Experiments/,/^## /p' report/report.md | grep -c '^| [0-9]') -eq 13 &&
+     grep -q '^| # | commit | description | val_bpb | Δ val | effect (95% CI) | test_bpb | Δ test |' report/report.md"
 t=$(last_test)
 check "results.tsv and results.jsonl carry val_bpb, never test_bpb" bash -c "test -n '$t' && ! grep -q '$t' results.tsv results.jsonl"
 

@@ -41,6 +41,7 @@ grep -q '^#define DEPTH 2 ' "$tmp/train.c" && ok "tunables block edited" || fail
 
 export AUTORESEARCH_EVAL_TOKENS=32768   # 8 batches of 4 rows per split (the full 2^19 is for real runs)
 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=2 AUTORESEARCH_PEAK_GFLOPS=100 \
+    AUTORESEARCH_PROGRESS_FILE=$tmp/progress.txt \
     ./autoresearch train --trainer "$tmp/train" --result "$tmp/result.txt" --model-out "$tmp/model.bin" >"$tmp/run.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "supervised train exits 0" || { tail -20 "$tmp/run.log"; fail "supervised train exits 0 (rc $rc)"; }
@@ -53,6 +54,14 @@ rval=$(awk '/^val_bpb:/ {print $2}' "$tmp/result.txt")
 lval=$(awk '/^val_bpb:/ {print $2}' "$tmp/run.log")
 [ -n "$rval" ] && [ "$rval" = "$lval" ] && ok "train.c prints the supervisor's val_bpb" || fail "val_bpb '$lval' vs supervisor '$rval'"
 grep -q test_bpb "$tmp/run.log" && fail "the log shows test_bpb" || ok "the log never shows test_bpb"
+# the supervisor's progress file: the last step's state, with the loss train.c reported
+steps=$(awk '/^num_steps:/ {print $2}' "$tmp/run.log")
+if grep -q '^done: 1$' "$tmp/progress.txt" 2>/dev/null && grep -q "^step: $steps\$" "$tmp/progress.txt" &&
+   grep -Eq '^loss: [0-9]+\.[0-9]+$' "$tmp/progress.txt" && grep -Eq '^tokens_per_sec: [1-9][0-9.]*$' "$tmp/progress.txt"; then
+    ok "progress file: last step, loss, tokens/s"
+else
+    cat "$tmp/progress.txt" 2>/dev/null; fail "progress file: last step ($steps), loss, tokens/s"
+fi
 missing=""
 for label in val_bpb training_seconds total_seconds peak_vram_mb mfu_percent total_tokens_M \
              num_steps num_params_M depth precision threads tokens_per_sec sample; do

@@ -1,9 +1,11 @@
 // fake_train.c -- a stand-in for train.c in the harness tests: no network, the real contract.
 // It is built against the fixed layer's client (prepare.h) and runs under the supervisor like
-// train.c: it asks for a few batches of training rows, counts token frequencies, and returns
-// as logits a unigram model, sharpened or flattened by a factor that is a smooth function of
-// the tunables (best at MATRIX_LR 0.02, DEPTH 6, WARMDOWN 0.4), plus seed noise of 1e-4, so a
-// search over the tunables can really improve the supervisor's val_bpb. SLEEP_MS of "training".
+// train.c: 100 "steps" paced to FAKE_TPS tokens/s over SLEEP_MS (one row of the tokens a step
+// takes, from the supervisor, which counts them, keeps the clock and writes the progress
+// file), counting token frequencies; it returns as logits a unigram model, sharpened or
+// flattened by a factor that is a smooth function of the tunables (best at MATRIX_LR 0.02,
+// DEPTH 6, WARMDOWN 0.4), plus seed noise, so a search over the tunables can really improve
+// the supervisor's val_bpb. Runs of a second or more add 0.4 s of "evaluation".
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +23,20 @@
 #ifndef SLEEP_MS
 #define SLEEP_MS 50
 #endif
-#define FAKE_B 1
-#define FAKE_T 64
+#ifndef FAKE_TPS
+#define FAKE_TPS 10000
+#endif
+#define STEPS 100
 
-static float *unigram;   // log-probabilities times the factor
-static int vocab;
+static float *unigram;   // log-probabilities divided by the factor
+static int vocab, evaluated;
 
 static void fake_logits(void *ctx, const int32_t *inputs, int B, int T, float *logits) {
     (void)ctx; (void)inputs;
+    if (SLEEP_MS >= 1000 && !evaluated++) {   // "evaluation": the harness shows the budget spent meanwhile
+        struct timespec eval = {0, 400000000L};
+        nanosleep(&eval, NULL);
+    }
     for (long i = 0; i < (long)B * T; i++) memcpy(logits + i * vocab, unigram, vocab * sizeof(float));
 }
 
@@ -41,20 +49,24 @@ int main(void) {
 #ifdef HANG
     for (;;) nanosleep(&ts, NULL);
 #endif
-    DataLoader *dl = dataloader_open(FAKE_B, FAKE_T, (uint64_t)seed);
-    int32_t x[FAKE_B * FAKE_T], y[FAKE_B * FAKE_T];
+    long T = (long)((double)FAKE_TPS * SLEEP_MS / 1000 / STEPS + 0.5);   // tokens a step
+    if (T < 1) T = 1;
+    if (T > MAX_SEQ_LEN) T = MAX_SEQ_LEN;
+    DataLoader *dl = dataloader_open(1, (int)T, (uint64_t)seed);
+    int32_t *x = malloc(T * sizeof *x), *y = malloc(T * sizeof *y);
     double *count = calloc(vocab, sizeof *count);
     for (int v = 0; v < vocab; v++) count[v] = 1;
     budget_begin();
-    double t0 = now_seconds();
+    double t0 = now_seconds(), per_step = SLEEP_MS / 1000.0 / STEPS;
     int steps = 0;
     for (;;) {
         dataloader_next(dl, x, y);
-        for (int i = 0; i < FAKE_B * FAKE_T; i++) count[y[i]]++;
+        for (int i = 0; i < T; i++) count[y[i]]++;
         steps++;
-        if (budget_step(FAKE_B * FAKE_T, 1e6) || steps == 10) break;   // stopping early is allowed
+        while (now_seconds() < t0 + steps * per_step) {}   // paced: FAKE_TPS tokens a second
+        budget_report_loss(4.0 - 2.0 * steps / STEPS);
+        if (budget_step(T, 1e6) || steps == STEPS) break;   // stopping early is allowed
     }
-    nanosleep(&ts, NULL);
 #ifdef MAKE_NAN
     printf("step 10 loss nan\nFAIL\n");
     return 1;
@@ -69,11 +81,11 @@ int main(void) {
     double val = evaluate_bpb(fake_logits, NULL, 1);
     Summary sum = {.val_bpb = val, .training_seconds = budget_training_seconds(),
                    .total_seconds = now_seconds() - t0 + 0.1, .peak_vram_mb = 1234.5, .mfu_percent = 12.5,
-                   .total_tokens_M = steps * FAKE_B * FAKE_T / 1e6, .num_steps = steps,
+                   .total_tokens_M = steps * T / 1e6, .num_steps = steps,
                    .num_params_M = 0.5 * DEPTH, .depth = DEPTH};
     print_summary(&sum);
     dataloader_close(dl);
     tokenizer_free(tok);
-    free(count); free(unigram);
+    free(count); free(unigram); free(x); free(y);
     return 0;
 }
