@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 . tests/harness_lib.sh
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)

@@ -16,31 +16,32 @@ jfield() { tail -1 results.jsonl | grep -o "\"$1\": [^,}]*" | cut -d' ' -f2; }
 
 # ----------------------------------------------------------------------------
 echo "== live progress, throughput in the records, the fast-keep flag"
+# (the supervisor measures the fake trainer's pace on its own clock: tokens/s within 5%)
 new_repo live
 "$AR" run > $TMP/out.txt 2>&1
 check "records carry steps, tokens, tokens/s from the progress file" bash -c \
-    "test '$(jfield steps)' = 100 && test '$(jfield tokens)' = 500 && test '$(jfield tokens_per_sec)' = 10000"
+    "test '$(jfield steps)' = 100 && test '$(jfield tokens)' = 500 && awk -v t='$(jfield tokens_per_sec)' 'BEGIN { exit !(t > 9500 && t < 10500) }'"
 check "the row shows steps, tokens and tokens/s" grep -q "100 steps    500 tok  10.0k tok/s  baseline" $TMP/out.txt
 sed -i 's/^#define FAKE_TPS 10000/#define FAKE_TPS 20000/; s/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03 /' train.c
 "$AR" run -m "faster and better" > $TMP/out.txt 2>&1
 check "a keep twice as fast as the best is flagged" bash -c \
-    "test '$(jfield fast_keep)' = true && test '$(jfield speed_ratio)' = 2 && grep -q 'ran much faster than the best' $TMP/out.txt"
+    "test '$(jfield fast_keep)' = true && awk -v r='$(jfield speed_ratio)' 'BEGIN { exit !(r > 1.8 && r < 2.2) }' && grep -q 'ran much faster than the best' $TMP/out.txt"
 sed -i 's/^#define FAKE_TPS 20000/#define FAKE_TPS 21000/; s/^#define MATRIX_LR 0.03 /#define MATRIX_LR 0.025 /' train.c
 "$AR" run -m "as fast as the best" > /dev/null 2>&1
 check "a keep as fast as the best is not" bash -c "test '$(jfield fast_keep)' = false"
 # a slow run, on a terminal (script(1) gives it one): one line redrawn in place
 sed -i '1i #define SLEEP_MS 2000' train.c
-script -qec "'$AR' run -m 'slow on a tty'" /dev/null > $TMP/tty.txt 2>&1
+script -qec "'$AR' run -m 'slow on a tty' --budget 2" /dev/null > $TMP/tty.txt 2>&1
 check "terminal: the live line is redrawn in place" bash -c \
     "grep -q \$'\r\033\\[K\\[  4\\] step [0-9]* | [0-9.]*% of time 2 s | 21.0k tok/s | loss [0-9.]* | ETA' $TMP/tty.txt"
 check "terminal: the line is cleared before the row" bash -c "grep -q \$'\r\033\\[K\\[  4\\] [0-9a-f]\\{7\\} ' $TMP/tty.txt"
 git checkout -q -- train.c 2>/dev/null; git reset -q --hard
 sed -i '1i #define SLEEP_MS 4000' train.c
 git commit -qam "slow"
-"$AR" noise --runs 2 > $TMP/noise.txt 2>&1 &
+"$AR" noise --runs 2 --budget 4 > $TMP/noise.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do   # the build first: a loaded machine takes a while
-    grep -q "step: [1-9]" .git/autoresearch/progress.txt 2>/dev/null && break
+    grep -q "tokens_per_sec: [1-9]" .git/autoresearch/progress.txt 2>/dev/null && break
     sleep 0.05
 done
 "$AR" status > $TMP/st.txt 2>&1
@@ -49,11 +50,11 @@ wait $pid
 check "status shows the noise run training" grep -q "^running    noise run 1/2 of [0-9a-f]\{7\} for" $TMP/st.txt
 check "status shows its progress" grep -qE "^progress   step [0-9]+ \| [0-9.]+% of time 4 s \| 21.0k tok/s \| loss [0-9.]+ \| ETA [0-9]+s" $TMP/st.txt
 check "status --json carries the progress" bash -c "grep -q '\"running_kind\": \"noise\"' $TMP/st.json &&
-    grep -qE '\"progress_step\": [0-9]+' $TMP/st.json && grep -q '\"progress_tokens_per_sec\": 21000' $TMP/st.json &&
+    grep -qE '\"progress_step\": [0-9]+' $TMP/st.json && grep -qE '\"progress_tokens_per_sec\": (20|21)[0-9]{3}' $TMP/st.json &&
     grep -qE '\"progress_eta_s\": [0-9.]+' $TMP/st.json && grep -q '\"progress_loss\"' $TMP/st.json"
 check "a log gets plain progress lines" grep -qE "^noise 1/2 step [0-9]+ \| (25|37|50|62|75|87)\.[0-9]% of time" $TMP/noise.txt
-check "a log says when training ends and evaluation runs" grep -qE "^noise 1/2 step 100 \| 100.0% of time 4 s .*\| evaluating$" $TMP/noise.txt
-check "noise rows carry throughput" grep -qE "^noise 2/2 .* 100 steps  21.0k tok/s" $TMP/noise.txt
+check "a log says when training ends and evaluation runs" grep -qE "^noise 1/2 step [0-9]+ \| 100.0% of time 4 s .*\| evaluating$" $TMP/noise.txt
+check "noise rows carry throughput" grep -qE "^noise 2/2 .* [0-9]+ steps  21.0k tok/s" $TMP/noise.txt
 "$AR" status > $TMP/st.txt 2>&1
 check "nothing running afterwards" grep -q "^running    nothing" $TMP/st.txt
 git checkout -q --detach

@@ -1,11 +1,12 @@
 // fake_train.c -- a stand-in for train.c in the harness tests: no network, the real contract.
 // It is built against the fixed layer's client (prepare.h) and runs under the supervisor like
-// train.c: 100 "steps" paced to FAKE_TPS tokens/s over SLEEP_MS (one row of the tokens a step
-// takes, from the supervisor, which counts them, keeps the clock and writes the progress
-// file), counting token frequencies; it returns as logits a unigram model, sharpened or
-// flattened by a factor that is a smooth function of the tunables (best at MATRIX_LR 0.02,
-// DEPTH 6, WARMDOWN 0.4), plus seed noise, so a search over the tunables can really improve
-// the supervisor's val_bpb. Runs of a second or more add 0.4 s of "evaluation".
+// train.c: "steps" paced to FAKE_TPS tokens/s, 100 over SLEEP_MS, or as many as an explicit
+// budget takes (one row of the tokens a step takes, from the supervisor, which counts them,
+// keeps the clock and writes the progress file). It returns as logits a fixed model whose
+// val_bpb, as the supervisor computes it, grows smoothly with a penalty of the tunables (least
+// at MATRIX_LR 0.02, DEPTH 6, WARMDOWN 0.4), plus seed noise, so a search over the tunables
+// can really improve it, whatever rows a run gets. Runs of a second or more add 0.4 s of
+// "evaluation".
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@
 #endif
 #define STEPS 100
 
-static float *unigram;   // log-probabilities divided by the factor
+static float *unigram;   // the model's logits, the same at every position
 static int vocab, evaluated;
 
 static void fake_logits(void *ctx, const int32_t *inputs, int B, int T, float *logits) {
@@ -45,8 +46,8 @@ int main(void) {
     long seed = s ? atol(s) : 42;
     Tokenizer *tok = tokenizer_load_prepared();
     vocab = tokenizer_vocab_size(tok);
-    struct timespec ts = {SLEEP_MS / 1000, (SLEEP_MS % 1000) * 1000000L};
 #ifdef HANG
+    struct timespec ts = {SLEEP_MS / 1000, (SLEEP_MS % 1000) * 1000000L};
     for (;;) nanosleep(&ts, NULL);
 #endif
     long T = (long)((double)FAKE_TPS * SLEEP_MS / 1000 / STEPS + 0.5);   // tokens a step
@@ -58,26 +59,27 @@ int main(void) {
     for (int v = 0; v < vocab; v++) count[v] = 1;
     budget_begin();
     double t0 = now_seconds(), per_step = SLEEP_MS / 1000.0 / STEPS;
-    int steps = 0;
+    int steps = 0, explicit_budget = getenv("AUTORESEARCH_BUDGET") != NULL;   // else stop after STEPS
     for (;;) {
         dataloader_next(dl, x, y);
-        for (int i = 0; i < T; i++) count[y[i]]++;
+        for (int i = 0; i < T; i++) count[y[i]]++;   // "training" (the model below ignores it)
         steps++;
         while (now_seconds() < t0 + steps * per_step) {}   // paced: FAKE_TPS tokens a second
         budget_report_loss(4.0 - 2.0 * steps / STEPS);
-        if (budget_step(T, 1e6) || steps == STEPS) break;   // stopping early is allowed
+        if (budget_step(T, 1e6) || (!explicit_budget && steps == STEPS)) break;   // stopping early is allowed
     }
 #ifdef MAKE_NAN
     printf("step 10 loss nan\nFAIL\n");
     return 1;
 #endif
+    // a uniform model with mass w moved onto token 0 (a NUL byte, which text never has): every
+    // scored token costs exactly -log(1 - w) nats more, w growing with the tunables' penalty
     double lr = log(MATRIX_LR / 0.02);
-    double factor = 1.0 + 0.5 * lr * lr + 0.1 * (DEPTH - 6) * (DEPTH - 6) +
-                    0.2 * (WARMDOWN - 0.4) * (WARMDOWN - 0.4) + 1e-3 * sin(seed * 12.9898);
-    double total = 0;
-    for (int v = 0; v < vocab; v++) total += count[v];
+    double penalty = 0.5 * lr * lr + 0.1 * (DEPTH - 6) * (DEPTH - 6) + 0.2 * (WARMDOWN - 0.4) * (WARMDOWN - 0.4) +
+                     1e-3 * (1 + sin(seed * 12.9898));
+    double w = 1 - exp(-penalty);
     unigram = malloc(vocab * sizeof *unigram);
-    for (int v = 0; v < vocab; v++) unigram[v] = (float)(log(count[v] / total) / factor);
+    for (int v = 0; v < vocab; v++) unigram[v] = (float)log((1 - w) / vocab + (v == 0 ? w : 0));
     double val = evaluate_bpb(fake_logits, NULL, 1);
     Summary sum = {.val_bpb = val, .training_seconds = budget_training_seconds(),
                    .total_seconds = now_seconds() - t0 + 0.1, .peak_vram_mb = 1234.5, .mfu_percent = 12.5,

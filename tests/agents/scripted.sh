@@ -8,7 +8,7 @@
 #   break      make train.c not compile: crash row
 #   hang       make train.c loop forever: timeout (crash) row
 #   nan        make train.c diverge (NaN, FAIL, exit 1): crash row
-#   slow       make train.c take 8 s (for the kill -9 and Ctrl-C tests)
+#   slow       make train.c take 8 s, with a worse MATRIX_LR (for the kill -9 and Ctrl-C tests)
 #   noop       change nothing: an agent failure, invoked again
 #   fail       exit 3 after editing train.c: an agent failure, its edit undone
 #   sleep      sleep 60 s (past the agent timeout): an agent failure
@@ -37,7 +37,7 @@ case "$action" in
     break) echo "this is not C" >> train.c; echo "DESCRIPTION: broken syntax" ;;
     hang) sed -i '1i #define HANG 1' train.c; echo "DESCRIPTION: infinite loop" ;;
     nan) sed -i '1i #define MAKE_NAN 1' train.c; echo "DESCRIPTION: lr way too high" ;;
-    slow) sed -i '1i #define SLEEP_MS 8000' train.c; echo "DESCRIPTION: slow run" ;;
+    slow) sed -i '1i #define SLEEP_MS 8000' train.c; set_lr 0.08; echo "DESCRIPTION: slow run" ;;
     noop) echo "I have no idea" ;;
     fail) set_lr 0.5; echo "agent crashed" >&2; exit 3 ;;
     sleep) set_lr 0.5; sleep 60 ;;
