@@ -52,8 +52,9 @@ int main(void) {
 #endif
     long T = (long)((double)FAKE_TPS * SLEEP_MS / 1000 / STEPS + 0.5);   // tokens a step
     if (T < 1) T = 1;
-    if (T > MAX_SEQ_LEN) T = MAX_SEQ_LEN;
-    DataLoader *dl = dataloader_open(1, (int)T, (uint64_t)seed);
+    int B = (int)((T + MAX_SEQ_LEN - 1) / MAX_SEQ_LEN);   // rows of at most MAX_SEQ_LEN
+    T = B * (T / B);
+    DataLoader *dl = dataloader_open(B, (int)(T / B), (uint64_t)seed);
     int32_t *x = malloc(T * sizeof *x), *y = malloc(T * sizeof *y);
     double *count = calloc(vocab, sizeof *count);
     for (int v = 0; v < vocab; v++) count[v] = 1;
