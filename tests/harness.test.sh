@@ -28,7 +28,7 @@ check() {   # check NAME COMMAND...: passes when the command succeeds
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)
     local p
-    for p in $(pgrep -f '^build/train'); do
+    for p in $(pgrep -f '(^|/)build/train$'); do
         [ "$(readlink /proc/$p/cwd 2>/dev/null)" = "$PWD" ] && echo "$p"
     done
 }

@@ -4,9 +4,11 @@
 // is a smooth function of the tunables with its minimum at MATRIX_LR 0.02, DEPTH 6, plus
 // seed noise of 1e-4, so a search over the tunables can really improve it.
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 // @tunables-begin
 #define DEPTH 4                 // number of layers [1, 12]
@@ -41,6 +43,24 @@ int main(void) {
         FILE *f = fopen(rf, "w");
         fprintf(f, "val_bpb: %.6f\ntest_bpb: %.6f\neval_tokens: 524288\ndataset: fake-0000\n", val, test);
         fclose(f);
+    }
+    // "weights": 1 MB naming the tunables, saved as train.c does (temp file, rename); a write
+    // that fails (a full disk, a file size limit) leaves no model and says so
+    const char *mo = getenv("AUTORESEARCH_MODEL_OUT");
+    if (mo && *mo) {
+        signal(SIGXFSZ, SIG_IGN);
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", mo, (int)getpid());
+        FILE *f = fopen(tmp, "wb");
+        int ok = f != NULL;
+        if (f) {
+            fprintf(f, "fake weights: MATRIX_LR %g DEPTH %d\n", MATRIX_LR, DEPTH);
+            static char pad[1 << 20];
+            ok = fwrite(pad, 1, sizeof pad, f) == sizeof pad;
+            ok = fclose(f) == 0 && ok;
+        }
+        if (ok && rename(tmp, mo) == 0) printf("model saved to %s\n", mo);
+        else { unlink(tmp); fprintf(stderr, "train: cannot save the model to %s\n", mo); }
     }
     const char *mode = getenv("AUTORESEARCH_BUDGET_MODE");
     printf("---\n");
