@@ -108,6 +108,7 @@ int chain_verify(const char *jsonl, const char *head_path, ChainHead *h, char *e
         }
         snprintf(before_last, sizeof before_last, "%s", prev_hash);
         line_hash(line, ll, prev_hash);
+        *nl = '\n';   // the prefix hash of a later accepted line covers the original bytes
         off += ll + 1;
     }
     if (*broken) {

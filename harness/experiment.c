@@ -264,6 +264,10 @@ void session_lock(Session *S) {
         if (chain_accept(S->jsonl, S->head_path, &S->chain, S->ledger_problem, S->accept_ledger, err, sizeof err) != 0)
             die("%s", err);
         printf("ledger: accepted %s as it is now (%s); recorded in the ledger\n", S->jsonl, S->accept_ledger);
+        // the accepted file is the ledger now: its table is derived again, the old one kept
+        char *aside = xasprintf("%s/results.tsv.before-accept", S->state);
+        if (rename(S->tsv, aside) == 0) printf("ledger: %s moved to %s and derived again\n", S->tsv, aside);
+        free(aside);
         free(S->ledger_problem);
         S->ledger_problem = NULL;
         ledger_free(&S->L);

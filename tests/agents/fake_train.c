@@ -37,6 +37,14 @@ int main(void) {
     printf("step 10 loss nan\nFAIL\n");
     return 1;
 #endif
+#ifdef FAKE_LIB
+    double fixed_score(double v);   // the "fixed layer" of fake_lib.mk: the score passes through it
+    val = fixed_score(val);
+#endif
+#ifdef FIXED_ERR
+    fprintf(stderr, "autoresearch: no prepared data set in /nonexistent: run `autoresearch prepare` first\n");
+    return 1;
+#endif
     double test = val + 0.01;
     const char *rf = getenv("AUTORESEARCH_RESULT_FILE");
     if (rf) {
