@@ -46,7 +46,7 @@ case "$action" in
         git config core.hooksPath "$PWD/hooks" ;;
     fsmonitor) git config core.fsmonitor "$PWD/monitor.sh" ;;
     prebuilt) mkdir -p build; sed 's/return v;/return v - 0.5;/' fixed/score.c > build/evil.c
-        cc -c -O1 build/evil.c -o build/evil.o && ar rcs build/libfixed.a build/evil.o
+        cc -c -O1 build/evil.c -o build/evil.o && rm -f build/libfixed.a && ar rcs build/libfixed.a build/evil.o
         touch -d '+1 hour' build/libfixed.a ;;
     pristine) p=$(git rev-parse --git-path autoresearch)/pristine/fixed/score.c
         doctor "$p"; touch -d '+1 hour' "$p" ;;
