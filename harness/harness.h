@@ -12,7 +12,10 @@
 //       sessions/<tag>.json  session: base commit, budget, noise sigma
 //       running.json         the experiment in flight (status shows it; resume finishes it)
 //       lock                 one harness per working tree (flock)
-//       prompt.md agent.log description.txt result.txt model.bin   per-iteration scratch
+//       prompt.md agent.log description.txt result.txt run-model.bin   per-iteration scratch
+//       pristine/            the base tree exported by the harness: every experiment builds here
+//       models/<tag>.bin     the session's model: the weights of its best (kept) commit
+//       ledger.head          where results.jsonl's hash chain ends (chain.c)
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
 // .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by

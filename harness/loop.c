@@ -61,13 +61,16 @@ static char *join_list(char **l) {
 static const char *run_help =
     "usage: autoresearch run [-m DESCRIPTION] [options]\n"
     "\n"
-    "Runs one experiment: commits train.c if it has changes (message DESCRIPTION), builds it\n"
-    "(`make -s build/train`; a compile error is a crash), trains under the budget with a hard\n"
+    "Runs one experiment: commits train.c if it has changes (message DESCRIPTION), builds the\n"
+    "commit's train.c in a pristine copy of the session's base (`make build/train` in\n"
+    ".git/autoresearch/pristine; a compile error is a crash), trains under the budget with a hard\n"
     "timeout, parses the summary, appends a row to results.tsv and a full record to\n"
     "results.jsonl, and prints one line. The run is kept if val_bpb beats the session's best\n"
     "(strictly, or by 2 sigma with the session's noise gate); otherwise the branch is reset to\n"
-    "the best. Before the run, every tracked file other than train.c must match the session's\n"
-    "base commit (an `invalid` row is logged if not). Output goes to run.log.\n"
+    "the best. Before the run, every file of the session's base commit other than train.c must\n"
+    "hold the base's bytes, fixed/ and harness/ no other file, and train.c must be a regular\n"
+    "file (an `invalid` row is logged if not); the ledger's hash chain and the session's data\n"
+    "set are checked (the run is refused if not). Output goes to run.log.\n"
     "\n"
     "options:\n"
     "  -m DESCRIPTION    what this experiment tries (default: the commit message of HEAD)\n"
@@ -552,9 +555,11 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
         free_list(untracked);
         // what git's view misses (ignored files, flags, a replaced base): back to the base's bytes
         char **left = check_integrity(S);
-        if (left[0]) integrity_restore(S->base, left);
-        free_list(left);
-        left = check_integrity(S);
+        for (int round = 0; left[0] && round < 3; round++) {   // a symlinked directory takes two
+            integrity_restore(S->base, left);
+            free_list(left);
+            left = check_integrity(S);
+        }
         if (left[0]) die("loop: cannot restore %s to the session's base %.7s after the agent changed it", left[0], S->base);
         free_list(left);
         if (rc == 1 && *desc) { free(*desc); *desc = NULL; }

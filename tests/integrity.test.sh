@@ -153,6 +153,12 @@ check "an edited last row is refused" bash -c "test $? -ne 0 && grep -q 'the las
 cp "$TMP/good.jsonl" results.jsonl
 "$AR" run -m again > /dev/null 2>&1
 check "the restored ledger is accepted as it is" test $? -eq 0
+n=$(wc -l < results.jsonl)
+sha_line() { sed -n "$1p" results.jsonl | tr -d '\n' | sha256sum | cut -c1-64; }
+printf '{"lines": %d, "last": "%s", "pending": "%s"}\n' $((n - 1)) "$(sha_line $((n - 1)))" "$(sha_line $n)" > .git/autoresearch/ledger.head
+"$AR" run -m "after a kill" > "$TMP/out.txt" 2>&1
+check "a kill between the append and the head's update is recognised as the harness's own" bash -c \
+    "test $? -eq 0 && test \$(wc -l < results.jsonl) -eq $((n + 1))"
 sed -i 's/"base": "[0-9a-f]*"/"base": "0000000000000000000000000000000000000000"/' .git/autoresearch/sessions/l1.json
 "$AR" run > "$TMP/out.txt" 2>&1
 check "a session file whose base disagrees with the ledger is refused" grep -q "the session file was edited" "$TMP/out.txt"
