@@ -11,20 +11,7 @@ ROOT=$PWD
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
-    # `make test` built the sanitized libraries: run the harness itself under ASan + UBSan
-    AR=$TMP/autoresearch-san
-    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
-        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
-fi
-AR=$(realpath "${AR:-./autoresearch}")
-passed=0; failed=0
-check() {   # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-    else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. tests/harness_lib.sh   # $AR (the harness, under ASan + UBSan after `make test`) and check
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)
     local p
@@ -37,15 +24,9 @@ session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
 
 # A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
 new_repo() {
-    local d=$TMP/$1
-    mkdir -p "$d/fixed" && cd "$d" || exit 1
-    git init -q -b main
-    git config user.name test && git config user.email test@example.com
-    cp "$ROOT/tests/agents/fake_train.c" train.c
-    cp "$ROOT/tests/agents/fake.mk" Makefile
+    scratch_repo "$1" fake.mk
     echo "// the fixed layer" > fixed/prepare.h
     echo "# program" > program.md
-    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
     git add -A && git commit -qm "project"
 }
 

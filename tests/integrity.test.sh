@@ -11,33 +11,15 @@ AGENT=$ROOT/tests/agents/hostile.sh
 export TMP=$(mktemp -d /tmp/integrity-test.XXXXXX)
 trap "${KEEP_TMP:+:} rm -rf \"\$TMP\"" EXIT
 export AUTORESEARCH_CACHE=$TMP/cache   # no data set unless a test prepares one
-if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
-    AR=$TMP/autoresearch-san
-    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
-        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
-fi
-AR=$(realpath "${AR:-./autoresearch}")
-passed=0; failed=0
-check() {   # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-    else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. tests/harness_lib.sh   # $AR (the harness, under ASan + UBSan after `make test`) and check
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }
 no_cheat() { ! awk -F'\t' 'NR > 1 && ($4 == "keep" || $4 == "discard") && $2 < 0.9 { bad = 1 } END { exit !bad }' results.tsv; }
 honest_fixed() { test "$(cat fixed/score.c)" = 'double fixed_score(double v) { return v; }'; }
 export -f col no_cheat honest_fixed
 
 new_repo() {
-    local d=$TMP/$1
-    mkdir -p "$d/fixed" && cd "$d" || exit 1
-    git init -q -b main
-    git config user.name test && git config user.email test@example.com
-    cp "$ROOT/tests/agents/fake_train.c" train.c
-    cp "$ROOT/tests/agents/fake_lib.mk" Makefile
+    scratch_repo "$1" fake_lib.mk
     echo 'double fixed_score(double v) { return v; }' > fixed/score.c
-    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n' > .gitignore
     git add -A && git commit -qm "project"
 }
 loop() {   # loop TAG ACTIONS... : the hostile agent performs the actions in order

@@ -1,0 +1,27 @@
+# harness_lib.sh -- sourced by the harness's shell tests (after cd to the checkout and setting
+# $TMP): $AR, the harness to test (under ASan + UBSan when `make test` built the sanitized
+# libraries; set AR to test another binary), and check, the pass/fail counter.
+if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
+    AR=$TMP/autoresearch-san
+    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
+        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
+        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
+fi
+AR=$(realpath "${AR:-./autoresearch}")
+passed=0; failed=0
+check() {   # check NAME COMMAND...: passes when the command succeeds
+    local name=$1; shift
+    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
+    else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+# scratch_repo NAME MAKEFILE: cd into a fresh git repository $TMP/NAME holding the fake train.c
+# (tests/agents/fake_train.c), tests/agents/MAKEFILE as its Makefile and a .gitignore for the
+# harness's files; the caller adds its fixed/ files and commits.
+scratch_repo() {
+    mkdir -p "$TMP/$1/fixed" && cd "$TMP/$1" || exit 1
+    git init -q -b main
+    git config user.name test && git config user.email test@example.com
+    cp "$ROOT/tests/agents/fake_train.c" train.c
+    cp "$ROOT/tests/agents/$2" Makefile
+    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
+}
