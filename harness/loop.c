@@ -388,10 +388,36 @@ static char *agent_description(const char *desc_file, const char *log) {
     return out;
 }
 
-// sha256 of results.jsonl and results.tsv ("" if missing): the agent must not touch them.
-static void ledger_hashes(const Session *S, char out[2][65]) {
-    if (sha256_file_hex(S->jsonl, out[0]) != 0) out[0][0] = 0;
-    if (sha256_file_hex(S->tsv, out[1]) != 0) out[1][0] = 0;
+// The ledgers' bytes before an agent's call: the agent must not touch them, and if it does
+// they are put back as they were (the night goes on; the iteration is `invalid`).
+typedef struct {
+    char *data[2];
+    size_t len[2];
+} LedgerCopy;
+
+static void ledger_copy(const Session *S, LedgerCopy *c) {
+    const char *p[2] = {S->jsonl, S->tsv};
+    for (int i = 0; i < 2; i++) c->data[i] = read_file(p[i], &c->len[i]);
+}
+
+// Restores what changed since the copy; returns the first file that had changed, or NULL.
+static const char *ledger_restore(const Session *S, LedgerCopy *c) {
+    const char *p[2] = {S->jsonl, S->tsv}, *changed = NULL;
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        char *now = read_file(p[i], &len);
+        int same = (now == NULL) == (c->data[i] == NULL) && (!now || (len == c->len[i] && !memcmp(now, c->data[i], len)));
+        free(now);
+        if (!same) {
+            char e[512];
+            if (c->data[i] ? write_file_atomic(p[i], c->data[i], c->len[i], e, sizeof e) != 0 : unlink(p[i]) != 0)
+                die("cannot restore %s after the agent changed it: %s", p[i], c->data[i] ? e : strerror(errno));
+            if (!changed) changed = p[i];
+        }
+        free(c->data[i]);
+        c->data[i] = NULL;
+    }
+    return changed;
 }
 
 typedef struct {
@@ -443,8 +469,8 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
     ProcResult pr;
     char err[512];
-    char before[2][65], after[2][65];
-    ledger_hashes(S, before);
+    LedgerCopy ledgers;
+    ledger_copy(S, &ledgers);
     // the repository's config decides what git runs: an agent may not change it
     char *cfg_path = git_str("rev-parse", "--git-path", "config", NULL);
     size_t cfg_len = 0;
@@ -465,11 +491,7 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     unlink(ap);
     free(ap);
     free(e1); free(e2); free(e3);
-    ledger_hashes(S, after);
-    if (strcmp(before[0], after[0]) || strcmp(before[1], after[1]))
-        die("loop: %s changed while the agent ran: the ledger is the harness's alone; stopping "
-            "(the next command reports the change and refuses to go on until it is undone or accepted)",
-            strcmp(before[0], after[0]) ? S->jsonl : S->tsv);
+    const char *ledger_changed = ledger_restore(S, &ledgers);
     int rc = 0;
     rec_set_str(extra, "agent", o->agent);
     if (pr.leftovers) {
@@ -507,7 +529,14 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     char *uo = NULL;
     cmd_capture(ut, &uo, NULL);
     if (pr.aborted) { snprintf(reason, rn, "stopped by Ctrl-C"); rc = 1; }
-    else if (moved) { snprintf(reason, rn, "agent switched branches (its changes are dropped)"); rc = 1; }
+    else if (ledger_changed) {
+        *desc = agent_description(dfile, log);
+        char *d = xasprintf("invalid: changed %s: %s", ledger_changed, *desc);
+        snprintf(reason, rn, "the agent changed %s (restored: the ledger is the harness's alone)", ledger_changed);
+        record_event(S, "experiment", "invalid", d, reason, extra);
+        free(d);
+        rc = 2;
+    } else if (moved) { snprintf(reason, rn, "agent switched branches (its changes are dropped)"); rc = 1; }
     else if (rewrote) { snprintf(reason, rn, "agent rewrote the branch's history (reset to the best)"); rc = 1; }
     else if (pr.timed_out) { snprintf(reason, rn, "agent timed out after %.0f s", o->agent_timeout); rc = 1; }
     else if (pr.exit_code != 0) {

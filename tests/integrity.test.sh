@@ -109,25 +109,27 @@ check "the loop went on" test "$(col 4 | wc -l)" -eq 4
 echo "== the ledger's hash chain"
 new_repo ledger
 loop l1 lr:0.03 ledger
-check "an agent editing results.jsonl stops the loop" bash -c "test $? -ne 0 && grep -q 'results.jsonl changed while the agent ran' $TMP/l1.out"
-"$AR" loop --agent "$AGENT" --tag l1 --max-experiments 4 > "$TMP/out.txt" 2>&1
+check "an agent editing results.jsonl: invalid, the ledger restored, the loop goes on" bash -c \
+    "test $? -eq 0 && grep -q 'the agent changed results.jsonl (restored' results.jsonl && test \$(grep -c '\"kind\": \"experiment\"' results.jsonl) -eq 3 && no_cheat"
+sed -i '1s/"val_bpb": [0-9.]*/"val_bpb": 0.5/' results.jsonl   # edited between two commands
+"$AR" loop --agent "$AGENT" --tag l1 --max-experiments 6 > "$TMP/out.txt" 2>&1
 check "the resumed loop refuses the edited ledger, naming the line" bash -c \
     "test $? -ne 0 && grep -q 'results.jsonl:2: the hash chain breaks here: line 1 was edited' $TMP/out.txt && grep -q 'accept-ledger' $TMP/out.txt"
 "$AR" run --accept-ledger "checked: the agent only changed a number" > "$TMP/out.txt" 2>&1
 check "--accept-ledger records the acceptance and goes on" bash -c \
     "test $? -eq 0 && grep -q '\"kind\": \"ledger_accepted\"' results.jsonl && grep -q 'checked: the agent only changed a number' results.jsonl &&
-     test \$(grep -c '\"kind\": \"experiment\"' results.jsonl) -eq 3"
-check "results.tsv is derived again, the old one kept aside" bash -c "test -s .git/autoresearch/results.tsv.before-accept && test \$(tail -n +2 results.tsv | wc -l) -eq 3"
+     test \$(grep -c '\"kind\": \"experiment\"' results.jsonl) -eq 4"
+check "results.tsv is derived again, the old one kept aside" bash -c "test -s .git/autoresearch/results.tsv.before-accept && test \$(tail -n +2 results.tsv | wc -l) -eq 4"
 cp results.jsonl "$TMP/good.jsonl"
 tail -1 results.jsonl >> results.jsonl
 "$AR" run > "$TMP/out.txt" 2>&1
-check "an appended copy of a row is refused" bash -c "test $? -ne 0 && grep -q 'results.jsonl:5: the hash chain breaks here' $TMP/out.txt"
+check "an appended copy of a row is refused" bash -c "test $? -ne 0 && grep -q 'results.jsonl:6: the hash chain breaks here' $TMP/out.txt"
 cp "$TMP/good.jsonl" results.jsonl
 h=$(tail -1 results.jsonl | tr -d '\n' | sha256sum | cut -c1-64)
 echo '{"kind": "experiment", "session": "l1", "status": "keep", "val_bpb": 0.1, "prev_sha256": "'"$h"'"}' >> results.jsonl
 "$AR" run > "$TMP/out.txt" 2>&1
 check "a forged row that chains correctly is refused (the harness's head)" bash -c \
-    "test $? -ne 0 && grep -q 'results.jsonl:5: lines the harness did not write (after line 4' $TMP/out.txt"
+    "test $? -ne 0 && grep -q 'results.jsonl:6: lines the harness did not write (after line 5' $TMP/out.txt"
 cp "$TMP/good.jsonl" results.jsonl
 sed -i '$s/"val_bpb": [0-9.]*/"val_bpb": 0.5/' results.jsonl
 "$AR" run > "$TMP/out.txt" 2>&1
