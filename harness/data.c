@@ -48,12 +48,14 @@ static int check_files(const char *dir, char *err, size_t errlen) {
         char *p = xasprintf("%s/%s", dir, data_files[i]);
         Shard s;
         int rc = shard_open(p, &s, err, errlen);
-        if (rc == 0 && ((int)s.vocab_size != vocab || (int)s.bos_id != bos)) {
-            snprintf(err, errlen, "%s: vocabulary %u (BOS %u), but the data set's tokenizer has %d (BOS %d)", p,
-                     s.vocab_size, s.bos_id, vocab, bos);
-            rc = -1;
+        if (rc == 0) {
+            if ((int)s.vocab_size != vocab || (int)s.bos_id != bos) {
+                snprintf(err, errlen, "%s: vocabulary %u (BOS %u), but the data set's tokenizer has %d (BOS %d)",
+                         p, s.vocab_size, s.bos_id, vocab, bos);
+                rc = -1;
+            }
+            shard_close(&s);
         }
-        if (rc == 0) shard_close(&s);
         free(p);
         if (rc != 0) return -1;
     }

@@ -405,11 +405,7 @@ int integrity_export(const char *base, const char *dir, char *err, size_t errlen
 
 int git_blob(const char *commit, const char *path, char **data, size_t *len, char *err, size_t errlen) {
     *data = NULL;
-    char *spec = xasprintf("%s:%s", commit, path);
-    char *tree = xasprintf("%s^{tree}", commit);
     char *ls = git_str("ls-tree", "-z", commit, "--", path, NULL);
-    free(tree);
-    free(spec);
     unsigned mode = 0;
     char id[80] = "";
     if (!ls || sscanf(ls, "%o blob %79s", &mode, id) != 2) {
