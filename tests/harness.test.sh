@@ -136,7 +136,7 @@ echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures
 new_repo scripted
 printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nquiet:0.05\n' > "$TMP/actions"
 SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 8 --timeout 2 \
-    --agent-timeout 2 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
+    --agent-timeout 4 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
 check "a prompt's template echoed by the agent is no description" test "$(tail -1 results.tsv | cut -f5)" = "(no description)"
@@ -149,7 +149,7 @@ check "hang is a timeout crash" bash -c "sed -n 6p results.tsv | cut -f5 | grep 
 check "NaN is a crash" bash -c "grep -q '\"reason\": \"FAIL (diverged)\"' results.jsonl"
 check "agent failures logged, not rows" test "$(grep -c '"kind": "agent_error"' results.jsonl)" -eq 3
 check "agent failure reasons" bash -c "grep -q 'agent exited without changing train.c' results.jsonl &&
-    grep -q 'agent exited with code 3' results.jsonl && grep -q 'agent timed out after 2 s' results.jsonl"
+    grep -q 'agent exited with code 3' results.jsonl && grep -q 'agent timed out after 4 s' results.jsonl"
 check "an agent's own commit is folded in and kept" bash -c \
     "test \"\$(git log -1 --format=%s)\" = 'committed MATRIX_LR 0.025' && test \$(git rev-list --count HEAD) -eq 2"
 check "crashed and hung trains leave no process" test -z "$(my_trains)"
