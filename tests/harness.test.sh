@@ -11,7 +11,7 @@ ROOT=$PWD
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-. tests/harness_lib.sh   # $AR (the harness, under ASan + UBSan after `make test`) and check
+. tests/harness_lib.sh
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)
     local p
@@ -21,14 +21,6 @@ my_trains() {   # build/train processes of this scratch repository (others may r
 }
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }  # one column
 session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
-
-# A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
-new_repo() {
-    scratch_repo "$1" fake.mk
-    echo "// the fixed layer" > fixed/prepare.h
-    echo "# program" > program.md
-    git add -A && git commit -qm "project"
-}
 
 # ----------------------------------------------------------------------------
 echo "== run: baseline, an improvement, a regression"
@@ -127,8 +119,9 @@ check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
-check "report lists kept experiments with val and test" bash -c \
-    "grep -q '^| # | commit | description | val_bpb | Δ val | test_bpb' report/report.md && grep -c '| keep\|^| [0-9]' report/report.md"
+check "report lists every experiment, and the kept ones with val and test" bash -c \
+    "test \$(sed -n '/^## Experiments/,/^## /p' report/report.md | grep -c '^| [0-9]') -eq 13 &&
+     grep -q '^| # | commit | description | val_bpb | Δ val | effect (95% CI) | test_bpb | Δ test |' report/report.md"
 check "results.tsv carries val_bpb, never test_bpb" bash -c '! grep -q 1.074135 results.tsv'
 
 # ----------------------------------------------------------------------------

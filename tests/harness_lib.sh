@@ -1,6 +1,7 @@
-# harness_lib.sh -- sourced by the harness's shell tests (after cd to the checkout and setting
-# $TMP): $AR, the harness to test (under ASan + UBSan when `make test` built the sanitized
-# libraries; set AR to test another binary), and check, the pass/fail counter.
+# harness_lib.sh -- sourced by the harness's shell tests (after cd to the checkout, with ROOT
+# and TMP set): AR, the harness binary to test, and the helpers the tests share.
+# AR: set by the caller, else, when `make test` built the sanitized libraries, the harness
+# linked against them (it then runs under ASan + UBSan), else ./autoresearch.
 if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
     AR=$TMP/autoresearch-san
     cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
@@ -14,6 +15,15 @@ check() {   # check NAME COMMAND...: passes when the command succeeds
     if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
     else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
+
+# A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
+new_repo() {
+    scratch_repo "$1" fake.mk
+    echo "// the fixed layer" > fixed/prepare.h
+    echo "# program" > program.md
+    git add -A && git commit -qm "project"
+}
+
 # scratch_repo NAME MAKEFILE: cd into a fresh git repository $TMP/NAME holding the fake train.c
 # (tests/agents/fake_train.c), tests/agents/MAKEFILE as its Makefile and a .gitignore for the
 # harness's files; the caller adds its fixed/ files and commits.
