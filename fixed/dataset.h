@@ -22,6 +22,9 @@ char *dataset_dir(void);
 const char *dataset_id(void);
 // Value of a manifest key of the active data set, or NULL; valid until the next call.
 const char *dataset_manifest_get(const char *key);
+// The synthetic source's entropy floor (bits per byte of val) of the prepared data set id, or
+// NAN when id is not a prepared synthetic data set.
+double dataset_floor_of(const char *id);
 // Opens a split of the active data set; dies with a clear message on any problem.
 void dataset_open_split(Split split, Shard *s);
 

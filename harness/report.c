@@ -1,6 +1,7 @@
 // report.c -- `autoresearch status` and `autoresearch report`: the session at a glance, the
 // progress plot (SVG, and PNG drawn into an RGB buffer with a built-in 5x7 font), and a
 // Markdown summary of the kept experiments with validation against test bits per byte.
+#include "dataset.h"
 #include "harness.h"
 #include "util.h"
 
@@ -373,6 +374,23 @@ static time_t parse_iso(const char *s) {
 }
 
 // ----------------------------------------------------------------------------
+// Gap to the floor: on the synthetic source, how far val_bpb is above the entropy floor
+// no model can beat, and the share of the baseline's excess over it that the session
+// removed, (baseline - best) / (baseline - floor). Returns 0 when the data set has no floor.
+
+typedef struct { double floor, gap, removed; } FloorGap;
+
+static int floor_gap(const Record *base, const Record *best, FloorGap *g) {
+    if (!base || !best) return 0;
+    g->floor = dataset_floor_of(rec_get(best, "dataset"));
+    if (!isfinite(g->floor)) return 0;
+    double bv = rec_num(base, "val_bpb", NAN), ev = rec_num(best, "val_bpb", NAN);
+    g->gap = ev - g->floor;
+    g->removed = bv > g->floor ? (bv - ev) / (bv - g->floor) : NAN;
+    return 1;
+}
+
+// ----------------------------------------------------------------------------
 // status
 
 static const char *status_help =
@@ -445,6 +463,12 @@ int status_main(int argc, char **argv) {
             rec_set_str(&o, "best_commit", rec_get(best, "commit"));
             rec_set_str(&o, "best_description", rec_get(best, "description"));
             rec_set_num(&o, "baseline_val_bpb", rec_num(base, "val_bpb", NAN));
+            FloorGap fg;
+            if (floor_gap(base, best, &fg)) {
+                rec_set_num(&o, "floor_bpb", fg.floor);
+                rec_set_num(&o, "best_above_floor", fg.gap);
+                if (isfinite(fg.removed)) rec_set_num(&o, "excess_removed", fg.removed);
+            }
         }
         rec_set_raw(&o, "running", running ? "true" : "false");
         if (running || interrupted) {
@@ -473,6 +497,10 @@ int status_main(int argc, char **argv) {
                    rec_num(best, "val_bpb", 0) - rec_num(base, "val_bpb", 0));
         else
             printf("best       none yet\n");
+        FloorGap fg;
+        if (floor_gap(base, best, &fg))
+            printf("floor      entropy %.6f: best %+.6f above it; the session removed %.1f%% of the baseline's excess\n",
+                   fg.floor, fg.gap, 100 * fg.removed);
         char d[32];
         fmt_duration(elapsed, d, sizeof d);
         if (running)
@@ -580,6 +608,10 @@ int report_main(int argc, char **argv) {
         } else {
             fprintf(f, " (no test_bpb recorded).");
         }
+        FloorGap fg;
+        if (floor_gap(base, best, &fg))
+            fprintf(f, " Entropy floor of the synthetic source %.6f: the best is %+.6f above it, and the session "
+                    "removed %.1f%% of the baseline's excess over it.", fg.floor, fg.gap, 100 * fg.removed);
         fprintf(f, "\n\n");
     }
     fprintf(f, "## Kept experiments\n\n| # | commit | description | val_bpb | Δ val | test_bpb | Δ test | memory GB | note |\n"
