@@ -498,9 +498,11 @@ int status_main(int argc, char **argv) {
         else
             printf("best       none yet\n");
         FloorGap fg;
-        if (floor_gap(base, best, &fg))
+        if (floor_gap(base, best, &fg) && isfinite(fg.removed))
             printf("floor      entropy %.6f: best %+.6f above it; the session removed %.1f%% of the baseline's excess\n",
                    fg.floor, fg.gap, 100 * fg.removed);
+        else if (floor_gap(base, best, &fg))
+            printf("floor      entropy %.6f: best %+.6f above it\n", fg.floor, fg.gap);
         char d[32];
         fmt_duration(elapsed, d, sizeof d);
         if (running)
@@ -609,9 +611,11 @@ int report_main(int argc, char **argv) {
             fprintf(f, " (no test_bpb recorded).");
         }
         FloorGap fg;
-        if (floor_gap(base, best, &fg))
-            fprintf(f, " Entropy floor of the synthetic source %.6f: the best is %+.6f above it, and the session "
-                    "removed %.1f%% of the baseline's excess over it.", fg.floor, fg.gap, 100 * fg.removed);
+        if (floor_gap(base, best, &fg)) {
+            fprintf(f, " Entropy floor of the synthetic source %.6f: the best is %+.6f above it", fg.floor, fg.gap);
+            if (isfinite(fg.removed)) fprintf(f, ", and the session removed %.1f%% of the baseline's excess over it", 100 * fg.removed);
+            fprintf(f, ".");
+        }
         fprintf(f, "\n\n");
     }
     fprintf(f, "## Kept experiments\n\n| # | commit | description | val_bpb | Δ val | test_bpb | Δ test | memory GB | note |\n"
