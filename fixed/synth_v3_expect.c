@@ -5,8 +5,8 @@
 #include <math.h>
 
 // ----------------------------------------------------------------------------
-// Analytic expectation: the grammar walked as expectations, from the tables alone (shares
-// no code with the interpreters above). Bits do not depend on the topic (a topic only
+// Analytic expectation: the grammar walked as expectations, from the tables alone (it shares
+// no code with the interpreters of synth_v3.c). Bits do not depend on the topic (a topic only
 // reorders a table); bytes do, so the story after the town is averaged over topics. The
 // state-determined words are distributed like fresh draws (a member's place is the last
 // place drawn for it; gifts only move things between members), so they cost the table's
