@@ -12,7 +12,8 @@
 //      default model reaches within 1% in 5 minutes: nothing left to research.
 //   3  the default (synth_v3.c): stories about a cast of three in a world with state (where
 //      each one is, what each one holds, the time), a topic-dependent Zipfian lexicon of
-//      about 15,000 words and nested clauses; the structure is learnt only partly in 5 minutes.
+//      about 15,000 words, nested clauses and counts: floor about 0.81 bits per byte, which
+//      the default model ends 5 minutes about 8% above, and 4x the budget about 5% above.
 #ifndef SYNTH_H
 #define SYNTH_H
 
