@@ -99,6 +99,14 @@ double dataset_floor_of(const char *id) {
     return floor > 0 ? floor : NAN;
 }
 
+int dataset_floor_gap(const char *id, double baseline, double best, double *floor, double *gap, double *removed) {
+    *floor = dataset_floor_of(id);
+    if (!isfinite(*floor)) return 0;
+    *gap = best - *floor;
+    *removed = baseline > *floor ? (baseline - best) / (baseline - *floor) : NAN;
+    return 1;
+}
+
 const char *dataset_id(void) {
     static char id[256];
     if (!id[0]) {
