@@ -116,6 +116,12 @@ git checkout -q autoresearch/s1
 check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
 "$AR" status > $TMP/st.txt
 check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -q 'experiments 13' $TMP/st.txt"
+# on a data set with an entropy floor (the synthetic source), status and report show the gap to it
+mkdir -p $TMP/cache/datasets/fake-0000 && printf 'id: fake-0000\nentropy_bpb: 0.5\n' > $TMP/cache/datasets/fake-0000/manifest.txt
+AUTORESEARCH_CACHE=$TMP/cache "$AR" status > $TMP/st.txt
+check "status shows the gap to the floor" grep -qE "^floor      entropy 0\.500000: best \+0\.[0-9]+ above it; the session removed [0-9.]+% of the baseline's excess" $TMP/st.txt
+AUTORESEARCH_CACHE=$TMP/cache "$AR" report > /dev/null 2>&1
+check "report shows the gap to the floor" grep -qE "Entropy floor of the synthetic source 0\.500000: the best is \+0\.[0-9]+ above it" report/report.md
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
