@@ -49,12 +49,32 @@ static int run_batch(Channel *c, const int32_t *inputs, const int32_t *targets, 
     return 0;
 }
 
-static void next_rows(Packer *p, int B, int T, int32_t *row, int32_t *in, int32_t *tg) {
+// B rows of the split, one pass only (as evaluate.c): 0, or -1 when the split ran out.
+static int next_rows(Super *S, Packer *p, int B, int T, int32_t *row, int32_t *in, int32_t *tg) {
     for (int b = 0; b < B; b++) {
-        packer_row(p, T, row);
+        if (packer_row(p, T, row) != T + 1) {
+            sup_fail(S, "crash", "evaluation: a split ran out of rows before eval_tokens (%ld): prepare more text", S->eval_tokens);
+            return -1;
+        }
         memcpy(in + (size_t)b * T, row, T * sizeof *row);
         memcpy(tg + (size_t)b * T, row + 1, T * sizeof *row);
     }
+    return 0;
+}
+
+// Opens a split for one pass; -1 when it holds fewer targets than eval_tokens (never repeated).
+static int open_split(Super *S, Split split, Shard *shard, Packer *p) {
+    dataset_open_split(split, shard);
+    uint64_t targets = shard->n_tokens - (shard->n_tokens + S->T) / (S->T + 1);
+    if (targets < (uint64_t)S->eval_tokens) {
+        sup_fail(S, "crash", "evaluation: the %s split holds %llu target tokens, fewer than eval_tokens (%ld): prepare more text",
+                 split == SPLIT_VAL ? "val" : "test", (unsigned long long)targets, S->eval_tokens);
+        shard_close(shard);
+        return -1;
+    }
+    packer_init(p, shard, 0, 0);
+    p->one_pass = 1;
+    return 0;
 }
 
 int supervise_eval(Super *S, int B, EvalResult *out) {
@@ -90,14 +110,13 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
     // validation, with the causality probes after random batches
     Shard shard;
     Packer packer;
-    int split_open = 1;
-    dataset_open_split(SPLIT_VAL, &shard);
-    packer_init(&packer, &shard, 0, 0);
+    int split_open = 0;
+    if (open_split(S, SPLIT_VAL, &shard, &packer) != 0) goto done;
+    split_open = 1;
     for (long k = 0; k < steps; k++) {
         int32_t *in = vin + k * N, *tg = vtg + k * N;
         float *nll = vnll + k * N;
-        next_rows(&packer, B, T, row, in, tg);
-        if (run_batch(&c, in, tg, nll) != 0) goto done;
+        if (next_rows(S, &packer, B, T, row, in, tg) != 0 || run_batch(&c, in, tg, nll) != 0) goto done;
         score_accumulate(S->tok, tg, nll, N, &nats, &bytes);
         for (int i = 0; i < PROBE_BATCHES; i++) {
             if (at[i] != k) continue;
@@ -127,12 +146,10 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
 
     // test
     nats = bytes = 0;
-    dataset_open_split(SPLIT_TEST, &shard);
-    packer_init(&packer, &shard, 0, 0);
+    if (open_split(S, SPLIT_TEST, &shard, &packer) != 0) goto done;
     split_open = 1;
     for (long k = 0; k < steps; k++) {
-        next_rows(&packer, B, T, row, pin, ptg);
-        if (run_batch(&c, pin, ptg, pnll) != 0) goto done;
+        if (next_rows(S, &packer, B, T, row, pin, ptg) != 0 || run_batch(&c, pin, ptg, pnll) != 0) goto done;
         score_accumulate(S->tok, ptg, pnll, N, &nats, &bytes);
     }
     packer_free(&packer);

@@ -3,6 +3,7 @@
 // back-ends, so they say the same thing. The report is meant to say how sure it is: every
 // experiment, the noise and confirmation runs, throughput per run, intervals where the
 // records carry them, and every warning a careful reader would want before trusting a keep.
+#include "dataset.h"
 #include "harness.h"
 #include "util.h"
 
@@ -95,7 +96,15 @@ typedef struct {
 
 static const char *str(const Record *r, const char *k) { return rec_get(r, k) ? rec_get(r, k) : ""; }
 static int is_keep(const Record *r) { return !strcmp(str(r, "status"), "keep"); }
-static double floor_of(const Record *r) { return rec_num(r, "entropy_bpb", rec_num(r, "floor_bpb", NAN)); }
+// The entropy floor of the data set r ran on (NaN: none known); a run below it is impossible.
+static double floor_of(const Record *r) {
+    static char last[128];
+    static double floor = NAN;
+    const char *id = str(r, "dataset");
+    if (!*id) return NAN;
+    if (strcmp(id, last)) snprintf(last, sizeof last, "%s", id), floor = dataset_floor_of(id);   // one read per data set
+    return floor;
+}
 static int slow_run(const Report *R, const Record *r) {
     double t = rec_num(r, "tokens_per_sec", 0);
     return R->median_tps > 0 && t > 0 && t < 0.5 * R->median_tps;
@@ -316,6 +325,12 @@ static void write_doc(Doc *d, const Report *R) {
         else text(d, " (no test_bpb recorded)");
         if (S->sigma > 0 && ev < bv) text(d, "; the gain is %.1f sigma of the run-to-run noise.", (bv - ev) / S->sigma);
         else text(d, ".");
+        double fl, gap, removed;
+        if (dataset_floor_gap(str(R->best, "dataset"), bv, ev, &fl, &gap, &removed)) {
+            text(d, " Entropy floor of the synthetic source %.6f: the best is %+.6f above it", fl, gap);
+            if (isfinite(removed)) text(d, ", and the session removed %.1f%% of the baseline's excess over it", 100 * removed);
+            text(d, ".");
+        }
         para_end(d);
     }
     warnings(d, R);

@@ -8,10 +8,12 @@
 // can really improve it, whatever rows a run gets. Runs of a second or more add 0.4 s of
 // "evaluation".
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "prepare.h"
 
@@ -81,12 +83,34 @@ int main(void) {
     double w = 1 - exp(-penalty);
     unigram = malloc(vocab * sizeof *unigram);
     for (int v = 0; v < vocab; v++) unigram[v] = (float)log((1 - w) / vocab + (v == 0 ? w : 0));
+#ifdef FIXED_ERR
+    fprintf(stderr, "autoresearch: no prepared data set in /nonexistent: run `autoresearch prepare` first\n");
+    return 1;
+#endif
     double val = evaluate_bpb(fake_logits, NULL, 1);
     Summary sum = {.val_bpb = val, .training_seconds = budget_training_seconds(),
                    .total_seconds = now_seconds() - t0 + 0.1, .peak_vram_mb = 1234.5, .mfu_percent = 12.5,
                    .total_tokens_M = steps * T / 1e6, .num_steps = steps,
                    .num_params_M = 0.5 * DEPTH, .depth = DEPTH};
     print_summary(&sum);
+    // "weights": 1 MB naming the tunables, saved as train.c does (temp file, rename); a write
+    // that fails (a full disk, a file size limit) leaves no model and says so
+    const char *mo = getenv("AUTORESEARCH_MODEL_OUT");
+    if (mo && *mo) {
+        signal(SIGXFSZ, SIG_IGN);
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", mo, (int)getpid());
+        FILE *f = fopen(tmp, "wb");
+        int ok = f != NULL;
+        if (f) {
+            fprintf(f, "fake weights: MATRIX_LR %g DEPTH %d\n", MATRIX_LR, DEPTH);
+            static char pad[1 << 20];
+            ok = fwrite(pad, 1, sizeof pad, f) == sizeof pad;
+            ok = fclose(f) == 0 && ok;
+        }
+        if (ok && rename(tmp, mo) == 0) printf("model saved to %s\n", mo);
+        else { unlink(tmp); fprintf(stderr, "train: cannot save the model to %s\n", mo); }
+    }
     dataloader_close(dl);
     tokenizer_free(tok);
     free(count); free(unigram); free(x); free(y);
