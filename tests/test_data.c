@@ -450,8 +450,8 @@ static void test_evaluate_refuses_small_val(void) {
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen(errpath, "w", stderr)) _exit(3);
-        uniform_V = 300;
-        evaluate_bpb(uniform_nll, NULL, 8);
+        uniform_V = tokenizer_vocab_size(tok);
+        evaluate_bpb(uniform_logits, NULL, 8);
         _exit(0);
     }
     int st = 0;
