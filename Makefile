@@ -6,7 +6,7 @@
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -D_GNU_SOURCE -pthread -Ifixed $(EXTRA_CFLAGS)
-LDLIBS  := -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread
+LDLIBS  := -lpcre2-8 -lz -lcurl -lcrypto -lpng -lgsl -lgslcblas -lm -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls

@@ -130,6 +130,68 @@ int plot_png(const char *path, const PlotPoint *p, int n, const char *title, cha
 double stddev(const double *x, int n);    // sample standard deviation (n-1); 0 if n < 2
 
 // ----------------------------------------------------------------------------
+// The keep decision (gate.c): a sequential test on per-commit estimates.
+
+// Running mean and squared deviations of one commit's runs (Welford).
+typedef struct {
+    int n;
+    double mean, m2;
+} RunStats;
+void runstats_add(RunStats *s, double x);
+double runstats_se(const RunStats *s, double sigma);   // sigma / sqrt(n)
+
+typedef struct {
+    double alpha;        // false-keep rate: P(keep | the change is no better) <= alpha
+    double beta;         // miss rate at the design effect (Wald's lower threshold)
+    double effect;       // design effect, in sigmas: the improvement the test is powered for
+    int max_runs;        // cap on the candidate's runs (its first run plus confirmations)
+} GateParams;
+void gate_defaults(GateParams *p);   // alpha 0.03, beta 0.2, effect 1.5 sigma, max_runs 8
+
+typedef struct {
+    double best_mean;    // the best's estimate: mean of its n runs
+    int best_n;
+    double cand_mean;    // the candidate's runs so far
+    int cand_n;
+    double sigma, dof;   // the session's pooled noise and its degrees of freedom (0: known)
+} GateInput;
+typedef enum { GATE_MORE, GATE_KEEP, GATE_DISCARD } GateVerdict;
+typedef struct {
+    GateVerdict verdict;
+    double effect, se;           // estimated improvement (best - candidate; > 0 is better), its SE
+    double lo, hi;               // two-sided 95% interval of the improvement
+    double stat, llr;            // effect/se, and Wald's log likelihood ratio
+    double keep_at, discard_at;  // this look's boundaries for stat
+    const char *why;             // better | worse | not better | noise (cap) | confirm | no noise
+} GateDecision;
+// The decision after cand_n runs of the candidate: keep, discard, or run it again.
+GateDecision gate_decide(const GateParams *p, const GateInput *in);
+
+// The ledger's side (gate.c). Runs of a commit: this session's records of kind experiment
+// (keep/discard), noise, confirm and rebaseline with a finite val_bpb.
+typedef struct Session Session;
+RunStats commit_runs(const Session *S, const char *commit);
+// The session's sigma: pooled within-commit standard deviation (with one pending run of
+// pending_commit not yet in the ledger, or pending_val NaN), and its degrees of freedom.
+void session_noise(const Session *S, const char *pending_commit, double pending_val, double *sigma, double *dof);
+// The smallest positive seed no run of commit in this session has used.
+long fresh_seed(const Session *S, const char *commit);
+// gate_decide on the ledger's estimates of the best and the candidate (+ its pending run).
+GateDecision gate_judge(const Session *S, const char *best_commit, const char *cand_commit, double pending_val,
+                        RunStats *best, RunStats *cand);
+typedef struct {
+    const char *base_commit, *best_commit;   // the session's first and latest keep
+    RunStats base, best;
+    double sigma, dof;
+    GateDecision total;      // improvement of the best over the baseline: effect, lo, hi
+    int runs, confirm_runs, noise_runs, rebaseline_runs, drifts;
+    char drift[200];         // the latest drift a rebaseline run detected ("" if none)
+} GateSummary;
+void gate_summary(const Session *S, GateSummary *g);
+// Sets drift (and drift_reason) on r, a new run of the best, against the best's earlier runs.
+void drift_check(const Session *S, Record *r);
+
+// ----------------------------------------------------------------------------
 // Processes (core.c)
 
 #include <sys/types.h>
@@ -158,7 +220,7 @@ int cmd_capture(const char *const *argv, char **out, char **errout);
 // ----------------------------------------------------------------------------
 // Sessions and experiments (experiment.c)
 
-typedef struct {
+struct Session {
     char *root, *state;        // repository top level; $GIT_DIR/autoresearch
     char *jsonl, *tsv;         // ledger paths
     char tag[96];              // session name: branch autoresearch/<tag>, else the branch name
@@ -167,10 +229,13 @@ typedef struct {
     double budget;             // amount (seconds / tokens / FLOPs); 0: train.c's default
     double timeout;            // hard limit on one training run, seconds
     double sigma;              // standard deviation of val_bpb measured by `noise` (0: none)
-    char gate[16];             // strict | noise
+    char gate[16];             // sprt (default) | strict | noise
+    GateParams gp;             // the sprt gate's parameters
+    int noise_runs;            // K: runs of the baseline before the first decision
+    int rebaseline_every;      // M: re-run the best every M experiments (0: never)
     long seed;                 // AUTORESEARCH_SEED for experiments; -1: train.c's own
     Ledger L;                  // results.jsonl, all sessions
-} Session;
+};
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
 extern volatile int g_stop;    // set by Ctrl-C: stop after the current step
@@ -215,6 +280,9 @@ void record_event(Session *S, const char *kind, const char *status, const char *
 // One `noise` run of HEAD with AUTORESEARCH_SEED=seed, recorded as kind "noise" (run i of k).
 // Returns its val_bpb, NAN if it crashed, or NAN with *aborted set on Ctrl-C.
 double noise_run(Session *S, int i, int k, long seed, int *aborted);
+// The sprt gate's concurrent baseline: re-runs HEAD (the best) once, as kind "rebaseline"
+// with after_experiments = after (once per value), and checks it for drift.
+void rebaseline(Session *S, int after);
 // Finishes an experiment interrupted by a kill (running.json): re-runs it or drops it.
 void resume_interrupted(Session *S, int reset);
 // Commits train.c with the message; 0 or -1 (message in git_err).
@@ -229,8 +297,14 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
     "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
     "  --seed N          set AUTORESEARCH_SEED for every run (default: train.c's own seed)\n" \
-    "  --gate G          strict: keep when val_bpb is lower (default); noise: lower by more\n" \
-    "                    than 2 sigma of the session's noise (see `autoresearch noise`)\n"
+    "  --gate G          sprt (default): keep only what a sequential test on the runs'\n" \
+    "                    means shows better (confirmation runs with new seeds); strict: one\n" \
+    "                    run, kept when val_bpb is lower; noise: one run, lower by > 2 sigma\n" \
+    "  --false-keep A    sprt: the false-keep rate alpha, P(keep | no better) <= A (0.03)\n" \
+    "  --gate-effect E   sprt: the improvement it is powered for, in sigmas (1.5)\n" \
+    "  --max-runs N      sprt: runs of one candidate at most, its first included (8)\n" \
+    "  --noise-runs K    sprt: runs of the baseline, which measure sigma (default 8)\n" \
+    "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n"
 
 // ----------------------------------------------------------------------------
 // Commands (argv[0] is the command name); return the exit code.

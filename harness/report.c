@@ -373,6 +373,42 @@ static time_t parse_iso(const char *s) {
 }
 
 // ----------------------------------------------------------------------------
+// The gate's estimates (gate.c), for status and the report
+
+// status: the best and the baseline as estimates (mean +- SE of their runs), the improvement
+// with its 95% interval, the runs confirmation took, and drift.
+static void print_estimates(const Session *S, const Record *best) {
+    GateSummary g;
+    gate_summary(S, &g);
+    double se_b = g.sigma > 0 ? runstats_se(&g.best, g.sigma) : NAN, se_0 = g.sigma > 0 ? runstats_se(&g.base, g.sigma) : NAN;
+    printf("best       val_bpb %.6f +- %.6f (%d run%s) at %.7s (%s)\n", g.best.mean, se_b, g.best.n,
+           g.best.n == 1 ? "" : "s", rec_get(best, "commit"), rec_get(best, "description"));
+    printf("baseline   val_bpb %.6f +- %.6f (%d run%s)", g.base.mean, se_0, g.base.n, g.base.n == 1 ? "" : "s");
+    if (g.sigma > 0) printf("; improvement %.6f, 95%% interval [%.6f, %.6f]", g.total.effect, g.total.lo, g.total.hi);
+    printf("\n");
+    printf("runs       %d: %d baseline/noise, %d confirmation, %d rebaseline\n", g.runs, g.noise_runs,
+           g.confirm_runs, g.rebaseline_runs);
+    if (g.drifts) printf("drift      detected %d time%s; latest: %s\n", g.drifts, g.drifts == 1 ? "" : "s", g.drift);
+}
+
+// report.md: the same as one paragraph.
+static void report_estimates(FILE *f, const Session *S) {
+    GateSummary g;
+    gate_summary(S, &g);
+    if (!g.best.n || !g.base.n) return;
+    fprintf(f, "Estimates (mean of all runs of a commit): baseline %.6f over %d runs, best %.6f over %d runs",
+            g.base.mean, g.base.n, g.best.mean, g.best.n);
+    if (g.sigma > 0)
+        fprintf(f, "; total improvement %.6f, 95%% interval [%.6f, %.6f] (sigma %.6f pooled over %.0f degrees of "
+                "freedom)", g.total.effect, g.total.lo, g.total.hi, g.sigma, g.dof);
+    fprintf(f, ". Runs: %d in all, %d of them confirmation runs, %d baseline/noise runs, %d rebaseline runs "
+            "of the best.", g.runs, g.confirm_runs, g.noise_runs, g.rebaseline_runs);
+    if (g.drifts) fprintf(f, " **Drift detected %d time%s (latest: %s): compare results across the night with care.**",
+                          g.drifts, g.drifts == 1 ? "" : "s", g.drift);
+    fprintf(f, "\n\n");
+}
+
+// ----------------------------------------------------------------------------
 // status
 
 static const char *status_help =
@@ -440,6 +476,24 @@ int status_main(int argc, char **argv) {
         rec_set_num(&o, "noise_runs", v.noise);
         if (S.sigma > 0) rec_set_num(&o, "sigma", S.sigma);
         rec_set_str(&o, "gate", S.gate);
+        GateSummary g;
+        gate_summary(&S, &g);
+        rec_set_num(&o, "confirm_runs", g.confirm_runs);
+        rec_set_num(&o, "rebaseline_runs", g.rebaseline_runs);
+        rec_set_num(&o, "drifts", g.drifts);
+        if (g.drift[0]) rec_set_str(&o, "drift", g.drift);
+        if (best && g.best.n) {
+            rec_set_num(&o, "best_est_val_bpb", g.best.mean);
+            rec_set_num(&o, "best_est_runs", g.best.n);
+            if (g.sigma > 0) rec_set_num(&o, "best_est_se", runstats_se(&g.best, g.sigma));
+            rec_set_num(&o, "baseline_est_val_bpb", g.base.mean);
+            rec_set_num(&o, "baseline_est_runs", g.base.n);
+            if (g.sigma > 0) {
+                rec_set_num(&o, "improvement", g.total.effect);
+                rec_set_num(&o, "improvement_lo", g.total.lo);
+                rec_set_num(&o, "improvement_hi", g.total.hi);
+            }
+        }
         if (best) {
             rec_set_num(&o, "best_val_bpb", rec_num(best, "val_bpb", NAN));
             rec_set_str(&o, "best_commit", rec_get(best, "commit"));
@@ -468,9 +522,7 @@ int status_main(int argc, char **argv) {
                v.discard, v.crash, v.invalid, v.agent_errors);
         if (S.sigma > 0) printf("noise      sigma %.6f over %d runs (gate %s)\n", S.sigma, v.noise, S.gate);
         if (best)
-            printf("best       val_bpb %.6f at %.7s (%s); baseline %.6f (%+.6f)\n", rec_num(best, "val_bpb", 0),
-                   rec_get(best, "commit"), rec_get(best, "description"), rec_num(base, "val_bpb", 0),
-                   rec_num(best, "val_bpb", 0) - rec_num(base, "val_bpb", 0));
+            print_estimates(&S, best);
         else
             printf("best       none yet\n");
         char d[32];
@@ -582,6 +634,7 @@ int report_main(int argc, char **argv) {
         }
         fprintf(f, "\n\n");
     }
+    report_estimates(f, &S);
     fprintf(f, "## Kept experiments\n\n| # | commit | description | val_bpb | Δ val | test_bpb | Δ test | memory GB | note |\n"
                "|---|---|---|---|---|---|---|---|---|\n");
     double pv = NAN, pt = NAN;
@@ -599,7 +652,11 @@ int report_main(int argc, char **argv) {
         const char *sep = "";
         const char *so = rec_get(r, "seed_only");
         if (so && !strcmp(so, "true")) { fprintf(f, "%sseed-only change", sep); sep = "; "; }
-        if (isfinite(pv) && S.sigma > 0 && pv - val <= 2 * S.sigma) { fprintf(f, "%swithin noise (< 2 sigma)", sep); sep = "; "; }
+        if (rec_get(r, "effect_lo")) {
+            fprintf(f, "%seffect %.6f [%.6f, %.6f] over %.0f runs", sep, rec_num(r, "effect", 0), rec_num(r, "effect_lo", 0),
+                    rec_num(r, "effect_hi", 0), rec_num(r, "est_runs", 1));
+            sep = "; ";
+        } else if (isfinite(pv) && S.sigma > 0 && pv - val <= 2 * S.sigma) { fprintf(f, "%swithin noise (< 2 sigma)", sep); sep = "; "; }
         const char *mm = rec_get(r, "val_mismatch");
         if (mm && !strcmp(mm, "true")) { fprintf(f, "%sprinted val_bpb differs from the fixed layer's", sep); sep = "; "; }
         fprintf(f, " |\n");

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages autoresearch needs, if any is missing (fresh Debian/Ubuntu).
 set -e
-PKGS="build-essential pkg-config libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libdnnl-dev libpng-dev git procps gzip"
+PKGS="build-essential pkg-config libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libdnnl-dev libpng-dev libgsl-dev git procps gzip"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -16,7 +16,7 @@ if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.
     AR=$TMP/autoresearch-san
     cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
         harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
+        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lgsl -lgslcblas -lm -pthread || AR=
 fi
 AR=$(realpath "${AR:-./autoresearch}")
 passed=0; failed=0
@@ -58,7 +58,11 @@ check "run baseline exits 0" test $? -eq 0
 check "results.tsv header is the original's" \
     test "$(head -1 results.tsv)" = "$(printf 'commit\tval_bpb\tmemory_gb\tstatus\tdescription')"
 check "baseline row" test "$(tail -1 results.tsv)" = "$(printf '%s\t1.064135\t1.2\tkeep\tbaseline' "${base:0:7}")"
-check "one line to the terminal" test "$(wc -l < $TMP/out.txt)" -eq 1
+check "one experiment line to the terminal, then the baseline's noise runs" bash -c \
+    "test \$(grep -c '^\[' $TMP/out.txt) -eq 1 && test \$(grep -c '^      noise [2-8]/8' $TMP/out.txt) -eq 7"
+check "sprt: the baseline is 8 runs, its estimate recorded" bash -c \
+    "test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 7 && tail -1 results.jsonl | grep -q '\"est_runs\": 8' &&
+     tail -1 results.jsonl | grep -q '\"est_val_bpb\": 1.06'"
 check "jsonl: hashes, times, budget, data set, test_bpb" bash -c \
     'tail -1 results.jsonl | grep -q "\"fixed_sha256\": \"[0-9a-f]\{64\}\"" &&
      tail -1 results.jsonl | grep -q "\"train_sha256\": \"[0-9a-f]\{64\}\"" &&
@@ -252,7 +256,7 @@ check "sigma saved for the session" bash -c "grep -qE '\"sigma\": [0-9.e-]+' .gi
     ! grep -q '\"sigma\": 0,' .git/autoresearch/sessions/main.json"
 "$AR" run > /dev/null 2>&1
 sed -i 's/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03999 /' train.c
-"$AR" run -m "tiny lr change" > /dev/null 2>&1
+"$AR" run -m "tiny lr change" --gate strict > /dev/null 2>&1
 check "strict gate keeps a tiny improvement" test "$(tail -1 results.tsv | cut -f4)" = keep
 sed -i 's/? atol(s) : 42;/? atol(s) : 45;/' train.c
 "$AR" run -m "seed 45" > /dev/null 2>&1
@@ -268,6 +272,47 @@ check "loop measures noise first for the gate" bash -c "grep -q 'measuring noise
     test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 3"
 check "noise gate: tiny gain discarded, large gain kept" test "$(col 4 | tr '\n' ' ')" = "keep discard keep "
 check "gate threshold recorded" bash -c "tail -1 results.jsonl | grep -q '\"gate\": \"noise\"'"
+
+# ----------------------------------------------------------------------------
+echo "== the sprt gate: comment-only changes never kept, a real gain kept with its interval"
+new_repo sprt
+printf 'comment:1\ncomment:2\ncomment:3\ncomment:4\nlr:0.035\nseed:45\ncomment:5\n' > "$TMP/pactions"
+SCRIPT_ACTIONS=$TMP/pactions "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 8 --rebaseline-every 4 \
+    --max-agent-failures 2 --retry-delay 0.05 > $TMP/out.txt 2>&1
+check "loop exits 0" test $? -eq 0
+check "statuses: no comment-only change kept, the lr change kept" \
+    test "$(col 4 | tr '\n' ' ')" = "keep discard discard discard discard keep discard discard "
+kept=$(grep '"description": "set MATRIX_LR to 0.035"' results.jsonl)
+check "a keep records its effect and interval (positive = better)" bash -c \
+    "echo '$kept' | grep -q '\"effect\": 0.00' && echo '$kept' | grep -qE '\"effect_lo\": 0.00[0-9]' &&
+     echo '$kept' | grep -q '\"effect_hi\"' && echo '$kept' | grep -q '\"gate_reason\": \"better\"'"
+check "every decision records the candidate's estimate" test \
+    "$(grep '"kind": "experiment"' results.jsonl | grep -c '"est_val_bpb".*"est_runs"\|"est_runs".*"est_val_bpb"')" -eq 8
+check "confirmation runs are records of the experiment's commit" bash -c "grep '\"kind\": \"confirm\"' results.jsonl |
+    while read -r l; do id=\$(echo \"\$l\" | grep -o '\"experiment_id\": \"[^\"]*\"' | cut -d'\"' -f4);
+        c=\$(echo \"\$l\" | grep -o '\"commit\": \"[^\"]*\"' | cut -d'\"' -f4);
+        grep '\"kind\": \"experiment\"' results.jsonl | grep \"\\\"id\\\": \\\"\$id\\\"\" | grep -q \"\$c\" || exit 1; done"
+check "confirmation runs use new seeds" bash -c "test \$(grep '\"kind\": \"confirm\"' results.jsonl | grep -o '\"commit\": \"[^\"]*\".*\"seed\": [0-9]*' | sed 's/\"description.*\"seed\"/ /' | sort | uniq -d | wc -l) -eq 0"
+check "a rebaseline run of the best after experiment 4" bash -c \
+    "grep '\"kind\": \"rebaseline\"' results.jsonl | grep -q '\"after_experiments\": 4' &&
+     grep '\"kind\": \"rebaseline\"' results.jsonl | grep -q '\"drift\": false'"
+check "seed-only change still flagged" bash -c "grep '\"description\": \"seed 45\"' results.jsonl | grep -q '\"seed_only\": true'"
+"$AR" status > $TMP/st.txt
+check "status: estimates, interval, confirmation runs" bash -c "grep -qE '^best       val_bpb [0-9.]+ \+- [0-9.]+ \([0-9]+ runs?\)' $TMP/st.txt &&
+    grep -q 'improvement 0.0[0-9]*, 95% interval \[0.0' $TMP/st.txt && grep -qE '^runs .* [1-9][0-9]* confirmation, 1 rebaseline' $TMP/st.txt"
+"$AR" report > /dev/null 2>&1
+check "report: total improvement with its interval, runs on confirmation" bash -c \
+    "grep -q 'total improvement 0.0[0-9]*, 95% interval \[' report/report.md && grep -qE '[0-9]+ of them confirmation runs' report/report.md"
+# a throttled machine: the best, re-run, trains 20% fewer tokens
+echo 1.2 > build/fake_tokens
+printf 'comment:6\ncomment:7\n' > "$TMP/pactions2"
+SCRIPT_ACTIONS=$TMP/pactions2 "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 9 --max-agent-failures 2 \
+    --retry-delay 0.05 > $TMP/out.txt 2>&1
+check "drift detected at the rebaseline" bash -c "grep -q 'drift: tokens trained per run -20%' $TMP/out.txt"
+"$AR" status > $TMP/st.txt
+"$AR" report > /dev/null 2>&1
+check "status and report say so" bash -c "grep -q '^drift      detected 1 time' $TMP/st.txt && grep -q 'Drift detected 1 time' report/report.md"
+rm -f build/fake_tokens
 
 # ----------------------------------------------------------------------------
 echo "== help"

@@ -17,6 +17,8 @@
 #   branch     commit a change on a new branch and stay there: an agent failure
 #   ledger     append a fake row to results.tsv: the loop stops
 #   wait       take 3 s, then set MATRIX_LR 0.03
+#   comment:N  add a comment line to train.c (a change that does nothing)
+#   define:NAME=VALUE  set the tunable NAME to VALUE
 # The prompt arrives on stdin; it is saved to $SCRIPT_ACTIONS.prompt.N for the tests to read.
 set -u
 n_file="$SCRIPT_ACTIONS.n"
@@ -48,6 +50,9 @@ case "$action" in
         git -c user.name=agent -c user.email=agent@x commit -qam "elsewhere" ;;
     ledger) printf 'abcdef0\t0.500000\t1.0\tkeep\tfake\n' >> results.tsv; set_lr 0.03 ;;
     wait) sleep 3; set_lr 0.03; echo "DESCRIPTION: slow agent" ;;
+    define:*) kv=${action#define:}
+        sed -i -E "s/^#define ${kv%%=*} +[0-9.e-]+/#define ${kv%%=*} ${kv#*=}/" train.c; echo "DESCRIPTION: ${kv%%=*} ${kv#*=}" ;;
+    comment:*) echo "// note ${action#comment:}" >> train.c; echo "DESCRIPTION: comment ${action#comment:}" ;;
     *) echo "scripted.sh: unknown action $action" >&2; exit 2 ;;
 esac
 exit 0
