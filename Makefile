@@ -91,7 +91,7 @@ build/bench/bench_train_fp32: bench/bench_train.c   # it includes bench_train.c
 
 baseline: all
 	./autoresearch prepare
-	./autoresearch run -m baseline
+	./autoresearch run -m baseline --gate strict
 
 test: all $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)

@@ -619,11 +619,12 @@ static void record_context(const Session *S, Record *r) {
     rec_set_num(r, "timeout_s", S->timeout);
 }
 
-// One more run of HEAD with a fresh seed, recorded as kind (noise, confirm, rebaseline);
-// exp_id: the experiment it belongs to (or NULL). Returns its record (in the ledger), or
-// NULL on Ctrl-C (nothing recorded).
+// One more run of HEAD with AUTORESEARCH_SEED=seed (< 0: a fresh one), recorded as kind
+// (noise, confirm, rebaseline); exp_id: the experiment it belongs to (or NULL); after >= 0:
+// a rebaseline after that many experiments, checked for drift. Returns its record (in the
+// ledger), or NULL on Ctrl-C (nothing recorded).
 static const Record *extra_run(Session *S, const char *kind, const char *commit, const char *exp_id, int i, int k,
-                               int after) {
+                               int after, long seed) {
     Record r = {0};
     rec_set_str(&r, "kind", kind);
     rec_set_str(&r, "session", S->tag);
@@ -635,7 +636,8 @@ static const Record *extra_run(Session *S, const char *kind, const char *commit,
     rec_set_num(&r, "noise_run", i);
     rec_set_num(&r, "noise_runs", k);
     record_context(S, &r);
-    long saved = S->seed, seed = fresh_seed(S, commit);
+    long saved = S->seed;
+    if (seed < 0) seed = fresh_seed(S, commit);
     S->seed = seed;
     rec_set_num(&r, "seed", (double)seed);
     reuse_build = 1;
@@ -661,7 +663,7 @@ static const Record *extra_run(Session *S, const char *kind, const char *commit,
 static int extra_runs(Session *S, const char *kind, const char *commit, const char *exp_id, int want) {
     int have = commit_runs(S, commit).n + 1;
     for (int i = have + 1; i <= want && !g_stop; i++)
-        if (!extra_run(S, kind, commit, exp_id, i, want, -1)) return -1;
+        if (!extra_run(S, kind, commit, exp_id, i, want, -1, -1)) return -1;
     return g_abort ? -1 : 0;
 }
 
@@ -672,7 +674,7 @@ static const char *sequential_decision(Session *S, Record *r, const char *id, co
     RunStats b, c;
     GateDecision d = gate_judge(S, best, commit, val, &b, &c);
     while (d.verdict == GATE_MORE) {
-        const Record *x = extra_run(S, "confirm", commit, id, c.n + 1, S->gp.max_runs, -1);
+        const Record *x = extra_run(S, "confirm", commit, id, c.n + 1, S->gp.max_runs, -1, -1);
         if (!x) return NULL;
         if (strcmp(rec_get(x, "status"), "ok")) {   // it ran once: a crash now is flakiness
             rec_set_str(r, "reason", "a confirmation run crashed");
@@ -808,7 +810,7 @@ void rebaseline(Session *S, int after) {
     }
     if (best && commit && !strcmp(commit, rec_get(best, "commit"))) {
         int n = commit_runs(S, commit).n + 1;
-        const Record *x = extra_run(S, "rebaseline", commit, NULL, n, n, after);
+        const Record *x = extra_run(S, "rebaseline", commit, NULL, n, n, after, -1);
         if (x && rec_get(x, "drift_reason"))
             printf("      drift: %s\n", rec_get(x, "drift_reason"));
     }
@@ -818,32 +820,10 @@ void rebaseline(Session *S, int after) {
 double noise_run(Session *S, int i, int k, long seed, int *aborted) {
     char *commit = head_commit();
     if (!commit) die("the repository has no commit yet");
-    Record r = {0};
-    rec_set_str(&r, "kind", "noise");
-    rec_set_str(&r, "session", S->tag);
-    rec_set_str(&r, "commit", commit);
-    rec_set_str(&r, "description", "noise run");
-    rec_set_num(&r, "noise_run", i);
-    rec_set_num(&r, "noise_runs", k);
-    record_context(S, &r);
-    long saved = S->seed;
-    S->seed = seed;
-    rec_set_num(&r, "seed", (double)seed);
-    build_and_train(S, &r);
-    S->seed = saved;
-    *aborted = !strcmp(rec_get(&r, "status"), "aborted");
-    double val = NAN;
-    if (!*aborted) {
-        if (!strcmp(rec_get(&r, "status"), "ok")) val = rec_num(&r, "val_bpb", NAN);
-        const char *why = rec_get(&r, "reason");
-        if (isfinite(val)) printf("noise %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs\n", i, k, commit, seed, val, rec_num(&r, "wall_seconds", 0));
-        else printf("noise %d/%d %.7s seed %-5ld crash   %s\n", i, k, commit, seed, why ? why : "");
-        fflush(stdout);
-        ledger_add(S, &r);
-    }
-    rec_free(&r);
+    const Record *r = extra_run(S, "noise", commit, NULL, i, k, -1, seed);
     free(commit);
-    return val;
+    *aborted = !r;
+    return r && !strcmp(rec_get(r, "status"), "ok") ? rec_num(r, "val_bpb", NAN) : NAN;
 }
 
 void record_event(Session *S, const char *kind, const char *status, const char *desc,
