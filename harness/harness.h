@@ -6,6 +6,15 @@
 //                    (untracked; one row per experiment; derived from results.jsonl)
 //   results.jsonl    the full record of every experiment (one JSON object per line; the source
 //                    of truth; also holds `noise` runs and agent failures)
+//                    Record kinds: experiment (one .tsv row; its first run), noise (the
+//                    baseline's extra runs, or `autoresearch noise`), confirm (a confirmation
+//                    run of experiment_id, same commit), rebaseline (the best re-run every M
+//                    experiments: after_experiments, drift, drift_reason, tokens_change),
+//                    agent_error. Every run is a record: a commit's estimate is the mean of
+//                    its runs (gate.c). experiment records carry est_val_bpb, est_se,
+//                    est_runs (the candidate at decision time), best_before/best_runs (the
+//                    best's estimate), gate_reason, and on a keep effect, effect_lo, effect_hi
+//                    (improvement over the previous best with its 95% interval; > 0 better).
 //   run.log          build + training output of the latest experiment
 //   report/          `autoresearch report` output: progress.svg, progress.png, report.md
 //   $GIT_DIR/autoresearch/   the harness's private state (never tracked, never seen by git):

@@ -22,7 +22,7 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 [ -f "$AUTORESEARCH_CACHE/current" ] && ok "prepare synthetic" || { cat "$tmp/prepare.log"; fail "prepare synthetic"; finish; }
 
 # the scratch project: train.c with a tiny model, the fixed layer, a Makefile that scores
-# 64K tokens instead of 512K (the same for every run, so comparisons stay fair)
+# 32K tokens instead of 512K (the same for every run, so comparisons stay fair)
 repo=$tmp/repo
 mkdir -p "$repo" && cp -r fixed "$repo/" && cd "$repo" || exit 1
 awk -v script="DEPTH=2;MODEL_DIM=64;HEAD_DIM=32;DEVICE_BATCH_SIZE=4;TOTAL_BATCH_SIZE=4096" \
@@ -30,7 +30,7 @@ awk -v script="DEPTH=2;MODEL_DIM=64;HEAD_DIM=32;DEVICE_BATCH_SIZE=4;TOTAL_BATCH_
      { if (inb && $1 == "#define") for (i = 1; i <= n; i++) { split(kv[i], p, "="); if ($2 == p[1]) { $3 = p[2] } } print }' \
     "$ROOT/train.c" > train.c
 cat > Makefile <<'EOF'
-FLAGS := -std=c11 -O1 -march=native -fopenmp -D_GNU_SOURCE -DEVAL_TOKENS=65536 -Ifixed
+FLAGS := -std=c11 -O1 -march=native -fopenmp -D_GNU_SOURCE -DEVAL_TOKENS=32768 -Ifixed
 FIX   := $(wildcard fixed/*.c)
 build/libfixed.a: $(FIX) $(wildcard fixed/*.h)
 	@mkdir -p build/fixed
@@ -46,7 +46,7 @@ make -s build/libfixed.a >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; fail "b
 printf 'comment:1\ncomment:2\ncomment:3\ndefine:TOTAL_BATCH_SIZE=2048\n' > "$tmp/actions"
 start=$(date +%s)
 SCRIPT_ACTIONS=$tmp/actions AUTORESEARCH_PEAK_GFLOPS=100 "$ROOT/autoresearch" loop --agent "$AGENT" --tag e2e \
-    --budget-mode tokens --budget 40000 --noise-runs 4 --max-runs 3 --max-experiments 5 \
+    --budget-mode tokens --budget 20000 --noise-runs 3 --max-runs 2 --max-experiments 5 \
     --max-agent-failures 2 --retry-delay 0.05 > "$tmp/out.txt" 2>&1
 rc=$?
 echo "  session: $(( $(date +%s) - start )) s, $(grep -c '"val_bpb": [0-9]' results.jsonl) runs"

@@ -156,9 +156,11 @@ check "results.tsv carries val_bpb, never test_bpb" bash -c '! grep -q 1.074135 
 
 # ----------------------------------------------------------------------------
 echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures"
+# (the sections on the loop's mechanics use --gate strict, one run per experiment as in the
+# original; the default sprt gate has its own section below)
 new_repo scripted
 printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nquiet:0.05\n' > "$TMP/actions"
-SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 8 --timeout 2 \
+SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --gate strict --max-experiments 8 --timeout 2 \
     --agent-timeout 2 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
@@ -185,7 +187,7 @@ check "working tree clean" test -z "$(git status --porcelain)"
 echo "== agents that leave the branch or touch the ledger"
 new_repo rogue
 printf 'branch\nwait\nledger\n' > "$TMP/ractions"
-SCRIPT_ACTIONS=$TMP/ractions "$AR" loop --agent "$AGENT" --tag r1 --max-agent-failures 3 --retry-delay 0.05 \
+SCRIPT_ACTIONS=$TMP/ractions "$AR" loop --agent "$AGENT" --tag r1 --gate strict --max-agent-failures 3 --retry-delay 0.05 \
     > $TMP/out.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
@@ -206,7 +208,7 @@ check "the next command reports the edited results.tsv" bash -c "! '$AR' run > $
 echo "== kill -9 in the middle of an experiment, then resume"
 new_repo kill
 printf 'slow\nlr:0.03\nlr:0.025\n' > "$TMP/kactions"
-SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out1.txt 2>&1 &
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --gate strict --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out1.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do   # wait until experiment 2 (slow) is training
     grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && [ -n "$(my_trains)" ] && break
@@ -218,7 +220,7 @@ check "status shows the running experiment" bash -c "grep -q '^running    k1-2 f
 sleep 0.3
 check "the training run died with the harness" test -z "$(my_trains)"
 check "nothing recorded for the killed experiment" test "$(rows)" -eq 1
-SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out2.txt 2>&1
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --gate strict --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out2.txt 2>&1
 check "resume finishes the interrupted experiment" grep -q "resuming experiment k1-2" $TMP/out2.txt
 check "4 rows, no duplicates" bash -c "test \$(tail -n +2 results.tsv | wc -l) -eq 4 &&
     test \$(grep -o '\"id\": \"k1-[0-9]*\"' results.jsonl | sort | uniq -d | wc -l) -eq 0"
@@ -231,7 +233,7 @@ check "branch head is the best after resume" test "$(git rev-parse --short=7 HEA
 echo "== Ctrl-C: a clean stop after the current experiment"
 new_repo int
 printf 'slow\nlr:0.03\n' > "$TMP/iactions"
-SCRIPT_ACTIONS=$TMP/iactions "$AR" loop --agent "$AGENT" --tag i1 --max-agent-failures 2 > $TMP/out.txt 2>&1 &
+SCRIPT_ACTIONS=$TMP/iactions "$AR" loop --agent "$AGENT" --tag i1 --gate strict --max-agent-failures 2 > $TMP/out.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
     grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && [ -n "$(my_trains)" ] && break
