@@ -380,10 +380,12 @@ static time_t parse_iso(const char *s) {
 static void print_estimates(const Session *S, const Record *best) {
     GateSummary g;
     gate_summary(S, &g);
-    double se_b = g.sigma > 0 ? runstats_se(&g.best, g.sigma) : NAN, se_0 = g.sigma > 0 ? runstats_se(&g.base, g.sigma) : NAN;
-    printf("best       val_bpb %.6f +- %.6f (%d run%s) at %.7s (%s)\n", g.best.mean, se_b, g.best.n,
+    char se_b[32] = "", se_0[32] = "";   // no sigma (strict gate, no noise runs): no SE
+    if (g.sigma > 0) snprintf(se_b, sizeof se_b, " +- %.6f", runstats_se(&g.best, g.sigma));
+    if (g.sigma > 0) snprintf(se_0, sizeof se_0, " +- %.6f", runstats_se(&g.base, g.sigma));
+    printf("best       val_bpb %.6f%s (%d run%s) at %.7s (%s)\n", g.best.mean, se_b, g.best.n,
            g.best.n == 1 ? "" : "s", rec_get(best, "commit"), rec_get(best, "description"));
-    printf("baseline   val_bpb %.6f +- %.6f (%d run%s)", g.base.mean, se_0, g.base.n, g.base.n == 1 ? "" : "s");
+    printf("baseline   val_bpb %.6f%s (%d run%s)", g.base.mean, se_0, g.base.n, g.base.n == 1 ? "" : "s");
     if (g.sigma > 0) printf("; improvement %.6f, 95%% interval [%.6f, %.6f]", g.total.effect, g.total.lo, g.total.hi);
     printf("\n");
     printf("runs       %d: %d baseline/noise, %d confirmation, %d rebaseline\n", g.runs, g.noise_runs,

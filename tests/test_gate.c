@@ -52,30 +52,29 @@ static Tally fresh_sessions(const GateParams *p, int K, double effect, uint64_t 
     return t;
 }
 
-static void test_noop_changes_rarely_kept(void) {
+// 1,000 changes of true effect `effect` sigma at the defaults (K=8): prints and returns the tally.
+static Tally at_defaults(const char *what, double effect, uint64_t seed) {
     GateParams p;
     gate_defaults(&p);
-    Tally t = fresh_sessions(&p, 8, 0.0, 1);
-    printf("  1000 no-op changes (fresh sessions, K=8): %d kept (%.1f%%), %.2f runs per experiment\n",
-           t.keeps, 100.0 * t.keeps / t.n, (double)t.runs / t.n);
+    Tally t = fresh_sessions(&p, 8, effect, seed);
+    printf("  1000 %s (fresh sessions, K=8): %d kept (%.1f%%), %.2f runs per experiment\n", what, t.keeps,
+           100.0 * t.keeps / t.n, (double)t.runs / t.n);
+    return t;
+}
+
+static void test_noop_changes_rarely_kept(void) {
+    Tally t = at_defaults("no-op changes", 0.0, 1);
     CHECK_MSG(t.keeps <= 20, "%d of 1000 no-op changes kept", t.keeps);
     CHECK((double)t.runs / t.n < 3.5);
 }
 
 static void test_two_sigma_changes_kept(void) {
-    GateParams p;
-    gate_defaults(&p);
-    Tally t = fresh_sessions(&p, 8, 2.0, 2);
-    printf("  1000 changes of 2 sigma (fresh sessions, K=8): %d kept (%.1f%%), %.2f runs per experiment\n",
-           t.keeps, 100.0 * t.keeps / t.n, (double)t.runs / t.n);
+    Tally t = at_defaults("changes of 2 sigma", 2.0, 2);
     CHECK_MSG(t.keeps >= 800, "%d of 1000 two-sigma changes kept", t.keeps);
 }
 
 static void test_worse_changes_stop_at_once(void) {
-    GateParams p;
-    gate_defaults(&p);
-    Tally t = fresh_sessions(&p, 8, -2.0, 3);
-    printf("  1000 changes 2 sigma worse: %d kept, %.2f runs per experiment\n", t.keeps, (double)t.runs / t.n);
+    Tally t = at_defaults("changes 2 sigma worse", -2.0, 3);
     CHECK(t.keeps == 0);
     CHECK((double)t.runs / t.n < 1.2);
 }
@@ -113,7 +112,8 @@ static void test_long_session(void) {
             for (int i = 0; i < nb; i++) runstats_add(&old, b[i]);
             pool_ss += old.m2, pool_dof += old.n - 1;
             nb = 0;
-            for (int i = 0; i < c.n; i++) b[nb++] = gauss();   // (its runs, re-drawn: same law)
+            // its runs, re-drawn (the real ones are its lucky draws, which only makes the next keep harder)
+            for (int i = 0; i < c.n; i++) b[nb++] = gauss();
         } else {
             pool_ss += c.m2, pool_dof += c.n - 1;
         }
