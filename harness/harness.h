@@ -183,7 +183,9 @@ RunStats commit_runs(const Session *S, const char *commit);
 // The session's sigma: pooled within-commit standard deviation (with one pending run of
 // pending_commit not yet in the ledger, or pending_val NaN), and its degrees of freedom.
 void session_noise(const Session *S, const char *pending_commit, double pending_val, double *sigma, double *dof);
-// The smallest positive seed no run of commit in this session has used.
+// The smallest positive seed no run of commit in this session has used. Every commit's
+// extra runs thus take seeds 1, 2, ...: a candidate's runs share seeds with the best's, which
+// correlates their noise and only makes the test more cautious than its sigma says.
 long fresh_seed(const Session *S, const char *commit);
 // gate_decide on the ledger's estimates of the best and the candidate (+ its pending run).
 GateDecision gate_judge(const Session *S, const char *best_commit, const char *cand_commit, double pending_val,
@@ -305,7 +307,8 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "                    deterministic and comparable across machines)\n" \
     "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
     "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
-    "  --seed N          set AUTORESEARCH_SEED for every run (default: train.c's own seed)\n" \
+    "  --seed N          AUTORESEARCH_SEED of each experiment's first run (default: train.c's\n" \
+    "                    own); noise, confirmation and rebaseline runs take new seeds\n" \
     "  --gate G          sprt (default): keep only what a sequential test on the runs'\n" \
     "                    means shows better (confirmation runs with new seeds); strict: one\n" \
     "                    run, kept when val_bpb is lower; noise: one run, lower by > 2 sigma\n" \
