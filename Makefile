@@ -39,6 +39,7 @@ TEST_BIN         += build/tests/test_train_portable
 endif
 HEADERS          := $(wildcard fixed/*.h harness/*.h tests/*.h)
 DEPS_STAMP       := build/.deps-ok
+TEST_DEPS_STAMP  := build/.test-deps-ok
 
 .PHONY: all deps baseline test bench clean train
 all: autoresearch build/train
@@ -46,6 +47,11 @@ all: autoresearch build/train
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/install-deps.sh
 	@scripts/install-deps.sh
+	@mkdir -p build && touch $@
+# what only the tests need (a headless browser for the HTML report), so `make test` works on
+# a fresh machine while a plain build never installs a browser
+$(TEST_DEPS_STAMP): scripts/install-deps.sh
+	@scripts/install-deps.sh --test
 	@mkdir -p build && touch $@
 
 build/obj/%.o: %.c $(HEADERS) | $(DEPS_STAMP)
@@ -93,7 +99,7 @@ baseline: all
 	./autoresearch prepare
 	./autoresearch run -m baseline --gate strict
 
-test: all $(TEST_BIN)
+test: all $(TEST_DEPS_STAMP) $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)
 
 bench: all $(BENCH_BIN)

@@ -1549,14 +1549,16 @@ int main(int argc, char **argv) {
         if (isnan(loss) || loss > 100.0f) { printf("\nFAIL\n"); return 1; }
         double dt = now_seconds() - t0;
         smooth = 0.9 * smooth + 0.1 * loss;
+        double smooth_loss = smooth / (1 - pow(0.9, step + 1));
         double flops = flops_tok * TOTAL_BATCH_SIZE;
         if (step >= BUDGET_WARMUP_STEPS) counted_flops += flops;
         if (tty || step % 10 == 0)
             printf("%sstep %05d (%.1f%%) | loss: %.6f | lrm: %.2f | dt: %.0fms | tok/sec: %.0f | mfu: %.1f%% | epoch: %d    %s",
-                   tty ? "\r" : "", step, 100 * progress, smooth / (1 - pow(0.9, step + 1)), lrm, dt * 1000,
+                   tty ? "\r" : "", step, 100 * progress, smooth_loss, lrm, dt * 1000,
                    TOTAL_BATCH_SIZE / dt, 100 * flops / dt / 1e9 / peak, dataloader_epoch(dl), tty ? "" : "\n");
         fflush(stdout);
         step++;
+        budget_report_loss(smooth_loss);
         if (budget_step(TOTAL_BATCH_SIZE, flops)) break;
     }
     printf("\n");

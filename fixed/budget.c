@@ -1,8 +1,10 @@
 // budget.c -- the training budget, the run seed and the summary block of prepare.h.
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "dataset.h"
 #include "prepare.h"
@@ -21,7 +23,12 @@ static struct {
     double last;            // time of the previous budget_step (or budget_begin)
     double train_seconds;   // counted time: steps after the warm-up ones
     double tokens, flops;   // counted work: every step (deterministic in the work modes)
+    double timed_tokens, timed_flops;   // work of the counted-time steps: the throughput
     int steps;
+    double begin;           // time of budget_begin
+    double loss;            // the latest budget_report_loss (NaN: none yet)
+    const char *progress_path;   // $AUTORESEARCH_PROGRESS_FILE, or NULL
+    double progress_written;     // time of the last progress file write
 } bud;
 
 static void budget_read_env(void) {
@@ -48,9 +55,43 @@ static void budget_read_env(void) {
 
 void budget_begin(void) {
     budget_read_env();
-    bud.last = now_seconds();
-    bud.train_seconds = bud.tokens = bud.flops = 0;
+    bud.begin = bud.last = now_seconds();
+    bud.train_seconds = bud.tokens = bud.flops = bud.timed_tokens = bud.timed_flops = 0;
     bud.steps = 0;
+    bud.loss = NAN;
+    const char *p = getenv("AUTORESEARCH_PROGRESS_FILE");
+    bud.progress_path = p && *p ? p : NULL;
+    bud.progress_written = -INFINITY;
+}
+
+void budget_report_loss(double loss) { bud.loss = loss; }
+
+// The progress file: "key: value" lines, written to a temporary file and renamed over the
+// path, so a reader sees the previous state or the new one, never a torn one. No fsync: the
+// file is a view for the harness, not a record, and an fsync could stall a timed step.
+static void progress_write(int done, double t) {
+    double tps = bud.train_seconds > 0 ? bud.timed_tokens / bud.train_seconds : 0;
+    double fps = bud.train_seconds > 0 ? bud.timed_flops / bud.train_seconds : 0;
+    double left = NAN;   // seconds of training left at the current throughput
+    if (bud.mode == BUDGET_TIME) left = fmax(0, bud.amount - bud.train_seconds);
+    else if (bud.mode == BUDGET_TOKENS && tps > 0) left = fmax(0, bud.amount - bud.tokens) / tps;
+    else if (bud.mode == BUDGET_FLOPS && fps > 0) left = fmax(0, bud.amount - bud.flops) / fps;
+    char buf[640];
+    int n = snprintf(buf, sizeof buf,
+                     "pid: %d\nstep: %d\nprogress: %.6f\nbudget_mode: %s\nbudget: %.17g\n"
+                     "train_seconds: %.3f\nelapsed_seconds: %.3f\ntokens: %.0f\ntokens_per_sec: %.1f\n"
+                     "done: %d\n",
+                     (int)getpid(), bud.steps, budget_progress(), mode_names[bud.mode], bud.amount,
+                     bud.train_seconds, t - bud.begin, bud.tokens, tps, done);
+    if (isfinite(bud.loss)) n += snprintf(buf + n, sizeof buf - (size_t)n, "loss: %.6f\n", bud.loss);
+    if (isfinite(left)) n += snprintf(buf + n, sizeof buf - (size_t)n, "eta_seconds: %.1f\n", left);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", bud.progress_path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return;   // progress is best-effort: never fail a run over it
+    int ok = write(fd, buf, (size_t)n) == n;
+    close(fd);
+    if (!ok || rename(tmp, bud.progress_path) != 0) unlink(tmp);
 }
 
 int budget_step(long long tokens, double flops) {
@@ -58,10 +99,21 @@ int budget_step(long long tokens, double flops) {
     double dt = t - bud.last;
     bud.last = t;
     bud.steps++;
-    if (bud.steps > BUDGET_WARMUP_STEPS) bud.train_seconds += dt;
+    if (bud.steps > BUDGET_WARMUP_STEPS) {
+        bud.train_seconds += dt;
+        bud.timed_tokens += (double)tokens;
+        bud.timed_flops += flops;
+    }
     bud.tokens += (double)tokens;
     bud.flops += flops;
-    return budget_progress() >= 1.0 && bud.steps > BUDGET_WARMUP_STEPS;
+    int done = budget_progress() >= 1.0 && bud.steps > BUDGET_WARMUP_STEPS;
+    // at most once a second (a write costs microseconds), and always the last step's state,
+    // which the harness records as the run's steps, tokens and throughput
+    if (bud.progress_path && (done || t - bud.progress_written >= 1.0)) {
+        progress_write(done, t);
+        bud.progress_written = t;
+    }
+    return done;
 }
 
 double budget_progress(void) {

@@ -85,8 +85,15 @@ double evaluate_bpb(NllFn nll_fn, void *ctx, int B);
 // optimizer step with the tokens and model FLOPs that step processed. The first
 // BUDGET_WARMUP_STEPS steps are not counted. The budget is TIME_BUDGET seconds unless the
 // harness set AUTORESEARCH_BUDGET_MODE (time|tokens|flops) and AUTORESEARCH_BUDGET (amount).
+// When the harness set AUTORESEARCH_PROGRESS_FILE, budget_step also writes the run's progress
+// there (step, share of the budget, tokens/s, ETA, the loss given to budget_report_loss) at
+// most once a second and after the last step: `autoresearch status` and the live line of
+// `run`/`loop` show it, and the ledger records the last state's steps, tokens and tokens/s.
+// budget_report_loss is optional and only displayed: call it before budget_step with the
+// step's training loss.
 
 void budget_begin(void);
+void budget_report_loss(double loss);             // the latest training loss (display only)
 int budget_step(long long tokens, double flops);  // returns 1 once the budget is spent
 double budget_progress(void);                     // fraction of the budget used, in [0,1]
 double budget_training_seconds(void);             // counted training time so far

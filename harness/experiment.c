@@ -427,10 +427,10 @@ static const char *harness_keys[] = {
     "test_bpb", "memory_gb", "start_time", "end_time", "wall_seconds", "budget_mode",
     "budget_amount", "timeout_s", "train_sha256", "fixed_sha256", "base_commit", "exit_code",
     "val_source", "val_mismatch", "best_before", "delta", "gate", "gate_threshold", "seed_only",
-    "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", "est_val_bpb", "est_se",
-    "est_runs", "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at",
-    "sigma_dof", "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments",
-    NULL};
+    "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", "steps", "tokens",
+    "tokens_per_sec", "budget_used", "speed_ratio", "fast_keep", "est_val_bpb", "est_se", "est_runs",
+    "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at", "sigma_dof",
+    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", NULL};
 
 static int is_harness_key(const char *k) {
     for (int i = 0; harness_keys[i]; i++)
@@ -467,6 +467,7 @@ static void build_and_train(Session *S, Record *r) {
     iso_time(t0s, sizeof t0s);
     rec_set_str(r, "start_time", t0s);
     double t0 = now_seconds();
+    live_begin(S, r);
     int fd = open("run.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) die("cannot write run.log: %s", strerror(errno));
     close(fd);
@@ -492,9 +493,10 @@ static void build_and_train(Session *S, Record *r) {
     }
     char *result = state_file(S, "result.txt"), *model = state_file(S, "model.bin");
     unlink(result);
-    char *env[8];
+    char *env[8], *progress = live_progress_path(S);
     int ne = 0;
     env[ne++] = xasprintf("AUTORESEARCH_RESULT_FILE=%s", result);
+    env[ne++] = xasprintf("AUTORESEARCH_PROGRESS_FILE=%s", progress);
     env[ne++] = xasprintf("AUTORESEARCH_MODEL_OUT=%s", model);
     env[ne++] = xasprintf("AUTORESEARCH_BUDGET_MODE=%s", S->budget_mode);
     // what the harness does not set, train.c must not inherit from the user's shell either
@@ -504,8 +506,12 @@ static void build_and_train(Session *S, Record *r) {
     const char *train_argv[] = {"build/train", NULL};
     ProcSpec ts = {.argv = train_argv, .out_path = "run.log", .env = (const char *const *)env,
                    .timeout = S->timeout, .abort_flag = &g_abort};
-    if (proc_run(&ts, &pr, err, sizeof err) != 0) die("%s", err);
+    live_watch_run(S, r);
+    int started = proc_run(&ts, &pr, err, sizeof err);
+    live_watch_stop();
+    if (started != 0) die("%s", err);
     for (int i = 0; i < ne; i++) free(env[i]);
+    free(progress);
     rec_set_num(r, "exit_code", pr.exit_code);
 
     Record sum = {0}, res = {0};
@@ -560,6 +566,7 @@ static void build_and_train(Session *S, Record *r) {
     free(result);
     free(model);
 done:
+    live_end(S, r);
     iso_time(t1s, sizeof t1s);
     rec_set_str(r, "end_time", t1s);
     rec_set_fmt(r, "wall_seconds", "%.1f", now_seconds() - t0);
@@ -592,12 +599,16 @@ static void print_row(const Record *r, int n) {
         char delta[32] = "";
         if (rec_get(r, "delta")) snprintf(delta, sizeof delta, "%+.6f", rec_num(r, "delta", 0));
         else snprintf(delta, sizeof delta, "baseline");
-        char est[80] = "";
+        char rate[32] = "?", tokens[32] = "?", est[80] = "";
+        if (rec_get(r, "tokens_per_sec")) fmt_rate(rec_num(r, "tokens_per_sec", 0), rate, sizeof rate);
+        if (rec_get(r, "tokens")) fmt_rate(rec_num(r, "tokens", 0), tokens, sizeof tokens);
         if (rec_num(r, "est_runs", 1) > 1)
             snprintf(est, sizeof est, " (mean of %.0f runs %.6f)", rec_num(r, "est_runs", 1), rec_num(r, "est_val_bpb", 0));
-        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs  %s%s\n", n, shortc, st,
-               rec_num(r, "val_bpb", 0), delta, rec_num(r, "memory_gb", 0),
-               rec_num(r, "wall_seconds", 0), d ? d : "", est);
+        const char *fk = rec_get(r, "fast_keep");
+        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs %5.0f steps %6s tok %6s tok/s  %s%s%s\n", n,
+               shortc, st, rec_num(r, "val_bpb", 0), delta, rec_num(r, "memory_gb", 0), rec_num(r, "wall_seconds", 0),
+               rec_num(r, "steps", 0), tokens, rate, d ? d : "", est,
+               fk && !strcmp(fk, "true") ? "  [ran much faster than the best: check the machine's load]" : "");
     } else {
         const char *why = rec_get(r, "reason");
         printf("[%3d] %s %-7s %-40s %s\n", n, shortc, st, why ? why : "", d ? d : "");
@@ -652,8 +663,12 @@ static const Record *extra_run(Session *S, const char *kind, const char *commit,
         drift_check(S, &r);
     }
     const char *why = rec_get(&r, "reason");
-    if (isfinite(val)) printf("      %s %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs\n", kind, i, k, commit, seed, val, rec_num(&r, "wall_seconds", 0));
-    else printf("      %s %d/%d %.7s seed %-5ld crash   %s\n", kind, i, k, commit, seed, why ? why : "");
+    char rate[32] = "?";
+    if (rec_get(&r, "tokens_per_sec")) fmt_rate(rec_num(&r, "tokens_per_sec", 0), rate, sizeof rate);
+    if (isfinite(val))
+        printf("%s %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs %5.0f steps %6s tok/s\n", kind, i, k, commit, seed,
+               val, rec_num(&r, "wall_seconds", 0), rec_num(&r, "steps", 0), rate);
+    else printf("%s %d/%d %.7s seed %-5ld crash   %s\n", kind, i, k, commit, seed, why ? why : "");
     fflush(stdout);
     ledger_add(S, &r);
     return &S->L.r[S->L.n - 1];
@@ -787,6 +802,7 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
         free(parent);
         return NULL;
     }
+    flag_fast_keep(S, &r, best_commit ? session_best(S) : NULL);   // (extra runs moved the ledger)
     char *target = xstrdup(best_commit ? best_commit : (parent ? parent : commit));
     free(best_commit);
     print_row(&r, n);
@@ -812,7 +828,7 @@ void rebaseline(Session *S, int after) {
         int n = commit_runs(S, commit).n + 1;
         const Record *x = extra_run(S, "rebaseline", commit, NULL, n, n, after, -1);
         if (x && rec_get(x, "drift_reason"))
-            printf("      drift: %s\n", rec_get(x, "drift_reason"));
+            printf("drift: %s\n", rec_get(x, "drift_reason"));
     }
     free(commit);
 }

@@ -16,10 +16,12 @@
 //                    best's estimate), gate_reason, and on a keep effect, effect_lo, effect_hi
 //                    (improvement over the previous best with its 95% interval; > 0 better).
 //   run.log          build + training output of the latest experiment
-//   report/          `autoresearch report` output: progress.svg, progress.png, report.md
+//   report/          `autoresearch report` output: progress.svg, progress.png, report.md, report.html
 //   $GIT_DIR/autoresearch/   the harness's private state (never tracked, never seen by git):
 //       sessions/<tag>.json  session: base commit, budget, noise sigma
 //       running.json         the experiment in flight (status shows it; resume finishes it)
+//       training.json        the training run in flight, of any kind (experiment, noise, confirm)
+//       progress.txt         its progress, written by the fixed layer (AUTORESEARCH_PROGRESS_FILE)
 //       lock                 one harness per working tree (flock)
 //       prompt.md agent.log description.txt result.txt model.bin   per-iteration scratch
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
@@ -127,11 +129,17 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
 typedef struct {
     double val;          // val_bpb (ignored for crashes)
     int status;          // 0 keep, 1 discard, 2 crash/invalid
-    const char *label;   // description: a tooltip in the SVG (may be NULL)
+    const char *label;   // description: the tooltip in the SVG, and a kept change's label (may be NULL)
+    double lo, hi;       // its confidence interval (NaN: none)
 } PlotPoint;
-// Writes the progress plot (dots by status, running best as a step line). 0 or -1 + err.
-int plot_svg(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen);
-int plot_png(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen);
+typedef struct {
+    const char *title;
+    double baseline;     // the baseline's val_bpb (NaN: none)
+    double gate;         // the keep gate's margin under the best (0: strict, no band)
+} PlotInfo;
+// Writes the progress plot (see plot.c for what it shows). 0 or -1 + err.
+int plot_svg(const char *path, const PlotPoint *p, int n, const PlotInfo *info, char *err, size_t errlen);
+int plot_png(const char *path, const PlotPoint *p, int n, const PlotInfo *info, char *err, size_t errlen);
 
 // ----------------------------------------------------------------------------
 // Small numeric helpers.
@@ -317,6 +325,62 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "  --max-runs N      sprt: runs of one candidate at most, its first included (8)\n" \
     "  --noise-runs K    sprt: runs of the baseline, which measure sigma (default 8)\n" \
     "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n"
+
+// ----------------------------------------------------------------------------
+// The training run in flight (live.c): its progress file, the live line, its throughput.
+
+typedef struct {
+    long step;
+    double progress;          // share of the budget used, [0,1]
+    double tokens, tokens_per_sec, train_seconds;
+    double loss;              // NaN when train.c reports none (budget_report_loss)
+    double eta_seconds;       // training time left at the current throughput; NaN: unknown
+    double budget;
+    char budget_mode[16];
+    int done;                 // the budget is spent (the last step's state)
+} TrainProgress;
+char *live_progress_path(const Session *S);            // $GIT_DIR/autoresearch/progress.txt
+int train_progress_read(const char *path, TrainProgress *p);   // 0, or -1 (none yet)
+// "step 120 | 40.0% of time 300 s | 16.3k tok/s | loss 3.2145 | ETA 3m00s" (once the budget
+// is spent, "evaluating" instead of the ETA)
+void train_progress_format(const TrainProgress *p, char *out, size_t n);
+void fmt_duration(double seconds, char *out, size_t n);   // 42s, 3m05s, 2h10m
+void fmt_rate(double per_second, char *out, size_t n);    // 950, 16.3k, 1.20M
+// Around one training run: live_begin writes training.json (what runs: kind, id, description,
+// the harness's pid) and removes a stale progress file; live_end records the last progress
+// state in r (steps, tokens, tokens_per_sec, budget_used) and removes both files.
+void live_begin(const Session *S, const Record *r);
+void live_end(const Session *S, Record *r);
+int live_marker_read(const Session *S, Record *m);     // training.json; 0 or -1 (none)
+// The live line while training runs: redrawn in place on a terminal, else a plain line as
+// each quarter of the budget passes. label prefixes it ("[  3]", "noise 2/5"). With S NULL
+// there is no progress file: a terminal shows the label and the time taken so far.
+void live_watch_start(const Session *S, const char *label);
+void live_watch_run(const Session *S, const Record *r);   // labelled for the run r describes
+void live_watch_stop(void);
+// Sets speed_ratio (r's tokens/s over the mean of the session's runs of best's commit) and,
+// for a keep in a time budget at FAST_KEEP_RATIO or more, fast_keep: true.
+void flag_fast_keep(const Session *S, Record *r, const Record *best);
+
+// ----------------------------------------------------------------------------
+// One session's records, for status and report (status.c)
+
+typedef struct {
+    const Record **r;       // the session's experiment records, in order
+    int n;
+    const Record **runs;    // its noise, confirmation and rebaseline runs, in order
+    int nruns;
+    int keep, discard, crash, invalid, agent_errors, noise, confirm;   // confirm: and rebaseline
+} View;
+View session_view(const Session *S);
+void view_free(View *v);
+// Loads the session: tag, else the current branch's, else the last one in the ledger.
+void pick_session(Session *S, const char *tag);
+// A run's held-out test bits per byte (NaN: none). The one place that reads it, so that
+// where test scores live can change without touching the report.
+double record_test_bpb(const Session *S, const Record *r);
+// Is a record field true (true, or a non-zero number)?
+int rec_true(const Record *r, const char *key);
 
 // ----------------------------------------------------------------------------
 // Commands (argv[0] is the command name); return the exit code.

@@ -459,7 +459,12 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     if (write_file_atomic(ap, aj, strlen(aj), err, sizeof err) != 0) die("%s", err);
     free(aj);
     rec_free(&a);
-    if (proc_run(&ps, &pr, err, sizeof err) != 0) die("%s", err);
+    char label[64];
+    snprintf(label, sizeof label, "[%3d] the agent at work", session_experiments(S) + 1);
+    live_watch_start(NULL, label);
+    int started = proc_run(&ps, &pr, err, sizeof err);
+    live_watch_stop();
+    if (started != 0) die("%s", err);
     unlink(ap);
     free(ap);
     free(e1); free(e2); free(e3);

@@ -1,582 +1,371 @@
-// report.c -- `autoresearch status` and `autoresearch report`: the session at a glance, the
-// progress plot (SVG, and PNG drawn into an RGB buffer with a built-in 5x7 font), and a
-// Markdown summary of the kept experiments with validation against test bits per byte.
+// report.c -- `autoresearch report`: the progress plot (plot.c) and the morning report, as
+// Markdown and as an HTML page with the plot inline. Both pages come from one writer with two
+// back-ends, so they say the same thing. The report is meant to say how sure it is: every
+// experiment, the noise and confirmation runs, throughput per run, intervals where the
+// records carry them, and every warning a careful reader would want before trusting a keep.
 #include "harness.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <png.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 // ----------------------------------------------------------------------------
-// Plot geometry shared by SVG and PNG
-
-#define PW 1000
-#define PH 520
-#define ML 124   // room for the tick labels and, left of them, the rotated axis label
-#define MR 24
-#define MT 48
-#define MB 64
-
-static const unsigned char col_keep[3] = {46, 160, 67}, col_discard[3] = {170, 170, 170},
-                           col_crash[3] = {214, 39, 40}, col_axis[3] = {60, 60, 60},
-                           col_grid[3] = {232, 232, 232}, col_text[3] = {30, 30, 30};
+// One writer, two formats
 
 typedef struct {
-    double x0, x1, y0, y1;       // data ranges
-    double ystep, xstep;         // tick steps
-} Axes;
+    FILE *f;
+    int html;
+} Doc;
 
-static double nice_step(double range, int target) {
-    double raw = range / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
-    return mag * (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10);
-}
-
-static Axes axes_for(const PlotPoint *p, int n) {
-    Axes a = {0.5, n + 0.5, INFINITY, -INFINITY, 0, 1};
-    for (int i = 0; i < n; i++)
-        if (p[i].status < 2) { a.y0 = fmin(a.y0, p[i].val); a.y1 = fmax(a.y1, p[i].val); }
-    if (!isfinite(a.y0)) { a.y0 = 0; a.y1 = 1; }
-    double r = a.y1 - a.y0;
-    if (r < 1e-6) r = fmax(1e-3, fabs(a.y0) * 0.01);
-    a.y0 -= 0.08 * r;
-    a.y1 += 0.08 * r;
-    a.ystep = nice_step(a.y1 - a.y0, 5);
-    a.xstep = fmax(1, nice_step(n, 8));
-    a.xstep = round(a.xstep);
-    return a;
-}
-static double px(const Axes *a, double x) { return ML + (x - a->x0) / (a->x1 - a->x0) * (PW - ML - MR); }
-static double py(const Axes *a, double y) { return MT + (a->y1 - y) / (a->y1 - a->y0) * (PH - MT - MB); }
-
-static int decimals(double step) { int d = (int)ceil(-log10(step) - 1e-9); return d < 0 ? 0 : d > 8 ? 8 : d; }
-
-// ----------------------------------------------------------------------------
-// SVG
-
-static void xml_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else fputc(*s, f);
+static void esc(Doc *d, const char *s, int cell) {
+    for (; s && *s; s++) {
+        if (d->html && *s == '<') fputs("&lt;", d->f);
+        else if (d->html && *s == '>') fputs("&gt;", d->f);
+        else if (d->html && *s == '&') fputs("&amp;", d->f);
+        else if (!d->html && cell && *s == '|') fputs("\\|", d->f);
+        else if (cell && *s == '\n') fputc(' ', d->f);
+        else fputc(*s, d->f);
     }
 }
-
-int plot_svg(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen) {
-    AtomicFile af;
-    if (atomic_open(&af, path) != 0) { snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno)); return -1; }
-    FILE *f = af.f;
-    Axes a = axes_for(p, n);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-            "font-family=\"sans-serif\" font-size=\"12\">\n", PW, PH, PW, PH);
-    fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", PW, PH);
-    fprintf(f, "<text x=\"%d\" y=\"28\" font-size=\"16\">", ML);
-    xml_escape(f, title);
-    fprintf(f, "</text>\n");
-    int dec = decimals(a.ystep);
-    for (double y = ceil(a.y0 / a.ystep) * a.ystep; y <= a.y1; y += a.ystep) {
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e8e8e8\"/>\n", ML, PW - MR, py(&a, y), py(&a, y));
-        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.*f</text>\n", ML - 8, py(&a, y) + 4, dec, y);
-    }
-    for (double x = a.xstep; x <= n; x += a.xstep)
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f</text>\n", px(&a, x), PH - MB + 20, x);
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#3c3c3c\"/>\n", ML, MT,
-            PW - ML - MR, PH - MT - MB);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">experiment</text>\n", (ML + PW - MR) / 2, PH - 18);
-    fprintf(f, "<text x=\"20\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 20 %d)\">val_bpb (lower is better)</text>\n",
-            (MT + PH - MB) / 2, (MT + PH - MB) / 2);
-    // running best: a step line through the kept experiments
-    fprintf(f, "<polyline fill=\"none\" stroke=\"rgb(46,160,67)\" stroke-width=\"2\" points=\"");
-    double best = NAN;
-    for (int i = 0; i < n; i++) {
-        if (p[i].status != 0) continue;
-        if (isfinite(best)) fprintf(f, "%.1f,%.1f ", px(&a, i + 1), py(&a, best));
-        best = p[i].val;
-        fprintf(f, "%.1f,%.1f ", px(&a, i + 1), py(&a, best));
-    }
-    if (isfinite(best)) fprintf(f, "%.1f,%.1f", px(&a, n + 0.5), py(&a, best));
-    fprintf(f, "\"/>\n");
-    for (int i = 0; i < n; i++) {
-        const unsigned char *c = p[i].status == 0 ? col_keep : p[i].status == 1 ? col_discard : col_crash;
-        if (p[i].status == 2) {
-            double x = px(&a, i + 1), y = PH - MB - 8;
-            fprintf(f, "<path d=\"M%.1f %.1fl8 8m0 -8l-8 8\" transform=\"translate(-4 -4)\" stroke=\"rgb(%d,%d,%d)\" stroke-width=\"2\">",
-                    x, y, c[0], c[1], c[2]);
-            fprintf(f, "<title>#%d ", i + 1);
-        } else {
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"rgb(%d,%d,%d)\">", px(&a, i + 1),
-                    py(&a, p[i].val), p[i].status == 0 ? 5 : 4, c[0], c[1], c[2]);
-            fprintf(f, "<title>#%d %.6f ", i + 1, p[i].val);
-        }
-        xml_escape(f, p[i].label ? p[i].label : "");
-        fprintf(f, "</title></%s>\n", p[i].status == 2 ? "path" : "circle");
-    }
-    // legend
-    int lx = PW - MR - 250, ly = 28;
-    fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"5\" fill=\"rgb(46,160,67)\"/><text x=\"%d\" y=\"%d\">keep</text>\n", lx, ly - 4, lx + 10, ly);
-    fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"4\" fill=\"rgb(170,170,170)\"/><text x=\"%d\" y=\"%d\">discard</text>\n", lx + 70, ly - 4, lx + 80, ly);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"rgb(214,39,40)\" font-weight=\"bold\">x</text><text x=\"%d\" y=\"%d\">crash/invalid</text>\n",
-            lx + 150, ly, lx + 162, ly);
-    fprintf(f, "</svg>\n");
-    return atomic_commit(&af, err, errlen);
+// Formatted text, escaped for the format (descriptions and reasons come from the agent).
+static void __attribute__((format(printf, 2, 3))) text(Doc *d, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s;
+    if (vasprintf(&s, fmt, ap) < 0) die("out of memory");
+    va_end(ap);
+    esc(d, s, 0);
+    free(s);
 }
-
-// ----------------------------------------------------------------------------
-// PNG: an RGB canvas, lines, dots, and a 5x7 bitmap font
-
-typedef struct {
-    int w, h;
-    unsigned char *px;   // (h, w, 3)
-} Canvas;
-
-static void put(Canvas *c, int x, int y, const unsigned char *col) {
-    if (x < 0 || y < 0 || x >= c->w || y >= c->h) return;
-    memcpy(c->px + 3 * ((size_t)y * c->w + x), col, 3);
+static void tag(Doc *d, const char *md, const char *html) { fputs(d->html ? html : md, d->f); }
+static void heading(Doc *d, int level, const char *t) {
+    if (d->html) fprintf(d->f, "<h%d>", level); else fprintf(d->f, "\n%.*s ", level, "###");
+    esc(d, t, 0);
+    fputs(d->html ? "</h" : "\n\n", d->f);
+    if (d->html) fprintf(d->f, "%d>\n", level);
 }
-
-static void fill_rect(Canvas *c, int x0, int y0, int x1, int y1, const unsigned char *col) {
-    for (int y = y0; y <= y1; y++)
-        for (int x = x0; x <= x1; x++) put(c, x, y, col);
+static void table(Doc *d, const char *const *cols) {
+    tag(d, "|", "<table><tr>");
+    for (int i = 0; cols[i]; i++) { tag(d, " ", "<th>"); esc(d, cols[i], 1); tag(d, " |", "</th>"); }
+    tag(d, "\n|", "</tr>\n");
+    for (int i = 0; !d->html && cols[i]; i++) fputs("---|", d->f);
+    tag(d, "\n", "");
 }
-
-// Bresenham with a square brush of the given width.
-static void line(Canvas *c, double fx0, double fy0, double fx1, double fy1, int width, const unsigned char *col) {
-    int x0 = (int)lround(fx0), y0 = (int)lround(fy0), x1 = (int)lround(fx1), y1 = (int)lround(fy1);
-    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1, e = dx + dy;
-    int lo = -(width - 1) / 2, hi = width / 2;
-    for (;;) {
-        fill_rect(c, x0 + lo, y0 + lo, x0 + hi, y0 + hi, col);
-        if (x0 == x1 && y0 == y1) break;
-        int e2 = 2 * e;
-        if (e2 >= dy) { e += dy; x0 += sx; }
-        if (e2 <= dx) { e += dx; y0 += sy; }
-    }
+static void row(Doc *d) { tag(d, "|", "<tr>"); }
+static void __attribute__((format(printf, 2, 3))) cell(Doc *d, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *s;
+    if (vasprintf(&s, fmt, ap) < 0) die("out of memory");
+    va_end(ap);
+    tag(d, " ", "<td>");
+    esc(d, s, 1);
+    tag(d, " |", "</td>");
+    free(s);
 }
-
-static void dot(Canvas *c, double cx, double cy, double r, const unsigned char *col) {
-    for (int y = (int)floor(cy - r); y <= (int)ceil(cy + r); y++)
-        for (int x = (int)floor(cx - r); x <= (int)ceil(cx + r); x++)
-            if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) put(c, x, y, col);
-}
-
-// 5x7 glyphs, one byte a row (low 5 bits, MSB left); text is drawn lowercase. g p q y are
-// drawn 2 rows lower (descenders).
-static const struct { char ch; unsigned char rows[7]; } font[] = {
-    {'0', {14, 17, 19, 21, 25, 17, 14}}, {'1', {4, 12, 4, 4, 4, 4, 14}},
-    {'2', {14, 17, 1, 2, 4, 8, 31}},     {'3', {31, 2, 4, 2, 1, 17, 14}},
-    {'4', {2, 6, 10, 18, 31, 2, 2}},     {'5', {31, 16, 30, 1, 1, 17, 14}},
-    {'6', {6, 8, 16, 30, 17, 17, 14}},   {'7', {31, 1, 2, 4, 8, 8, 8}},
-    {'8', {14, 17, 17, 14, 17, 17, 14}}, {'9', {14, 17, 17, 15, 1, 2, 12}},
-    {'.', {0, 0, 0, 0, 0, 12, 12}},      {'-', {0, 0, 0, 31, 0, 0, 0}},
-    {'+', {0, 4, 4, 31, 4, 4, 0}},       {':', {0, 12, 12, 0, 12, 12, 0}},
-    {'_', {0, 0, 0, 0, 0, 0, 31}},       {'/', {0, 1, 2, 4, 8, 16, 0}},
-    {'(', {2, 4, 8, 8, 8, 4, 2}},        {')', {8, 4, 2, 2, 2, 4, 8}},
-    {'%', {24, 25, 2, 4, 8, 19, 3}},     {'=', {0, 0, 31, 0, 31, 0, 0}},
-    {',', {0, 0, 0, 0, 12, 4, 8}},       {'#', {10, 10, 31, 10, 31, 10, 10}},
-    {'a', {0, 0, 14, 1, 15, 17, 15}},    {'b', {16, 16, 22, 25, 17, 17, 30}},
-    {'c', {0, 0, 14, 16, 16, 17, 14}},   {'d', {1, 1, 13, 19, 17, 17, 15}},
-    {'e', {0, 0, 14, 17, 31, 16, 14}},   {'f', {6, 9, 8, 28, 8, 8, 8}},
-    {'g', {15, 17, 17, 17, 15, 1, 14}},   {'h', {16, 16, 22, 25, 17, 17, 17}},
-    {'i', {4, 0, 12, 4, 4, 4, 14}},      {'j', {2, 0, 6, 2, 2, 18, 12}},
-    {'k', {16, 16, 18, 20, 24, 20, 18}}, {'l', {12, 4, 4, 4, 4, 4, 14}},
-    {'m', {0, 0, 26, 21, 21, 17, 17}},   {'n', {0, 0, 22, 25, 17, 17, 17}},
-    {'o', {0, 0, 14, 17, 17, 17, 14}},   {'p', {30, 17, 17, 17, 30, 16, 16}},
-    {'q', {15, 17, 17, 17, 15, 1, 1}},     {'r', {0, 0, 22, 25, 16, 16, 16}},
-    {'s', {0, 0, 14, 16, 14, 1, 30}},    {'t', {8, 8, 28, 8, 8, 9, 6}},
-    {'u', {0, 0, 17, 17, 17, 19, 13}},   {'v', {0, 0, 17, 17, 17, 10, 4}},
-    {'w', {0, 0, 17, 17, 21, 21, 10}},   {'x', {0, 0, 17, 10, 4, 10, 17}},
-    {'y', {17, 17, 17, 17, 15, 1, 14}},    {'z', {0, 0, 31, 2, 4, 8, 31}},
-};
-
-// Draws text with its top-left at (x,y), scale s; align: 0 left, 1 centre, 2 right.
-static void text(Canvas *c, int x, int y, int s, int align, const char *str, const unsigned char *col) {
-    int adv = 6 * s, w = (int)strlen(str) * adv - s;
-    if (align == 1) x -= w / 2;
-    else if (align == 2) x -= w;
-    for (const char *p = str; *p; p++, x += adv) {
-        char ch = (char)tolower((unsigned char)*p);
-        int dy = strchr("gpqy", ch) ? 2 * s : 0;
-        for (size_t g = 0; g < sizeof font / sizeof *font; g++) {
-            if (font[g].ch != ch) continue;
-            for (int r = 0; r < 7; r++)
-                for (int b = 0; b < 5; b++)
-                    if (font[g].rows[r] & (16 >> b))
-                        fill_rect(c, x + b * s, y + dy + r * s, x + b * s + s - 1, y + dy + r * s + s - 1, col);
-            break;
-        }
-    }
-}
-
-// Same, rotated 90 degrees counter-clockwise, centred vertically on y.
-static void text_vertical(Canvas *c, int x, int y, int s, const char *str, const unsigned char *col) {
-    int adv = 6 * s, w = (int)strlen(str) * adv - s;
-    int yy = y + w / 2;
-    for (const char *p = str; *p; p++, yy -= adv) {
-        char ch = (char)tolower((unsigned char)*p);
-        int dx = strchr("gpqy", ch) ? 2 * s : 0;
-        for (size_t g = 0; g < sizeof font / sizeof *font; g++) {
-            if (font[g].ch != ch) continue;
-            for (int r = 0; r < 7; r++)
-                for (int b = 0; b < 5; b++)
-                    if (font[g].rows[r] & (16 >> b))
-                        fill_rect(c, x + dx + r * s, yy - b * s - s + 1, x + dx + r * s + s - 1, yy - b * s, col);
-            break;
-        }
-    }
-}
-
-static int write_png(const char *path, const Canvas *c, char *err, size_t errlen) {
-    AtomicFile af;
-    if (atomic_open(&af, path) != 0) { snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno)); return -1; }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info || setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        atomic_abort(&af);
-        snprintf(err, errlen, "cannot encode %s (libpng)", path);
-        return -1;
-    }
-    png_init_io(png, af.f);
-    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < c->h; y++) png_write_row(png, c->px + 3 * (size_t)y * c->w);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return atomic_commit(&af, err, errlen);
-}
-
-int plot_png(const char *path, const PlotPoint *p, int n, const char *title, char *err, size_t errlen) {
-    Canvas c = {PW, PH, xmalloc((size_t)PW * PH * 3)};
-    memset(c.px, 255, (size_t)PW * PH * 3);
-    Axes a = axes_for(p, n);
-    int dec = decimals(a.ystep);
+static void blank(Doc *d) { tag(d, "  |", "<td></td>"); }
+// A number field of r in a cell, in the given format; empty when r lacks it.
+static void num_cell(Doc *d, const Record *r, const char *key, const char *fmt) {
+    if (!rec_get(r, key)) { blank(d); return; }
     char buf[64];
-    for (double y = ceil(a.y0 / a.ystep) * a.ystep; y <= a.y1; y += a.ystep) {
-        line(&c, ML, py(&a, y), PW - MR, py(&a, y), 1, col_grid);
-        snprintf(buf, sizeof buf, "%.*f", dec, y);
-        text(&c, ML - 8, (int)py(&a, y) - 7, 2, 2, buf, col_text);
-    }
-    for (double x = a.xstep; x <= n; x += a.xstep) {
-        line(&c, px(&a, x), PH - MB, px(&a, x), PH - MB + 5, 1, col_axis);
-        snprintf(buf, sizeof buf, "%.0f", x);
-        text(&c, (int)px(&a, x), PH - MB + 10, 2, 1, buf, col_text);
-    }
-    line(&c, ML, MT, PW - MR, MT, 1, col_axis);
-    line(&c, ML, PH - MB, PW - MR, PH - MB, 1, col_axis);
-    line(&c, ML, MT, ML, PH - MB, 1, col_axis);
-    line(&c, PW - MR, MT, PW - MR, PH - MB, 1, col_axis);
-    text(&c, (ML + PW - MR) / 2, PH - 26, 2, 1, "experiment", col_text);
-    text_vertical(&c, 10, (MT + PH - MB) / 2, 2, "val_bpb", col_text);
-    text(&c, ML, 14, 2, 0, title, col_text);
-    // running best as a step line, then the dots on top
-    double best = NAN, bx = 0;
-    for (int i = 0; i < n; i++) {
-        if (p[i].status != 0) continue;
-        if (isfinite(best)) {
-            line(&c, px(&a, bx), py(&a, best), px(&a, i + 1), py(&a, best), 2, col_keep);
-            line(&c, px(&a, i + 1), py(&a, best), px(&a, i + 1), py(&a, p[i].val), 2, col_keep);
-        }
-        best = p[i].val;
-        bx = i + 1;
-    }
-    if (isfinite(best)) line(&c, px(&a, bx), py(&a, best), px(&a, n + 0.5), py(&a, best), 2, col_keep);
-    for (int i = 0; i < n; i++) {
-        double x = px(&a, i + 1);
-        if (p[i].status == 2) {
-            double y = PH - MB - 9;
-            line(&c, x - 4, y - 4, x + 4, y + 4, 2, col_crash);
-            line(&c, x - 4, y + 4, x + 4, y - 4, 2, col_crash);
-        } else {
-            dot(&c, x, py(&a, p[i].val), p[i].status == 0 ? 5.5 : 4, p[i].status == 0 ? col_keep : col_discard);
-        }
-    }
-    // legend
-    int lx = PW - MR - 330;
-    dot(&c, lx, 21, 5.5, col_keep);
-    text(&c, lx + 10, 14, 2, 0, "keep", col_text);
-    dot(&c, lx + 80, 21, 4, col_discard);
-    text(&c, lx + 90, 14, 2, 0, "discard", col_text);
-    line(&c, lx + 190, 17, lx + 198, 25, 2, col_crash);
-    line(&c, lx + 190, 25, lx + 198, 17, 2, col_crash);
-    text(&c, lx + 206, 14, 2, 0, "crash", col_text);
-    int rc = write_png(path, &c, err, errlen);
-    free(c.px);
-    return rc;
+    snprintf(buf, sizeof buf, fmt, rec_num(r, key, 0));
+    cell(d, "%s", buf);
 }
+static void row_end(Doc *d) { tag(d, "\n", "</tr>\n"); }
+static void table_end(Doc *d) { tag(d, "\n", "</table>\n"); }
+static void para(Doc *d) { tag(d, "", "<p>"); }
+static void para_end(Doc *d) { tag(d, "\n\n", "</p>\n"); }
 
 // ----------------------------------------------------------------------------
-// The session's records
+// The report
+
+#define DIFF_LINES 200   // a kept change's diff beyond this is cut (the commit has it all)
 
 typedef struct {
-    const Record **r;    // the session's experiment records, in order
-    int n;
-    int keep, discard, crash, invalid, agent_errors, noise;
-} View;
+    const Session *S;
+    View v;
+    const Record *base, *best;
+    const char *svg;      // the plot, inlined in the HTML page
+    double median_tps;    // median tokens/s of the session's experiments (0: unknown)
+} Report;
 
-static View view_of(const Session *S) {
-    View v = {0};
-    v.r = xmalloc((size_t)(S->L.n + 1) * sizeof *v.r);
-    for (int i = 0; i < S->L.n; i++) {
-        const Record *r = &S->L.r[i];
-        const char *s = rec_get(r, "session"), *k = rec_get(r, "kind"), *st = rec_get(r, "status");
-        if (!s || strcmp(s, S->tag) || !k) continue;
-        if (!strcmp(k, "agent_error")) { v.agent_errors++; continue; }
-        if (!strcmp(k, "noise")) { v.noise++; continue; }
-        if (strcmp(k, "experiment") || !st) continue;
-        v.r[v.n++] = r;
-        if (!strcmp(st, "keep")) v.keep++;
-        else if (!strcmp(st, "discard")) v.discard++;
-        else if (!strcmp(st, "invalid")) v.invalid++;
-        else v.crash++;
+static const char *str(const Record *r, const char *k) { return rec_get(r, k) ? rec_get(r, k) : ""; }
+static int is_keep(const Record *r) { return !strcmp(str(r, "status"), "keep"); }
+static double floor_of(const Record *r) { return rec_num(r, "entropy_bpb", rec_num(r, "floor_bpb", NAN)); }
+static int slow_run(const Report *R, const Record *r) {
+    double t = rec_num(r, "tokens_per_sec", 0);
+    return R->median_tps > 0 && t > 0 && t < 0.5 * R->median_tps;
+}
+static int within_noise(const Report *R, const Record *r) {
+    if (rec_get(r, "effect_lo")) return 0;   // kept by the sequential test: its interval is the answer
+    return is_keep(r) && r != R->base && R->S->sigma > 0 && rec_get(r, "delta") && -rec_num(r, "delta", 0) <= 2 * R->S->sigma;
+}
+
+static void notes(Doc *d, const Report *R, const Record *r) {
+    char buf[512] = "";
+    size_t n = 0;
+#define NOTE(...) n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, "%s", n ? "; " : ""), \
+                  n += (size_t)snprintf(buf + n, n < sizeof buf ? sizeof buf - n : 0, __VA_ARGS__)
+    if (rec_get(r, "reason")) NOTE("%s", str(r, "reason"));
+    if (rec_true(r, "seed_only")) NOTE("seed-only change");
+    if (within_noise(R, r)) NOTE("within noise (< 2 sigma)");
+    if (rec_true(r, "fast_keep")) NOTE("ran %.2fx faster than the best's runs", rec_num(r, "speed_ratio", 0));
+    if (slow_run(R, r)) NOTE("below half the median throughput");
+    if (rec_true(r, "val_mismatch")) NOTE("printed val_bpb differs from the fixed layer's");
+    if (rec_true(r, "drift")) NOTE("drift%s%s", rec_get(r, "drift_reason") ? ": " : "", str(r, "drift_reason"));
+    if (!strcmp(str(r, "sandbox"), "none")) NOTE("sandbox: none");
+    if (rec_num(r, "val_bpb", INFINITY) < floor_of(r)) NOTE("below the data set's entropy floor");
+#undef NOTE
+    cell(d, "%s", buf);
+}
+
+static void interval(char *out, size_t n, const Record *r) {
+    double m = rec_num(r, "est_val_bpb", NAN), se = rec_num(r, "est_se", NAN);
+    if (isfinite(m) && isfinite(se)) snprintf(out, n, "%.6f ± %.6f (%.0f runs)", m, 1.96 * se, rec_num(r, "est_runs", 0));
+    else out[0] = 0;
+}
+
+static void warnings(Doc *d, const Report *R) {
+    const View *v = &R->v;
+    int count = 0;
+    heading(d, 2, "Warnings");
+    tag(d, "", "<ul>\n");
+#define WARN(...) (count++, tag(d, "- ", "<li>"), text(d, __VA_ARGS__), tag(d, "\n", "</li>\n"))
+    int drift = 0, seed = 0, seed_kept = 0, nosandbox = 0, below = 0, slow = 0, fast = 0, noisy = 0;
+    const char *drift_why = NULL;
+    for (int i = 0; i < v->n + v->nruns; i++) {
+        const Record *r = i < v->n ? v->r[i] : v->runs[i - v->n];
+        drift += rec_true(r, "drift");
+        if (rec_true(r, "drift") && rec_get(r, "drift_reason")) drift_why = rec_get(r, "drift_reason");
+        nosandbox += !strcmp(str(r, "sandbox"), "none");
+        below += rec_num(r, "val_bpb", INFINITY) < floor_of(r);
+        if (i >= v->n) continue;
+        seed += rec_true(r, "seed_only");
+        seed_kept += rec_true(r, "seed_only") && is_keep(r);
+        slow += slow_run(R, r);
+        fast += rec_true(r, "fast_keep");
+        noisy += within_noise(R, r);
     }
-    return v;
-}
-
-// Picks the session: --tag, else the current branch's, else the last one in the ledger.
-static void pick_session(Session *S, const char *tag) {
-    char t[96];
-    if (tag) snprintf(t, sizeof t, "%s", tag);
-    else {
-        current_tag(t, sizeof t);
-        int found = 0;
-        for (int i = 0; i < S->L.n && !found; i++) {
-            const char *s = rec_get(&S->L.r[i], "session");
-            found = s && !strcmp(s, t);
-        }
-        if (!found && S->L.n) {
-            const char *s = rec_get(&S->L.r[S->L.n - 1], "session");
-            if (s) snprintf(t, sizeof t, "%s", s);
-        }
+    if (drift) WARN("Drift: %d run%s flagged drift (the same code scoring differently over the session%s%s): "
+                    "compare keeps across it with care.", drift, drift == 1 ? "" : "s", drift_why ? "; latest: " : "",
+                    drift_why ? drift_why : "");
+    if (seed) WARN("%d experiment%s changed only a seed (%d kept): their differences are noise, not research.",
+                   seed, seed == 1 ? "" : "s", seed_kept);
+    if (R->base && R->best && R->base != R->best) {
+        double gv = rec_num(R->base, "val_bpb", NAN) - rec_num(R->best, "val_bpb", NAN);
+        double gt = record_test_bpb(R->S, R->base) - record_test_bpb(R->S, R->best);
+        if (isfinite(gt) && gv > 0 && gt < 0.5 * gv)
+            WARN("Test lags validation: the held-out test split improved by %.6f, less than half the validation "
+                 "gain of %.6f: the search may be overfitting the validation split.", gt, gv);
     }
-    session_load(S, t);
+    if (below) WARN("%d run%s scored below the data set's entropy floor: impossible for an honest model, check "
+                    "those runs.", below, below == 1 ? "" : "s");
+    if (slow) WARN("%d experiment%s ran at less than half the session's median throughput (%.0f tokens/s): in a "
+                   "time budget their val_bpb says more about the machine's load than the change.",
+                   slow, slow == 1 ? "" : "s", R->median_tps);
+    if (fast) WARN("%d keep%s ran much faster than the runs they were compared with: part of the gain may be a "
+                   "quieter machine.", fast, fast == 1 ? "" : "s");
+    if (noisy) WARN("%d keep%s improved by less than 2 sigma of the run-to-run noise.", noisy, noisy == 1 ? "" : "s");
+    if (nosandbox) WARN("%d run%s had no sandbox (sandbox: none): train.c could read what it should not.",
+                        nosandbox, nosandbox == 1 ? "" : "s");
+    if (R->S->sigma <= 0) WARN("No run-to-run noise measured (autoresearch noise): nothing here says which gains "
+                               "are larger than chance.");
+    if (!count) WARN("None.");
+#undef WARN
+    tag(d, "", "</ul>\n");
 }
 
-static void fmt_duration(double s, char *out, size_t n) {
-    if (s < 60) snprintf(out, n, "%.0fs", s);
-    else if (s < 3600) snprintf(out, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(out, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+static void experiments_table(Doc *d, const Report *R) {
+    heading(d, 2, "Experiments");
+    static const char *cols[] = {"#", "commit", "status", "description", "val_bpb", "Δ vs best", "95% interval",
+                                 "steps", "tokens", "tokens/s", "wall s", "notes", NULL};
+    table(d, cols);
+    for (int i = 0; i < R->v.n; i++) {
+        const Record *r = R->v.r[i];
+        int ran = rec_get(r, "val_bpb") != NULL;
+        char ci[96];
+        interval(ci, sizeof ci, r);
+        row(d);
+        cell(d, "%.0f", rec_num(r, "n", i + 1));
+        cell(d, "%.7s", *str(r, "commit") ? str(r, "commit") : "-");
+        cell(d, "%s", str(r, "status"));
+        cell(d, "%s", r == R->base ? "baseline" : str(r, "description"));
+        ran ? cell(d, "%.6f", rec_num(r, "val_bpb", 0)) : cell(d, "-");
+        num_cell(d, r, "delta", "%+.6f");
+        cell(d, "%s", ci);
+        num_cell(d, r, "steps", "%.0f");
+        num_cell(d, r, "tokens", "%.0f");
+        num_cell(d, r, "tokens_per_sec", "%.0f");
+        num_cell(d, r, "wall_seconds", "%.1f");
+        notes(d, R, r);
+        row_end(d);
+    }
+    table_end(d);
 }
 
-static time_t parse_iso(const char *s) {
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
-    return timegm(&tm);
+static void runs_table(Doc *d, const Report *R) {
+    heading(d, 2, "Noise and confirmation runs");
+    para(d);
+    if (!R->v.nruns) text(d, "None: the session measured no run-to-run noise and confirmed no keep.");
+    else if (R->S->sigma > 0)
+        text(d, "Run-to-run noise: sigma %.6f of val_bpb (2 sigma = %.6f), from the noise runs below; the gate was %s.",
+             R->S->sigma, 2 * R->S->sigma, R->S->gate);
+    else text(d, "No sigma recorded for the session.");
+    para_end(d);
+    if (!R->v.nruns) return;
+    static const char *cols[] = {"kind", "run", "commit", "seed", "val_bpb", "steps", "tokens/s", "wall s", "notes", NULL};
+    table(d, cols);
+    for (int i = 0; i < R->v.nruns; i++) {
+        const Record *r = R->v.runs[i];
+        row(d);
+        cell(d, "%s", str(r, "kind"));
+        rec_get(r, "noise_run") ? cell(d, "%.0f/%.0f", rec_num(r, "noise_run", 0), rec_num(r, "noise_runs", 0)) : blank(d);
+        cell(d, "%.7s", str(r, "commit"));
+        cell(d, "%s", str(r, "seed"));
+        rec_get(r, "val_bpb") ? cell(d, "%.6f", rec_num(r, "val_bpb", 0)) : cell(d, "crash");
+        num_cell(d, r, "steps", "%.0f");
+        num_cell(d, r, "tokens_per_sec", "%.0f");
+        num_cell(d, r, "wall_seconds", "%.1f");
+        notes(d, R, r);
+        row_end(d);
+    }
+    table_end(d);
 }
 
-// ----------------------------------------------------------------------------
-// The gate's estimates (gate.c), for status and the report
-
-// status: the best and the baseline as estimates (mean +- SE of their runs), the improvement
-// with its 95% interval, the runs confirmation took, and drift.
-static void print_estimates(const Session *S, const Record *best) {
-    GateSummary g;
-    gate_summary(S, &g);
-    char se_b[32] = "", se_0[32] = "";   // no sigma (strict gate, no noise runs): no SE
-    if (g.sigma > 0) snprintf(se_b, sizeof se_b, " +- %.6f", runstats_se(&g.best, g.sigma));
-    if (g.sigma > 0) snprintf(se_0, sizeof se_0, " +- %.6f", runstats_se(&g.base, g.sigma));
-    printf("best       val_bpb %.6f%s (%d run%s) at %.7s (%s)\n", g.best.mean, se_b, g.best.n,
-           g.best.n == 1 ? "" : "s", rec_get(best, "commit"), rec_get(best, "description"));
-    printf("baseline   val_bpb %.6f%s (%d run%s)", g.base.mean, se_0, g.base.n, g.base.n == 1 ? "" : "s");
-    if (g.sigma > 0) printf("; improvement %.6f, 95%% interval [%.6f, %.6f]", g.total.effect, g.total.lo, g.total.hi);
-    printf("\n");
-    printf("runs       %d: %d baseline/noise, %d confirmation, %d rebaseline\n", g.runs, g.noise_runs,
-           g.confirm_runs, g.rebaseline_runs);
-    if (g.drifts) printf("drift      detected %d time%s; latest: %s\n", g.drifts, g.drifts == 1 ? "" : "s", g.drift);
+static void kept_changes(Doc *d, const Report *R) {
+    heading(d, 2, "Kept changes");
+    static const char *cols[] = {"#", "commit", "description", "val_bpb", "Δ val", "effect (95% CI)", "test_bpb", "Δ test", NULL};
+    table(d, cols);
+    double pv = NAN, pt = NAN;
+    for (int i = 0; i < R->v.n; i++) {
+        const Record *r = R->v.r[i];
+        if (!is_keep(r)) continue;
+        double val = rec_num(r, "val_bpb", NAN), tb = record_test_bpb(R->S, r);
+        row(d);
+        cell(d, "%.0f", rec_num(r, "n", i + 1));
+        cell(d, "%.7s", str(r, "commit"));
+        cell(d, "%s", r == R->base ? "baseline" : str(r, "description"));
+        cell(d, "%.6f", val);
+        isfinite(pv) ? cell(d, "%+.6f", val - pv) : blank(d);
+        rec_get(r, "effect") ? cell(d, "%.6f (%.6f .. %.6f)", rec_num(r, "effect", 0), rec_num(r, "effect_lo", NAN),
+                                    rec_num(r, "effect_hi", NAN)) : blank(d);
+        isfinite(tb) ? cell(d, "%.6f", tb) : cell(d, "n/a");
+        isfinite(pt) && isfinite(tb) ? cell(d, "%+.6f", tb - pt) : blank(d);
+        row_end(d);
+        pv = val;
+        if (isfinite(tb)) pt = tb;
+    }
+    table_end(d);
+    for (int i = 0; i < R->v.n; i++) {
+        const Record *r = R->v.r[i];
+        const char *c = str(r, "commit"), *p = str(r, "parent");
+        if (!is_keep(r) || r == R->base || !*c) continue;
+        char *h = xasprintf("#%.0f %.7s: %s", rec_num(r, "n", i + 1), c, str(r, "description"));
+        heading(d, 3, h);
+        free(h);
+        char *diff = *p ? git_str("diff", "--no-color", p, c, "--", "train.c", NULL) : NULL;
+        if (!diff) { para(d); text(d, "(diff unavailable: %s)", *p ? git_err : "no parent recorded"); para_end(d); continue; }
+        int lines = 0;
+        char *cut = diff;
+        while (*cut && lines < DIFF_LINES) if (*cut++ == '\n') lines++;
+        int more = *cut != 0;
+        *cut = 0;
+        tag(d, "```diff\n", "<pre><code>");
+        esc(d, diff, 0);
+        if (more) text(d, "%s... (cut at %d lines: git show %.7s)", lines ? "" : "\n", DIFF_LINES, c);
+        tag(d, "\n```\n\n", "</code></pre>\n");
+        free(diff);
+    }
 }
 
-// report.md: the same as one paragraph.
-static void report_estimates(FILE *f, const Session *S) {
+// The gate's estimates (gate.c): the total improvement with its interval, and the runs that
+// confirmation and the rebaselines cost.
+static void estimates(Doc *d, const Session *S) {
     GateSummary g;
     gate_summary(S, &g);
     if (!g.best.n || !g.base.n) return;
-    fprintf(f, "Estimates (mean of all runs of a commit): baseline %.6f over %d runs, best %.6f over %d runs",
-            g.base.mean, g.base.n, g.best.mean, g.best.n);
+    para(d);
+    text(d, "Estimates (mean of all runs of a commit): baseline %.6f over %d runs, best %.6f over %d runs",
+         g.base.mean, g.base.n, g.best.mean, g.best.n);
     if (g.sigma > 0)
-        fprintf(f, "; total improvement %.6f, 95%% interval [%.6f, %.6f] (sigma %.6f pooled over %.0f degrees of "
-                "freedom)", g.total.effect, g.total.lo, g.total.hi, g.sigma, g.dof);
-    fprintf(f, ". Runs: %d in all, %d of them confirmation runs, %d baseline/noise runs, %d rebaseline runs "
-            "of the best.", g.runs, g.confirm_runs, g.noise_runs, g.rebaseline_runs);
-    if (g.drifts) fprintf(f, " **Drift detected %d time%s (latest: %s): compare results across the night with care.**",
-                          g.drifts, g.drifts == 1 ? "" : "s", g.drift);
-    fprintf(f, "\n\n");
+        text(d, "; total improvement %.6f, 95%% interval [%.6f, %.6f] (sigma %.6f pooled over %.0f degrees of "
+             "freedom)", g.total.effect, g.total.lo, g.total.hi, g.sigma, g.dof);
+    text(d, ". Runs: %d in all, %d of them confirmation runs, %d baseline/noise runs, %d rebaseline runs of the best.",
+         g.runs, g.confirm_runs, g.noise_runs, g.rebaseline_runs);
+    if (g.drifts) text(d, " Drift detected %d time%s (latest: %s).", g.drifts, g.drifts == 1 ? "" : "s", g.drift);
+    para_end(d);
 }
 
-// ----------------------------------------------------------------------------
-// status
-
-static const char *status_help =
-    "usage: autoresearch status [--json] [--tag TAG]\n"
-    "\n"
-    "The session (default: the current branch's, else the latest in results.jsonl):\n"
-    "experiments by status, the best val_bpb and its commit, and the experiment running now\n"
-    "with its elapsed time. --json prints the same as one JSON object.\n";
-
-int status_main(int argc, char **argv) {
-    const char *tag = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(status_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
-        else die("status: unknown option '%s' (see --help)", argv[i]);
+static void write_doc(Doc *d, const Report *R) {
+    const Session *S = R->S;
+    const View *v = &R->v;
+    char *title = xasprintf("autoresearch report: session %s", S->tag);
+    if (d->html)
+        fprintf(d->f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title><style>\n"
+                "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1e1e1e}\n"
+                "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}\n"
+                "th{background:#f2f2f2}pre{background:#f6f8fa;padding:8px;overflow-x:auto;font-size:12px}\n"
+                "svg{max-width:100%%;height:auto}\n</style></head><body>\n", title);
+    else fprintf(d->f, "# %s\n", title);
+    if (d->html) heading(d, 1, title);
+    free(title);
+    para(d);
+    text(d, "Branch autoresearch/%s from %.7s; budget %s %s; %d experiments: %d kept (the baseline and %d "
+         "improvement%s), %d discarded, %d crashed, %d invalid; %d agent failures; %d noise and %d confirmation runs.",
+         S->tag, S->base, S->budget_mode, S->budget > 0 ? "" : "(train.c's default)", v->n, v->keep,
+         v->keep > 0 ? v->keep - 1 : 0, v->keep == 2 ? "" : "s", v->discard, v->crash, v->invalid, v->agent_errors,
+         v->noise, v->confirm);
+    if (S->budget > 0) text(d, " Budget amount %g.", S->budget);
+    para_end(d);
+    if (d->html) fprintf(d->f, "<figure>\n%s</figure>\n", R->svg ? R->svg : "");
+    else fprintf(d->f, "![progress](progress.png)\n\n");
+    if (R->base && R->best) {
+        double bv = rec_num(R->base, "val_bpb", NAN), ev = rec_num(R->best, "val_bpb", NAN);
+        double bt = record_test_bpb(S, R->base), et = record_test_bpb(S, R->best);
+        para(d);
+        text(d, "Baseline val_bpb %.6f, best %.6f at %.7s: %+.6f on validation", bv, ev, str(R->best, "commit"), ev - bv);
+        if (isfinite(bt) && isfinite(et)) text(d, ", %+.6f on the held-out test split", et - bt);
+        else text(d, " (no test_bpb recorded)");
+        if (S->sigma > 0 && ev < bv) text(d, "; the gain is %.1f sigma of the run-to-run noise.", (bv - ev) / S->sigma);
+        else text(d, ".");
+        para_end(d);
     }
-    Session S;
-    session_open(&S);
-    pick_session(&S, tag);
-    View v = view_of(&S);
-    const Record *best = session_best(&S), *base = NULL;
-    for (int i = 0; i < v.n && !base; i++)
-        if (!strcmp(rec_get(v.r[i], "status"), "keep")) base = v.r[i];
-    // the running experiment
-    char *mp = xasprintf("%s/running.json", S.state);
-    char *mt = read_file(mp, NULL);
-    Record m = {0};
-    int running = 0, interrupted = 0;
-    double elapsed = 0;
-    char e[128];
-    if (mt && rec_parse(mt, &m, e, sizeof e) == 0 && rec_get(&m, "session") && !strcmp(rec_get(&m, "session"), S.tag)) {
-        pid_t pid = (pid_t)rec_num(&m, "pid", 0);
-        running = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-        interrupted = !running;
-        elapsed = difftime(time(NULL), parse_iso(rec_get(&m, "start_time")));
-    }
-    // the agent at work (between experiments of a loop)
-    char *ap = xasprintf("%s/agent.json", S.state);
-    char *at = read_file(ap, NULL);
-    Record ag = {0};
-    int agent = 0;
-    double agent_elapsed = 0;
-    if (!running && at && rec_parse(at, &ag, e, sizeof e) == 0 && rec_get(&ag, "session") &&
-        !strcmp(rec_get(&ag, "session"), S.tag)) {
-        pid_t pid = (pid_t)rec_num(&ag, "pid", 0);
-        agent = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-        agent_elapsed = difftime(time(NULL), parse_iso(rec_get(&ag, "start_time")));
-    }
-    char *branch = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
-    if (json) {
-        Record o = {0};
-        rec_set_str(&o, "session", S.tag);
-        rec_set_str(&o, "branch", branch ? branch : "");
-        rec_set_str(&o, "base_commit", S.base);
-        rec_set_str(&o, "budget_mode", S.budget_mode);
-        rec_set_num(&o, "budget", S.budget);
-        rec_set_num(&o, "experiments", v.n);
-        rec_set_num(&o, "keep", v.keep);
-        rec_set_num(&o, "discard", v.discard);
-        rec_set_num(&o, "crash", v.crash);
-        rec_set_num(&o, "invalid", v.invalid);
-        rec_set_num(&o, "agent_errors", v.agent_errors);
-        rec_set_num(&o, "noise_runs", v.noise);
-        if (S.sigma > 0) rec_set_num(&o, "sigma", S.sigma);
-        rec_set_str(&o, "gate", S.gate);
-        GateSummary g;
-        gate_summary(&S, &g);
-        rec_set_num(&o, "confirm_runs", g.confirm_runs);
-        rec_set_num(&o, "rebaseline_runs", g.rebaseline_runs);
-        rec_set_num(&o, "drifts", g.drifts);
-        if (g.drift[0]) rec_set_str(&o, "drift", g.drift);
-        if (best && g.best.n) {
-            rec_set_num(&o, "best_est_val_bpb", g.best.mean);
-            rec_set_num(&o, "best_est_runs", g.best.n);
-            if (g.sigma > 0) rec_set_num(&o, "best_est_se", runstats_se(&g.best, g.sigma));
-            rec_set_num(&o, "baseline_est_val_bpb", g.base.mean);
-            rec_set_num(&o, "baseline_est_runs", g.base.n);
-            if (g.sigma > 0) {
-                rec_set_num(&o, "improvement", g.total.effect);
-                rec_set_num(&o, "improvement_lo", g.total.lo);
-                rec_set_num(&o, "improvement_hi", g.total.hi);
-            }
-        }
-        if (best) {
-            rec_set_num(&o, "best_val_bpb", rec_num(best, "val_bpb", NAN));
-            rec_set_str(&o, "best_commit", rec_get(best, "commit"));
-            rec_set_str(&o, "best_description", rec_get(best, "description"));
-            rec_set_num(&o, "baseline_val_bpb", rec_num(base, "val_bpb", NAN));
-        }
-        rec_set_raw(&o, "running", running ? "true" : "false");
-        if (running || interrupted) {
-            rec_set_str(&o, running ? "running_id" : "interrupted_id", rec_get(&m, "id") ? rec_get(&m, "id") : "");
-            rec_set_str(&o, running ? "running_description" : "interrupted_description",
-                        rec_get(&m, "description") ? rec_get(&m, "description") : "");
-            if (running) rec_set_num(&o, "running_elapsed_s", elapsed);
-        }
-        rec_set_raw(&o, "agent_running", agent ? "true" : "false");
-        if (agent) rec_set_num(&o, "agent_elapsed_s", agent_elapsed);
-        char *js = rec_to_json(&o);
-        printf("%s\n", js);
-        free(js);
-        rec_free(&o);
-    } else {
-        char amount[32] = "train.c's default";
-        if (S.budget > 0) snprintf(amount, sizeof amount, "%g", S.budget);
-        printf("session    %s (branch %s, base %.7s, budget %s %s)\n", S.tag, branch ? branch : "?", S.base,
-               S.budget_mode, amount);
-        printf("experiments %d: keep %d, discard %d, crash %d, invalid %d; agent failures %d\n", v.n, v.keep,
-               v.discard, v.crash, v.invalid, v.agent_errors);
-        if (S.sigma > 0) printf("noise      sigma %.6f over %d runs (gate %s)\n", S.sigma, v.noise, S.gate);
-        if (best)
-            print_estimates(&S, best);
-        else
-            printf("best       none yet\n");
-        char d[32];
-        fmt_duration(elapsed, d, sizeof d);
-        if (running)
-            printf("running    %s for %s: %s (pid %.0f)\n", rec_get(&m, "id"), d, rec_get(&m, "description"),
-                   rec_num(&m, "pid", 0));
-        else if (interrupted)
-            printf("interrupted %s: %s (the next run/loop on this session finishes it)\n", rec_get(&m, "id"),
-                   rec_get(&m, "description"));
-        else if (agent) {
-            fmt_duration(agent_elapsed, d, sizeof d);
-            printf("running    the agent, on experiment %.0f, for %s\n", rec_num(&ag, "n", 0), d);
-        } else
-            printf("running    nothing\n");
-    }
-    rec_free(&ag);
-    free(at);
-    free(ap);
-    free(branch);
-    rec_free(&m);
-    free(mt);
-    free(mp);
-    free(v.r);
-    session_close(&S);
-    return 0;
+    estimates(d, S);
+    warnings(d, R);
+    experiments_table(d, R);
+    runs_table(d, R);
+    kept_changes(d, R);
+    para(d);
+    text(d, "All experiments: results.tsv; full records (summary fields, times, hashes, throughput): results.jsonl%s",
+         d->html ? "." : "; this report as a web page, the plot inline: report.html.");
+    para_end(d);
+    if (d->html) fputs("</body></html>\n", d->f);
 }
 
-// ----------------------------------------------------------------------------
-// report
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static const char *report_help =
     "usage: autoresearch report [--tag TAG] [--out DIR]\n"
     "\n"
-    "Writes DIR/progress.svg and DIR/progress.png (every experiment a dot coloured by status,\n"
-    "the running best as a line) and DIR/report.md (the kept experiments with descriptions,\n"
-    "deltas, and val_bpb against the held-out test_bpb, so you can see whether the search\n"
-    "overfits the validation split). DIR defaults to report/.\n";
-
-static void md_cell(FILE *f, const char *s) {
-    for (; s && *s; s++) {
-        if (*s == '|') fputs("\\|", f);
-        else if (*s == '\n') fputc(' ', f);
-        else fputc(*s, f);
-    }
-}
+    "Writes DIR/progress.svg and DIR/progress.png (every experiment by status, the running\n"
+    "best, the baseline, the gate band or confidence intervals, a label per kept change),\n"
+    "DIR/report.md and the same as DIR/report.html with the plot inline: every experiment\n"
+    "with its throughput, the noise and confirmation runs, the warnings (drift, seed-only\n"
+    "changes, test lagging validation, slow runs, missing sandbox), and the diff of each\n"
+    "kept change. DIR defaults to report/.\n";
 
 int report_main(int argc, char **argv) {
-    const char *tag = NULL, *out = "report";
+    const char *tag_arg = NULL, *out = "report";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(report_help, stdout); return 0; }
-        if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag = argv[++i];
+        if (!strcmp(argv[i], "--tag") && i + 1 < argc) tag_arg = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else die("report: unknown option '%s' (see --help)", argv[i]);
     }
@@ -588,113 +377,57 @@ int report_main(int argc, char **argv) {
     }
     Session S;
     session_open(&S);
-    pick_session(&S, tag);
-    View v = view_of(&S);
-    if (v.n == 0) die("report: session %s has no experiments in results.jsonl", S.tag);
+    pick_session(&S, tag_arg);
+    Report R = {.S = &S, .v = session_view(&S), .best = session_best(&S)};
+    const View *v = &R.v;
+    if (v->n == 0) die("report: session %s has no experiments in results.jsonl", S.tag);
     if (mkdir_p(outdir) != 0) die("cannot create %s: %s", outdir, strerror(errno));
+    for (int i = 0; i < v->n && !R.base; i++)
+        if (is_keep(v->r[i])) R.base = v->r[i];
+    double *tps = xmalloc((size_t)v->n * sizeof *tps);
+    int nt = 0;
+    for (int i = 0; i < v->n; i++)
+        if (rec_num(v->r[i], "tokens_per_sec", 0) > 0) tps[nt++] = rec_num(v->r[i], "tokens_per_sec", 0);
+    qsort(tps, (size_t)nt, sizeof *tps, cmp_double);
+    R.median_tps = nt ? (nt % 2 ? tps[nt / 2] : 0.5 * (tps[nt / 2 - 1] + tps[nt / 2])) : 0;
+    free(tps);
 
-    PlotPoint *pts = xmalloc((size_t)v.n * sizeof *pts);
-    for (int i = 0; i < v.n; i++) {
-        const char *st = rec_get(v.r[i], "status");
-        pts[i].status = !strcmp(st, "keep") ? 0 : !strcmp(st, "discard") ? 1 : 2;
-        pts[i].val = rec_num(v.r[i], "val_bpb", NAN);
-        pts[i].label = rec_get(v.r[i], "description");
+    PlotPoint *pts = xmalloc((size_t)v->n * sizeof *pts);
+    for (int i = 0; i < v->n; i++) {
+        const Record *r = v->r[i];
+        const char *st = str(r, "status");
+        double m = rec_num(r, "est_val_bpb", NAN), se = rec_num(r, "est_se", NAN);
+        pts[i] = (PlotPoint){rec_num(r, "val_bpb", NAN), !strcmp(st, "keep") ? 0 : !strcmp(st, "discard") ? 1 : 2,
+                             rec_get(r, "description"), m - 1.96 * se, m + 1.96 * se};
         if (pts[i].status < 2 && !isfinite(pts[i].val)) pts[i].status = 2;
     }
+    int improvements = v->keep > 0 ? v->keep - 1 : 0;
     char title[200], err[512];
-    snprintf(title, sizeof title, "autoresearch %s: %d experiments, %d kept", S.tag, v.n, v.keep);
+    snprintf(title, sizeof title, "autoresearch %s: %d experiments, %d kept improvement%s over the baseline", S.tag,
+             v->n, improvements, improvements == 1 ? "" : "s");
+    PlotInfo info = {title, R.base ? rec_num(R.base, "val_bpb", NAN) : NAN, !strcmp(S.gate, "noise") ? 2 * S.sigma : 0};
     char *svg = xasprintf("%s/progress.svg", outdir), *png = xasprintf("%s/progress.png", outdir),
-         *md = xasprintf("%s/report.md", outdir);
-    if (plot_svg(svg, pts, v.n, title, err, sizeof err) != 0) die("%s", err);
-    if (plot_png(png, pts, v.n, title, err, sizeof err) != 0) die("%s", err);
-
-    AtomicFile af;
-    if (atomic_open(&af, md) != 0) die("cannot write %s: %s", md, strerror(errno));
-    FILE *f = af.f;
-    const Record *base = NULL, *best = session_best(&S);
-    for (int i = 0; i < v.n && !base; i++)
-        if (!strcmp(rec_get(v.r[i], "status"), "keep")) base = v.r[i];
-    fprintf(f, "# autoresearch report: session %s\n\n", S.tag);
-    fprintf(f, "Branch `autoresearch/%s` from `%.7s`; budget %s%s; %d experiments: %d kept, %d discarded, "
-            "%d crashed, %d invalid; %d agent failures.", S.tag, S.base, S.budget_mode,
-            S.budget > 0 ? "" : " (train.c's default)", v.n, v.keep, v.discard, v.crash, v.invalid, v.agent_errors);
-    if (S.budget > 0) fprintf(f, " Budget amount %g.", S.budget);
-    if (S.sigma > 0) fprintf(f, " Run-to-run noise: sigma %.6f (2 sigma = %.6f); gate: %s.", S.sigma, 2 * S.sigma, S.gate);
-    fprintf(f, "\n\n![progress](progress.png)\n\n");
-    if (base && best) {
-        double bv = rec_num(base, "val_bpb", NAN), bt = rec_num(base, "test_bpb", NAN);
-        double ev = rec_num(best, "val_bpb", NAN), et = rec_num(best, "test_bpb", NAN);
-        fprintf(f, "Baseline val_bpb %.6f, best %.6f at `%.7s`: %+.6f on validation", bv, ev, rec_get(best, "commit"), ev - bv);
-        if (isfinite(bt) && isfinite(et)) {
-            fprintf(f, ", %+.6f on the held-out test split.", et - bt);
-            double gv = bv - ev, gt = bt - et;
-            if (gv > 0 && gt < 0.5 * gv)
-                fprintf(f, " **The test split improved by less than half as much as validation: the search may be "
-                        "overfitting the validation split.**");
-        } else {
-            fprintf(f, " (no test_bpb recorded).");
-        }
-        fprintf(f, "\n\n");
+         *md = xasprintf("%s/report.md", outdir), *html = xasprintf("%s/report.html", outdir);
+    if (plot_svg(svg, pts, v->n, &info, err, sizeof err) != 0) die("%s", err);
+    if (plot_png(png, pts, v->n, &info, err, sizeof err) != 0) die("%s", err);
+    char *svg_text = read_file(svg, NULL);
+    R.svg = svg_text;
+    for (int k = 0; k < 2; k++) {
+        AtomicFile af;
+        const char *path = k ? html : md;
+        if (atomic_open(&af, path) != 0) die("cannot write %s: %s", path, strerror(errno));
+        Doc d = {af.f, k};
+        write_doc(&d, &R);
+        if (atomic_commit(&af, err, sizeof err) != 0) die("%s", err);
     }
-    report_estimates(f, &S);
-    fprintf(f, "## Kept experiments\n\n| # | commit | description | val_bpb | Δ val | test_bpb | Δ test | memory GB | note |\n"
-               "|---|---|---|---|---|---|---|---|---|\n");
-    double pv = NAN, pt = NAN;
-    for (int i = 0; i < v.n; i++) {
-        const Record *r = v.r[i];
-        if (strcmp(rec_get(r, "status"), "keep")) continue;
-        double val = rec_num(r, "val_bpb", NAN), tb = rec_num(r, "test_bpb", NAN);
-        char dv[32] = "", dt[32] = "", tbs[32] = "n/a";
-        if (isfinite(pv)) snprintf(dv, sizeof dv, "%+.6f", val - pv);
-        if (isfinite(pt) && isfinite(tb)) snprintf(dt, sizeof dt, "%+.6f", tb - pt);
-        if (isfinite(tb)) snprintf(tbs, sizeof tbs, "%.6f", tb);
-        fprintf(f, "| %.0f | `%.7s` | ", rec_num(r, "n", i + 1), rec_get(r, "commit"));
-        md_cell(f, rec_get(r, "description"));
-        fprintf(f, " | %.6f | %s | %s | %s | %.1f | ", val, dv, tbs, dt, rec_num(r, "memory_gb", 0));
-        const char *sep = "";
-        const char *so = rec_get(r, "seed_only");
-        if (so && !strcmp(so, "true")) { fprintf(f, "%sseed-only change", sep); sep = "; "; }
-        if (rec_get(r, "effect_lo")) {
-            fprintf(f, "%seffect %.6f [%.6f, %.6f] over %.0f runs", sep, rec_num(r, "effect", 0), rec_num(r, "effect_lo", 0),
-                    rec_num(r, "effect_hi", 0), rec_num(r, "est_runs", 1));
-            sep = "; ";
-        } else if (isfinite(pv) && S.sigma > 0 && pv - val <= 2 * S.sigma) { fprintf(f, "%swithin noise (< 2 sigma)", sep); sep = "; "; }
-        const char *mm = rec_get(r, "val_mismatch");
-        if (mm && !strcmp(mm, "true")) { fprintf(f, "%sprinted val_bpb differs from the fixed layer's", sep); sep = "; "; }
-        fprintf(f, " |\n");
-        pv = val;
-        if (isfinite(tb)) pt = tb;
-    }
-    int nc = v.crash + v.invalid;
-    if (nc) {
-        fprintf(f, "\n## Crashed and invalid experiments\n\n| # | commit | status | reason | description |\n|---|---|---|---|---|\n");
-        for (int i = 0; i < v.n; i++) {
-            const Record *r = v.r[i];
-            const char *st = rec_get(r, "status");
-            if (!strcmp(st, "keep") || !strcmp(st, "discard")) continue;
-            const char *c = rec_get(r, "commit");
-            fprintf(f, "| %.0f | `%.7s` | %s | ", rec_num(r, "n", i + 1), c && *c ? c : "-", st);
-            md_cell(f, rec_get(r, "reason"));
-            fprintf(f, " | ");
-            md_cell(f, rec_get(r, "description"));
-            fprintf(f, " |\n");
-        }
-    }
-    int seed_only = 0;
-    for (int i = 0; i < v.n; i++) {
-        const char *so = rec_get(v.r[i], "seed_only");
-        seed_only += so && !strcmp(so, "true");
-    }
-    if (seed_only) fprintf(f, "\n%d experiment%s changed only a seed: their differences are noise, not research.\n",
-                           seed_only, seed_only == 1 ? "" : "s");
-    fprintf(f, "\nAll experiments: `results.tsv`; full records (summary fields, times, hashes, test_bpb): `results.jsonl`.\n");
-    if (atomic_commit(&af, err, sizeof err) != 0) die("%s", err);
-    printf("report: %s, %s, %s\n", md, png, svg);
+    printf("report: %s, %s, %s, %s\n", md, html, png, svg);
+    free(svg_text);
     free(svg);
     free(png);
     free(md);
+    free(html);
     free(pts);
-    free(v.r);
+    view_free(&R.v);
     free(outdir);
     session_close(&S);
     return 0;

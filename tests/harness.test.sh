@@ -11,20 +11,7 @@ ROOT=$PWD
 AGENT=$ROOT/tests/agents/scripted.sh
 export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.a ]; then
-    # `make test` built the sanitized libraries: run the harness itself under ASan + UBSan
-    AR=$TMP/autoresearch-san
-    cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
-        harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lpcre2-8 -lz -lcurl -lcrypto -lpng -lgsl -lgslcblas -lm -pthread || AR=
-fi
-AR=$(realpath "${AR:-./autoresearch}")
-passed=0; failed=0
-check() {   # check NAME COMMAND...: passes when the command succeeds
-    local name=$1; shift
-    if "$@" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $name"
-    else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+. tests/harness_lib.sh
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)
     local p
@@ -34,20 +21,6 @@ my_trains() {   # build/train processes of this scratch repository (others may r
 }
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }  # one column
 session_rows() { grep -c "\"session\": \"$1\"" results.jsonl; }
-
-# A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
-new_repo() {
-    local d=$TMP/$1
-    mkdir -p "$d/fixed" && cd "$d" || exit 1
-    git init -q -b main
-    git config user.name test && git config user.email test@example.com
-    cp "$ROOT/tests/agents/fake_train.c" train.c
-    cp "$ROOT/tests/agents/fake.mk" Makefile
-    echo "// the fixed layer" > fixed/prepare.h
-    echo "# program" > program.md
-    printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
-    git add -A && git commit -qm "project"
-}
 
 # ----------------------------------------------------------------------------
 echo "== run: baseline, an improvement, a regression"
@@ -59,7 +32,7 @@ check "results.tsv header is the original's" \
     test "$(head -1 results.tsv)" = "$(printf 'commit\tval_bpb\tmemory_gb\tstatus\tdescription')"
 check "baseline row" test "$(tail -1 results.tsv)" = "$(printf '%s\t1.064135\t1.2\tkeep\tbaseline' "${base:0:7}")"
 check "one experiment line to the terminal, then the baseline's noise runs" bash -c \
-    "test \$(grep -c '^\[' $TMP/out.txt) -eq 1 && test \$(grep -c '^      noise [2-8]/8' $TMP/out.txt) -eq 7"
+    "test \$(grep -c '^\[' $TMP/out.txt) -eq 1 && test \$(grep -c '^noise [2-8]/8' $TMP/out.txt) -eq 7"
 check "sprt: the baseline is 8 runs, its estimate recorded" bash -c \
     "test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 7 && tail -1 results.jsonl | grep -q '\"est_runs\": 8' &&
      tail -1 results.jsonl | grep -q '\"est_val_bpb\": 1.06'"
@@ -150,8 +123,9 @@ check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
-check "report lists kept experiments with val and test" bash -c \
-    "grep -q '^| # | commit | description | val_bpb | Δ val | test_bpb' report/report.md && grep -c '| keep\|^| [0-9]' report/report.md"
+check "report lists every experiment, and the kept ones with val and test" bash -c \
+    "test \$(sed -n '/^## Experiments/,/^## /p' report/report.md | grep -c '^| [0-9]') -eq 13 &&
+     grep -q '^| # | commit | description | val_bpb | Δ val | effect (95% CI) | test_bpb | Δ test |' report/report.md"
 check "results.tsv carries val_bpb, never test_bpb" bash -c '! grep -q 1.074135 results.tsv'
 
 # ----------------------------------------------------------------------------

@@ -359,6 +359,39 @@ static void test_budget(void) {
     unsetenv("AUTORESEARCH_BUDGET");
 }
 
+// The progress file: written on the first step (the throttle starts open), then at most once
+// a second, and always after the last step, with the steps, tokens and loss the harness shows.
+static void test_budget_progress_file(void) {
+    char *pf = xasprintf("%s/progress.txt", tmp);
+    unlink(pf);
+    setenv("AUTORESEARCH_BUDGET_MODE", "tokens", 1);
+    setenv("AUTORESEARCH_BUDGET", "1000", 1);
+    setenv("AUTORESEARCH_PROGRESS_FILE", pf, 1);
+    budget_begin();
+    budget_report_loss(3.25);
+    budget_step(100, 1e6);
+    char *t = read_file(pf, NULL);
+    CHECK_MSG(t && strstr(t, "step: 1\n") && strstr(t, "tokens: 100\n") && strstr(t, "loss: 3.250000\n") &&
+              strstr(t, "done: 0\n") && strstr(t, "budget_mode: tokens\n"), "got:\n%s", t ? t : "(none)");
+    free(t);
+    budget_report_loss(2.5);
+    for (int i = 0; i < 4; i++) budget_step(100, 1e6);
+    t = read_file(pf, NULL);   // within the second: not rewritten
+    CHECK_MSG(t && strstr(t, "step: 1\n"), "got:\n%s", t ? t : "(none)");
+    free(t);
+    int done = 0;
+    while (!done) done = budget_step(100, 1e6);
+    t = read_file(pf, NULL);
+    CHECK_MSG(t && strstr(t, "step: 10\n") && strstr(t, "tokens: 1000\n") && strstr(t, "progress: 1.000000\n") &&
+              strstr(t, "done: 1\n") && strstr(t, "loss: 2.500000\n") && strstr(t, "tokens_per_sec: "),
+              "got:\n%s", t ? t : "(none)");
+    free(t);
+    unsetenv("AUTORESEARCH_PROGRESS_FILE");
+    unsetenv("AUTORESEARCH_BUDGET_MODE");
+    unsetenv("AUTORESEARCH_BUDGET");
+    free(pf);
+}
+
 static void test_run_seed(void) {
     unsetenv("AUTORESEARCH_SEED");
     CHECK(run_seed(1337) == 1337);
@@ -397,6 +430,7 @@ int main(void) {
     RUN_TEST(test_dataloader);
     RUN_TEST(test_evaluate_uniform);
     RUN_TEST(test_budget);
+    RUN_TEST(test_budget_progress_file);
     RUN_TEST(test_run_seed);
     RUN_TEST(test_summary_format);
     remove_tree(tmp);

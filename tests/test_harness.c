@@ -425,11 +425,15 @@ static void test_plots(void) {
         p[i].status = i % 3 == 0 ? 0 : i % 5 == 4 ? 2 : 1;
         p[i].val = 1.0 - 0.01 * i + (p[i].status == 1 ? 0.02 : 0);
         p[i].label = i == 3 ? "lr <up> & more" : NULL;
+        p[i].lo = p[i].hi = NAN;
         dots += p[i].status != 2;
     }
+    p[3].lo = 0.96, p[3].hi = 0.98;
     char *png = path("p.png"), *svg = path("p.svg"), err[256];
-    CHECK(plot_png(png, p, 12, "test plot 12 experiments", err, sizeof err) == 0);
-    CHECK(plot_svg(svg, p, 12, "test <plot> & more", err, sizeof err) == 0);
+    PlotInfo info = {"test plot 12 experiments", 1.0, 0.004};
+    CHECK(plot_png(png, p, 12, &info, err, sizeof err) == 0);
+    info.title = "test <plot> & more";
+    CHECK(plot_svg(svg, p, 12, &info, err, sizeof err) == 0);
     FILE *f = fopen(png, "rb");
     CHECK(f != NULL);
     if (f) {
@@ -438,14 +442,19 @@ static void test_plots(void) {
         if (!setjmp(png_jmpbuf(ps))) {
             png_init_io(ps, f);
             png_read_png(ps, info, PNG_TRANSFORM_IDENTITY, NULL);
-            CHECK(png_get_image_width(ps, info) == 1000 && png_get_image_height(ps, info) == 520);
-            // some pixels carry the keep colour (the dots and the best line)
+            CHECK(png_get_image_width(ps, info) == 1000 && png_get_image_height(ps, info) == 560);
+            // pixels in the keep colour (the dots and the best line), the baseline's (its
+            // dashed line), and the gate band's (the keep colour at 15% over white)
             png_bytepp rows = png_get_rows(ps, info);
-            long green = 0;
-            for (int y = 0; y < 520; y++)
-                for (int x = 0; x < 1000; x++)
-                    green += rows[y][3 * x] == 46 && rows[y][3 * x + 1] == 160 && rows[y][3 * x + 2] == 67;
-            CHECK(green > 500);
+            long green = 0, base = 0, band = 0;
+            for (int y = 0; y < 560; y++)
+                for (int x = 0; x < 1000; x++) {
+                    const png_byte *c = rows[y] + 3 * x;
+                    green += c[0] == 46 && c[1] == 160 && c[2] == 67;
+                    base += c[0] == 60 && c[1] == 110 && c[2] == 200;
+                    band += c[0] == 224 && c[1] == 241 && c[2] == 227;
+                }
+            CHECK_MSG(green > 500 && base > 300 && band > 1000, "green %ld, baseline %ld, band %ld", green, base, band);
         } else {
             CHECK_MSG(0, "libpng could not read the plot back");
         }
@@ -454,13 +463,16 @@ static void test_plots(void) {
     }
     char *s = read_file(svg, NULL);
     CHECK(s && strstr(s, "<svg") && strstr(s, "</svg>") && strstr(s, "test &lt;plot&gt; &amp; more"));
-    CHECK(s && strstr(s, "<title>#4 0.970000 lr &lt;up&gt; &amp; more</title></circle>"));
+    CHECK(s && strstr(s, "<title>#4 keep 0.970000: lr &lt;up&gt; &amp; more</title></circle>"));
+    CHECK(s && strstr(s, ">lr &lt;up&gt; &amp; more</text>"));   // the kept change's label
+    CHECK(s && strstr(s, "val_bpb (lower is better)") && strstr(s, ">baseline 1.0000<") && strstr(s, ">gate 0.0040<"));
     int circles = 0;
     for (char *q = s; (q = strstr(q, "<circle")); q++) circles++;
     CHECK_MSG(circles == dots + 2, "%d circles", circles);   // + 2 in the legend
     free(s);
     // no experiments: still a picture
-    CHECK(plot_png(png, p, 0, "empty", err, sizeof err) == 0);
+    PlotInfo none = {"empty", NAN, 0};
+    CHECK(plot_png(png, p, 0, &none, err, sizeof err) == 0);
     free(png);
     free(svg);
 }

@@ -39,9 +39,18 @@ if build "$tmp/train" "$tiny"; then ok "build with edited tunables"; else cat "$
 grep -q '^#define DEPTH 2 ' "$tmp/train.c" && ok "tunables block edited" || fail "tunables block edited"
 
 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=2 AUTORESEARCH_PEAK_GFLOPS=100 \
+    AUTORESEARCH_PROGRESS_FILE=$tmp/progress.txt \
     AUTORESEARCH_MODEL_OUT=$tmp/model.bin "$tmp/train" >"$tmp/run.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "train exits 0" || { tail -20 "$tmp/run.log"; fail "train exits 0 (rc $rc)"; }
+# the fixed layer's progress file: the last step's state, with the loss train.c reported
+steps=$(awk '/^num_steps:/ {print $2}' "$tmp/run.log")
+if grep -q '^done: 1$' "$tmp/progress.txt" 2>/dev/null && grep -q "^step: $steps\$" "$tmp/progress.txt" &&
+   grep -Eq '^loss: [0-9]+\.[0-9]+$' "$tmp/progress.txt" && grep -Eq '^tokens_per_sec: [1-9][0-9.]*$' "$tmp/progress.txt"; then
+    ok "progress file: last step, loss, tokens/s"
+else
+    cat "$tmp/progress.txt" 2>/dev/null; fail "progress file: last step ($steps), loss, tokens/s"
+fi
 missing=""
 for label in val_bpb training_seconds total_seconds peak_vram_mb mfu_percent total_tokens_M \
              num_steps num_params_M depth precision threads tokens_per_sec sample; do

@@ -2,8 +2,12 @@
 // It reads the harness's environment like the fixed layer does, "trains" for SLEEP_MS, then
 // writes the result file (as evaluate_bpb would) and prints the summary block. Its val_bpb
 // is a smooth function of the tunables with its minimum at MATRIX_LR 0.02, DEPTH 6, plus
-// seed noise of 1e-4, so a search over the tunables can really improve it. Its tokens trained
-// (total_tokens_M) are 1.5 M, or the number in build/fake_tokens (a test's throttled machine).
+// seed noise of 1e-4, so a search over the tunables can really improve it. Like the fixed
+// layer's budget_step it writes the progress file: for runs of a second or more a state every
+// eighth of the run, and always the last one (100 steps at FAKE_TPS tokens/s), which such a
+// run then follows with 0.4 s of "evaluation".
+// Its tokens trained (total_tokens_M) are 1.5 M, or the number in build/fake_tokens (a
+// test's throttled machine).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,24 @@
 #ifndef SLEEP_MS
 #define SLEEP_MS 50
 #endif
+#ifndef FAKE_TPS
+#define FAKE_TPS 10000
+#endif
+
+static void progress(int eighth) {
+    const char *pf = getenv("AUTORESEARCH_PROGRESS_FILE");
+    if (!pf) return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", pf);
+    FILE *f = fopen(tmp, "w");
+    double secs = SLEEP_MS / 1000.0 * eighth / 8;
+    fprintf(f, "pid: 1\nstep: %d\nprogress: %.6f\nbudget_mode: time\nbudget: %g\ntrain_seconds: %.3f\n"
+            "tokens: %.0f\ntokens_per_sec: %d\nloss: %.4f\neta_seconds: %.1f\ndone: %d\n",
+            100 * eighth / 8, eighth / 8.0, SLEEP_MS / 1000.0, secs, FAKE_TPS * secs, FAKE_TPS,
+            4.0 - 0.25 * eighth, SLEEP_MS / 1000.0 - secs, eighth == 8);
+    fclose(f);
+    rename(tmp, pf);
+}
 
 int main(void) {
     const char *s = getenv("AUTORESEARCH_SEED");
@@ -26,7 +48,18 @@ int main(void) {
 #ifdef HANG
     for (;;) nanosleep(&ts, NULL);
 #endif
-    nanosleep(&ts, NULL);
+    if (SLEEP_MS >= 1000) {
+        struct timespec part = {SLEEP_MS / 8000, (SLEEP_MS / 8 % 1000) * 1000000L};
+        for (int e = 1; e < 8; e++) { nanosleep(&part, NULL); progress(e); }
+        nanosleep(&part, NULL);
+    } else {
+        nanosleep(&ts, NULL);
+    }
+    progress(8);
+    if (SLEEP_MS >= 1000) {   // "evaluation": the harness shows the budget spent meanwhile
+        struct timespec eval = {0, 400000000L};
+        nanosleep(&eval, NULL);
+    }
     double noise = 1e-4 * sin(seed * 12.9898);
     double lr = log(MATRIX_LR / 0.02);
     double val = 1.0 + 0.05 * lr * lr + 0.01 * (DEPTH - 6) * (DEPTH - 6) +
