@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
@@ -85,6 +86,25 @@ const char *dataset_manifest_get(const char *key) {
         free(dir);
     }
     return manifest_lookup(manifest_text, key, value, sizeof value);
+}
+
+double dataset_floor_of(const char *id) {
+    if (!id || !*id || strchr(id, '/')) return NAN;
+    char *path = xasprintf("%s/datasets/%s/manifest.txt", cache_dir(), id);
+    char *text = read_file(path, NULL);
+    free(path);
+    char value[64];
+    double floor = text && manifest_lookup(text, "entropy_bpb", value, sizeof value) ? atof(value) : NAN;
+    free(text);
+    return floor > 0 ? floor : NAN;
+}
+
+int dataset_floor_gap(const char *id, double baseline, double best, double *floor, double *gap, double *removed) {
+    *floor = dataset_floor_of(id);
+    if (!isfinite(*floor)) return 0;
+    *gap = best - *floor;
+    *removed = baseline > *floor ? (baseline - best) / (baseline - *floor) : NAN;
+    return 1;
 }
 
 const char *dataset_id(void) {
@@ -173,6 +193,7 @@ typedef struct {
     TxtSplit txt_split;
     int vocab;
     double max_mb, synthetic_mb;
+    int synthetic_version;
     int force, quiet;
 } PrepareOpts;
 
@@ -196,13 +217,15 @@ static void prepare_usage(FILE *f) {
         "                     if present, else on blank lines), endoftext, blank\n"
         "  --max-mb N         download at most N MB of the TinyStories train file (default 256)\n"
         "  --synthetic-mb N   size of the synthetic training split in MB (default 32)\n"
+        "  --synthetic-version N  the generator's version (default %d; 2 reproduces the data sets\n"
+        "                     prepared before version 3 became the default)\n"
         "  --vocab N          vocabulary size, special tokens included (default %d)\n"
         "  --force            prepare again even if this data set already exists\n"
         "  -q, --quiet        no progress bars\n"
         "  -h, --help         this text\n"
         "\n"
         "environment: AUTORESEARCH_CACHE (cache root), AUTORESEARCH_TINYSTORIES_URL (download base URL)\n",
-        VOCAB_SIZE);
+        SYNTH_VERSION_DEFAULT, VOCAB_SIZE);
 }
 
 // Each input file's identity line: path, size and SHA-256.
@@ -265,11 +288,11 @@ static void read_inputs(const PrepareOpts *o, char **files, int n, DocSet *out, 
 }
 
 // Generates synthetic documents until they hold at least bytes; returns their bits.
-static double synth_fill(uint64_t seed, double bytes, DocSet *out) {
+static double synth_fill(int version, uint64_t seed, double bytes, DocSet *out) {
     double bits = 0;
     for (uint64_t batch = 0; (double)out->len < bytes; batch++) {
         double b = 0;
-        synth_generate(seed * 1000003ull + batch, 256, out, &b);
+        synth_generate(version, seed * 1000003ull + batch, 256, out, &b);
         bits += b;
     }
     return bits;
@@ -277,8 +300,10 @@ static double synth_fill(uint64_t seed, double bytes, DocSet *out) {
 
 typedef struct { const char *key; char *value; } KV;
 
+// Encodes and writes one split; *n_tokens gets its token count and *n_long how many of its
+// documents are longer than a row of MAX_SEQ_LEN + 1 tokens (the packer uses those in pieces).
 static void encode_split(const Tokenizer *tok, const DocSet *docs, const char *dir, Split split,
-                         int quiet, size_t *n_tokens) {
+                         int quiet, size_t *n_tokens, size_t *n_long) {
     uint16_t *ids;
     size_t n;
     char err[1024];
@@ -288,6 +313,13 @@ static void encode_split(const Tokenizer *tok, const DocSet *docs, const char *d
     if (shard_write(path, ids, n, (uint32_t)tokenizer_vocab_size(tok), (uint32_t)tokenizer_bos(tok), err, sizeof err) != 0)
         die("%s", err);
     free(path);
+    size_t start = 0, bos = (size_t)tokenizer_bos(tok);
+    *n_long = 0;
+    for (size_t i = 1; i <= n; i++)
+        if (i == n || ids[i] == bos) {
+            *n_long += i - start > MAX_SEQ_LEN + 1;
+            start = i;
+        }
     free(ids);
     *n_tokens = n;
 }
@@ -322,12 +354,13 @@ static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir,
 
 int prepare_main(int argc, char **argv) {
     PrepareOpts o = {.kind = SRC_TINYSTORIES, .vocab = VOCAB_SIZE, .max_mb = 256, .synthetic_mb = 32,
-                     .txt_split = TXT_SPLIT_AUTO};
+                     .synthetic_version = SYNTH_VERSION_DEFAULT, .txt_split = TXT_SPLIT_AUTO};
     const char *source = "tinystories";
     static const struct option longopts[] = {
         {"source", required_argument, 0, 's'}, {"val", required_argument, 0, 'v'},
         {"split", required_argument, 0, 'S'}, {"max-mb", required_argument, 0, 'm'},
         {"synthetic-mb", required_argument, 0, 'y'}, {"vocab", required_argument, 0, 'V'},
+        {"synthetic-version", required_argument, 0, 'Y'},
         {"force", no_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -345,6 +378,11 @@ int prepare_main(int argc, char **argv) {
             break;
         case 'm': o.max_mb = strtod(optarg, &end); if (*end || o.max_mb <= 0) die("prepare: --max-mb needs a positive number"); break;
         case 'y': o.synthetic_mb = strtod(optarg, &end); if (*end || o.synthetic_mb <= 0) die("prepare: --synthetic-mb needs a positive number"); break;
+        case 'Y':
+            o.synthetic_version = (int)strtol(optarg, &end, 10);
+            if (*end || !synth_version_known(o.synthetic_version))
+                die("prepare: --synthetic-version must be 2 or 3 (got '%s')", optarg);
+            break;
         case 'V':
             o.vocab = (int)strtol(optarg, &end, 10);
             if (*end || o.vocab < 256 + TOK_N_SPECIAL + 1 || o.vocab > 65536)
@@ -400,7 +438,10 @@ int prepare_main(int argc, char **argv) {
     kv[nkv++] = (KV){"vocab_size", xasprintf("%d", o.vocab)};
     kv[nkv++] = (KV){"holdout", xasprintf("hash order, %u bytes each for val and test%s", HOLDOUT_BYTES,
                                           o.val ? " from the val file" : "")};
-    kv[nkv++] = (KV){"formats", xstrdup("shard v1, tokenizer v1, synthetic v2")};
+    // Version 2's line stays as it was, so the ids of data sets prepared before version 3
+    // (synthetic or not: the line is part of every id) reproduce.
+    int synth_v = o.kind == SRC_SYNTHETIC ? o.synthetic_version : 2;
+    kv[nkv++] = (KV){"formats", xasprintf("shard v1, tokenizer v1, synthetic v%d", synth_v)};
     Sha256Stream *hs = sha256_stream_new();
     for (int i = 0; i < nkv; i++) {
         // input paths do not change the identity, only their contents
@@ -446,10 +487,10 @@ static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir,
     TxtSplit used = TXT_SPLIT_AUTO;
     double val_bits = 0, test_bits = 0;
     if (o->kind == SRC_SYNTHETIC) {
-        if (!o->quiet) fprintf(stderr, "generating synthetic documents (%.0f MB train)\n", o->synthetic_mb);
-        synth_fill(SYNTH_SEED_TRAIN, o->synthetic_mb * 1048576.0, &train);
-        val_bits = synth_fill(SYNTH_SEED_VAL, HOLDOUT_BYTES, &val);
-        test_bits = synth_fill(SYNTH_SEED_TEST, HOLDOUT_BYTES, &test);
+        if (!o->quiet) fprintf(stderr, "generating synthetic documents (version %d, %.0f MB train)\n", o->synthetic_version, o->synthetic_mb);
+        synth_fill(o->synthetic_version, SYNTH_SEED_TRAIN, o->synthetic_mb * 1048576.0, &train);
+        val_bits = synth_fill(o->synthetic_version, SYNTH_SEED_VAL, HOLDOUT_BYTES, &val);
+        test_bits = synth_fill(o->synthetic_version, SYNTH_SEED_TEST, HOLDOUT_BYTES, &test);
     } else {
         DocSet all;
         docset_init(&all);
@@ -488,9 +529,9 @@ static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir,
     char tok_hash[65];
     if (sha256_file_hex(tok_path, tok_hash) != 0) die("cannot read %s: %s", tok_path, strerror(errno));
 
-    size_t ntok[3];
+    size_t ntok[3], nlong[3];
     const DocSet *sets[3] = {&train, &val, &test};
-    for (int s = 0; s < 3; s++) encode_split(tok, sets[s], tmp_dir, (Split)s, o->quiet, &ntok[s]);
+    for (int s = 0; s < 3; s++) encode_split(tok, sets[s], tmp_dir, (Split)s, o->quiet, &ntok[s], &nlong[s]);
 
     // The manifest is written last: its presence marks a complete data set.
     char when[32];
@@ -507,8 +548,8 @@ static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir,
     fprintf(mf, "tokenizer_sha256: %s\n", tok_hash);
     fprintf(mf, "tokenizer_train_bytes: %zu\n", tok_docs.off[tok_docs.n]);
     for (int s = 0; s < 3; s++)
-        fprintf(mf, "%s_docs: %zu\n%s_bytes: %zu\n%s_tokens: %zu\n", split_names[s], sets[s]->n, split_names[s],
-               sets[s]->len, split_names[s], ntok[s]);
+        fprintf(mf, "%s_docs: %zu\n%s_bytes: %zu\n%s_tokens: %zu\n%s_docs_longer_than_row: %zu\n", split_names[s],
+                sets[s]->n, split_names[s], sets[s]->len, split_names[s], ntok[s], split_names[s], nlong[s]);
     if (o->kind == SRC_SYNTHETIC) {
         fprintf(mf, "entropy_bpb: %.6f\n", val_bits / (double)val.len);
         fprintf(mf, "entropy_bpb_test: %.6f\n", test_bits / (double)test.len);
@@ -522,8 +563,17 @@ static void build_dataset(PrepareOpts *o, const char *id, const char *final_dir,
 
     printf("prepared data set %s in %s (%.1fs)\n", id, final_dir, now_seconds() - t0);
     for (int s = 0; s < 3; s++)
-        printf("  %-5s %8zu docs %10.1f MB %12zu tokens (%.2f bytes/token)\n", split_names[s], sets[s]->n,
-               sets[s]->len / 1048576.0, ntok[s], (double)sets[s]->len / (double)(ntok[s] ? ntok[s] : 1));
+        printf("  %-5s %8zu docs %10.1f MB %12zu tokens (%.2f bytes/token), %zu docs longer than a row of %d\n",
+               split_names[s], sets[s]->n, sets[s]->len / 1048576.0, ntok[s],
+               (double)sets[s]->len / (double)(ntok[s] ? ntok[s] : 1), nlong[s], MAX_SEQ_LEN + 1);
+    // evaluate_bpb scores EVAL_TOKENS targets of one pass and refuses a split that cannot give them
+    fflush(stdout);
+    for (int s = 1; s < 3; s++) {
+        size_t targets = ntok[s] - (ntok[s] + MAX_SEQ_LEN) / (MAX_SEQ_LEN + 1);
+        if (targets < EVAL_TOKENS)
+            warnf("the %s split holds %zu target tokens, fewer than EVAL_TOKENS (%d): evaluate_bpb will refuse it; "
+                  "give more text (or a --val file)", split_names[s], targets, EVAL_TOKENS);
+    }
     if (o->kind == SRC_SYNTHETIC) printf("  entropy floor of val: %.4f bits per byte\n", val_bits / (double)val.len);
 
     tokenizer_free(tok);

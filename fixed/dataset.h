@@ -22,6 +22,13 @@ char *dataset_dir(void);
 const char *dataset_id(void);
 // Value of a manifest key of the active data set, or NULL; valid until the next call.
 const char *dataset_manifest_get(const char *key);
+// The synthetic source's entropy floor (bits per byte of val) of the prepared data set id, or
+// NAN when id is not a prepared synthetic data set.
+double dataset_floor_of(const char *id);
+// The gap to that floor for `status` and `report`: *gap = best - floor, and *removed, the share
+// of the baseline's excess the session removed, (baseline - best) / (baseline - floor) (NAN
+// unless the baseline is above the floor). Returns 0 when id has no floor.
+int dataset_floor_gap(const char *id, double baseline, double best, double *floor, double *gap, double *removed);
 // Opens a split of the active data set; dies with a clear message on any problem.
 void dataset_open_split(Split split, Shard *s);
 

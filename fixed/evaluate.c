@@ -7,14 +7,24 @@
 #include "prepare.h"
 #include "util.h"
 
+static const char *split_name(Split split) { return split == SPLIT_VAL ? "val" : "test"; }
+
 // Scores EVAL_TOKENS target tokens of one split, packed like the training data but in the
-// split's stored order (no shuffle), so every evaluation sees exactly the same rows.
+// split's stored order (no shuffle), so every evaluation sees exactly the same rows. One pass
+// only: a split too small for EVAL_TOKENS is refused, never repeated (a metric that repeats
+// its rows is not a metric).
 static double score_split(Split split, const Tokenizer *tok, NllFn nll_fn, void *ctx, int B) {
     const int T = MAX_SEQ_LEN;
     Shard shard;
     dataset_open_split(split, &shard);
+    // every row's first token is not a target: a split of n tokens has at most n - n/(T+1)
+    uint64_t split_targets = shard.n_tokens - (shard.n_tokens + T) / (T + 1);
+    if (split_targets < (uint64_t)EVAL_TOKENS)
+        die("evaluate_bpb: the %s split holds %llu target tokens, fewer than EVAL_TOKENS (%d): prepare more text",
+            split_name(split), (unsigned long long)split_targets, EVAL_TOKENS);
     Packer packer;
     packer_init(&packer, &shard, 0, 0);
+    packer.one_pass = 1;
     int32_t *row = xmalloc((T + 1) * sizeof *row);
     int32_t *inputs = xmalloc((size_t)B * T * sizeof *inputs);
     int32_t *targets = xmalloc((size_t)B * T * sizeof *targets);
@@ -23,7 +33,10 @@ static double score_split(Split split, const Tokenizer *tok, NllFn nll_fn, void 
     const long steps = EVAL_TOKENS / ((long)B * T);
     for (long step = 0; step < steps; step++) {
         for (int b = 0; b < B; b++) {
-            packer_row(&packer, T, row);
+            if (packer_row(&packer, T, row) != T + 1)   // the rests of short documents cropped as fillers are not scored
+                die("evaluate_bpb: the %s split (%llu tokens in %llu documents) ran out after %ld of the %ld rows of EVAL_TOKENS (%d): prepare more text",
+                    split_name(split), (unsigned long long)shard.n_tokens, (unsigned long long)shard.n_docs,
+                    step * B + b, (long)EVAL_TOKENS / T, EVAL_TOKENS);
             memcpy(inputs + (size_t)b * T, row, T * sizeof *row);
             memcpy(targets + (size_t)b * T, row + 1, T * sizeof *row);
         }

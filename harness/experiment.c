@@ -2,6 +2,7 @@
 #include "harness.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,7 +97,35 @@ void free_list(char **l) {
 }
 
 int commit_train(const char *msg) {
-    if (!git_ok("add", "--", "train.c", NULL)) return -1;
+    // one read of train.c (a regular file, never followed through a link): these bytes are
+    // what is committed, and so what build_train compiles and hashes
+    int fd = open("train.c", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) close(fd);
+        snprintf(git_err, sizeof git_err, "train.c is not a regular file");
+        return -1;
+    }
+    char *src = xmalloc((size_t)st.st_size + 1);
+    ssize_t got = read(fd, src, (size_t)st.st_size + 1);
+    close(fd);
+    if (got != (ssize_t)st.st_size) {
+        free(src);
+        snprintf(git_err, sizeof git_err, "train.c changed while it was read");
+        return -1;
+    }
+    const char *hash_argv[] = {"git", "hash-object", "-w", "--no-filters", "--stdin", NULL};
+    char *id;
+    size_t idl;
+    int rc = cmd_io(hash_argv, src, (size_t)got, &id, &idl);
+    free(src);
+    if (rc != 0) { free(id); snprintf(git_err, sizeof git_err, "git hash-object failed"); return -1; }
+    id[strcspn(id, "\n")] = 0;
+    char *info = xasprintf("100644,%s,train.c", id);
+    free(id);
+    int added = git_ok("update-index", "--add", "--cacheinfo", info, NULL);
+    free(info);
+    if (!added) return -1;
     char *email = git_str("config", "user.email", NULL);
     int ok;
     if (email && *email)
@@ -109,6 +139,19 @@ int commit_train(const char *msg) {
 
 void reset_to(const char *commit, char **untracked) {
     if (!git_ok("reset", "-q", "--hard", commit, NULL)) die("cannot reset to %s: %s", commit, git_err);
+    // an assume-unchanged or skip-worktree flag survives a reset (and the latter keeps the
+    // file as it is): a fresh index from the commit drops them and restores the files
+    char *flags = git_str("ls-files", "-v", NULL);
+    int flagged = 0;
+    for (char *l = flags; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
+        if ((*l >= 'a' && *l <= 'z') || *l == 'S') flagged = 1;
+    free(flags);
+    if (flagged) {
+        char *index = git_str("rev-parse", "--git-path", "index", NULL);
+        if (index) unlink(index);
+        free(index);
+        if (!git_ok("reset", "-q", "--hard", commit, NULL)) die("cannot reset to %s: %s", commit, git_err);
+    }
     for (int i = 0; untracked && untracked[i]; i++) {
         if (unlink(untracked[i]) != 0 && errno == EISDIR) remove_tree(untracked[i]);
     }
@@ -133,6 +176,8 @@ static char *session_path(const Session *S, const char *tag) {
 
 void session_open(Session *S) {
     memset(S, 0, sizeof *S);
+    git_harden();
+    proc_init();
     char *root = git_str("rev-parse", "--show-toplevel", NULL);
     if (!root) die("not inside a git repository (the harness keeps experiments as commits): %s", git_err);
     if (chdir(root) != 0) die("cannot enter %s: %s", root, strerror(errno));
@@ -156,6 +201,13 @@ void session_open(Session *S) {
     S->rebaseline_every = -1;
     char err[1024];
     if (ledger_load(S->jsonl, &S->L, err, sizeof err) != 0) die("%s", err);
+    char why[512];
+    if (git_config_problem(why, sizeof why)) die("%s", why);
+    S->head_path = xasprintf("%s/ledger.head", S->state);
+    if (chain_verify(S->jsonl, S->head_path, &S->chain, err, sizeof err) != 0) {
+        S->ledger_problem = xstrdup(err);
+        warnf("%s", err);
+    }
 }
 
 void session_close(Session *S) {
@@ -164,12 +216,42 @@ void session_close(Session *S) {
     free(S->state);
     free(S->jsonl);
     free(S->tsv);
+    free(S->head_path);
+    free(S->ledger_problem);
     memset(S, 0, sizeof *S);
+}
+
+// Temporary files (NAME.tmp.PID, from write_file_atomic and the trainer's model save) that a
+// killed harness or trainer left behind; only the lock holder runs, so none is in use.
+static void remove_leftovers(Session *S) {
+    char *models = xasprintf("%s/models", S->state), *sessions = xasprintf("%s/sessions", S->state);
+    const char *dirs[] = {".", S->state, models, sessions, NULL};
+    int n = 0;
+    long long bytes = 0;
+    for (int i = 0; dirs[i]; i++) {
+        DIR *d = opendir(dirs[i]);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            const char *t = strstr(e->d_name, ".tmp.");
+            if (!t || t == e->d_name || !t[5] || strspn(t + 5, "0123456789") != strlen(t + 5)) continue;
+            char *p = xasprintf("%s/%s", dirs[i], e->d_name);
+            struct stat st;
+            if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && unlink(p) == 0) n++, bytes += st.st_size;
+            free(p);
+        }
+        if (d) closedir(d);
+    }
+    char *run_model = xasprintf("%s/run-model.bin", S->state);
+    unlink(run_model);
+    free(run_model);
+    if (n) printf("removed %d temporary file%s (%.1f MB) left by an interrupted run\n", n, n == 1 ? "" : "s", bytes / 1e6);
+    free(models);
+    free(sessions);
 }
 
 void session_lock(Session *S) {
     char *p = xasprintf("%s/lock", S->state);
-    int fd = open(p, O_RDWR | O_CREAT, 0644);
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);   // never inherited by a child
     if (fd < 0) die("cannot open %s: %s", p, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         char buf[32] = {0};
@@ -180,9 +262,26 @@ void session_lock(Session *S) {
     int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* informational only */ }
     free(p);   // fd stays open: the lock lives as long as the process
-    // only the lock holder may complete results.tsv (another harness may be mid-append)
     char err[1024];
+    if (S->ledger_problem && S->accept_ledger) {
+        if (chain_accept(S->jsonl, S->head_path, &S->chain, S->ledger_problem, S->accept_ledger, err, sizeof err) != 0)
+            die("%s", err);
+        printf("ledger: accepted %s as it is now (%s); recorded in the ledger\n", S->jsonl, S->accept_ledger);
+        // the accepted file is the ledger now: its table is derived again, the old one kept
+        char *aside = xasprintf("%s/results.tsv.before-accept", S->state);
+        if (rename(S->tsv, aside) == 0) printf("ledger: %s moved to %s and derived again\n", S->tsv, aside);
+        free(aside);
+        free(S->ledger_problem);
+        S->ledger_problem = NULL;
+        ledger_free(&S->L);
+        if (ledger_load(S->jsonl, &S->L, err, sizeof err) != 0) die("%s", err);
+    } else if (S->ledger_problem) {
+        die("refusing to add to an edited ledger (%s). Restore the file as the harness wrote it, or, having "
+            "checked it, accept it as it is with --accept-ledger \"REASON\" (recorded in the ledger)", S->jsonl);
+    }
+    // only the lock holder may complete results.tsv (another harness may be mid-append)
     if (tsv_sync(S->tsv, &S->L, err, sizeof err) != 0) die("%s", err);
+    remove_leftovers(S);
 }
 
 static void session_defaults(Session *S) {
@@ -202,6 +301,28 @@ static void session_defaults(Session *S) {
     if (S->seed == -2) S->seed = -1;
     if (strcmp(S->budget_mode, "time") && S->budget <= 0)
         die("--budget-mode %s needs --budget N (the amount of %s)", S->budget_mode, S->budget_mode);
+}
+
+// The session file is harness state an agent could reach: what it says must agree with the
+// (hash-chained) ledger's records of the session.
+static void session_matches_ledger(const Session *S, const char *path) {
+    for (int i = 0; i < S->L.n; i++) {
+        const Record *r = &S->L.r[i];
+        const char *sess = rec_get(r, "session"), *base = rec_get(r, "base_commit"), *data = rec_get(r, "dataset_id");
+        if (!sess || strcmp(sess, S->tag)) continue;
+        if (base && strcmp(base, S->base))
+            die("%s says the session's base is %.7s, but results.jsonl's records say %.7s: the session file "
+                "was edited", path, S->base, base);
+        if (data && strcmp(data, S->data_id))
+            die("%s pins data set '%s', but results.jsonl's records used '%s': the session file was edited",
+                path, S->data_id, data);
+        for (int k = 0; k < DATA_FILES; k++) {
+            const char *h = rec_get(r, data_key(k));
+            if (h && strcmp(h, S->data_sha[k]))
+                die("%s pins %s %.12s, but results.jsonl's records say %.12s: the session file was edited",
+                    path, data_key(k), S->data_sha[k], h);
+        }
+    }
 }
 
 int session_load(Session *S, const char *tag) {
@@ -229,7 +350,12 @@ int session_load(Session *S, const char *tag) {
         if (S->gp.max_runs < 0) S->gp.max_runs = (int)rec_num(&r, "max_runs", -1);
         if (S->noise_runs < 0) S->noise_runs = (int)rec_num(&r, "noise_runs", -1);
         if (S->rebaseline_every < 0) S->rebaseline_every = (int)rec_num(&r, "rebaseline_every", -1);
+        if (rec_get(&r, "data_id")) snprintf(S->data_id, sizeof S->data_id, "%s", rec_get(&r, "data_id"));
+        for (int i = 0; i < DATA_FILES; i++)
+            snprintf(S->data_sha[i], sizeof S->data_sha[i], "%s", rec_get(&r, data_key(i)) ? rec_get(&r, data_key(i)) : "");
+        if (rec_get(&r, "model_commit")) snprintf(S->model_commit, sizeof S->model_commit, "%s", rec_get(&r, "model_commit"));
         rec_free(&r);
+        session_matches_ledger(S, p);
         free(text);
         rc = 0;
     }
@@ -263,6 +389,11 @@ void session_save(Session *S) {
     rec_set_num(&r, "max_runs", S->gp.max_runs);
     rec_set_num(&r, "noise_runs", S->noise_runs);
     rec_set_num(&r, "rebaseline_every", S->rebaseline_every);
+    if (S->data_id[0]) {
+        rec_set_str(&r, "data_id", S->data_id);
+        for (int i = 0; i < DATA_FILES; i++) rec_set_str(&r, data_key(i), S->data_sha[i]);
+    }
+    if (S->model_commit[0]) rec_set_str(&r, "model_commit", S->model_commit);
     rec_set_str(&r, "saved", now);
     char *json = rec_to_json(&r);
     char *line = xasprintf("%s\n", json);
@@ -305,6 +436,9 @@ int session_option(Session *S, int argc, char **argv, int *i) {
         if (S->timeout <= 0) die("--timeout must be positive");
     } else if (opt_value(argc, argv, i, "--seed", &v)) {
         S->seed = (long)num_arg("--seed", v);
+    } else if (opt_value(argc, argv, i, "--accept-ledger", &v)) {
+        if (!*v) die("--accept-ledger needs a reason");
+        S->accept_ledger = v;
     } else if (opt_value(argc, argv, i, "--gate", &v)) {
         if (strcmp(v, "sprt") && strcmp(v, "strict") && strcmp(v, "noise"))
             die("--gate: '%s' is not sprt, strict or noise", v);
@@ -352,6 +486,18 @@ char **check_integrity(const Session *S) {
     }
     free_list(changed);
     free_list(extra);
+    char err[512];
+    char **content = integrity_content(S->base, err, sizeof err);
+    if (!content) die("cannot read the session's base %.7s from the object store: %s", S->base, err);
+    for (int i = 0; content[i]; i++) {
+        int dup = 0;
+        for (int k = 0; k < n; k++) dup |= !strcmp(bad[k], content[i]);
+        if (dup) continue;
+        bad = xrealloc(bad, (size_t)(n + 2) * sizeof *bad);
+        bad[n++] = xstrdup(content[i]);
+        bad[n] = NULL;
+    }
+    free_list(content);
     return bad;
 }
 
@@ -402,7 +548,11 @@ static const Record *find_id(const Session *S, const char *id) {
 
 static void ledger_add(Session *S, Record *r) {
     char err[512];
-    if (ledger_append(S->jsonl, S->tsv, r, err, sizeof err) != 0) die("%s", err);
+    if (chain_append(S->jsonl, S->head_path, &S->chain, r, err, sizeof err) != 0)
+        die("%s; stopping: the ledger is the harness's alone (nothing was recorded; the next command says what changed)", err);
+    char *row = tsv_row(r);
+    if (row && append_line_atomic(S->tsv, row, err, sizeof err) != 0) die("%s", err);
+    free(row);
     S->L.r = xrealloc(S->L.r, (size_t)(S->L.n + 1) * sizeof *S->L.r);
     S->L.r[S->L.n++] = *r;   // takes ownership
     memset(r, 0, sizeof *r);
@@ -428,7 +578,9 @@ static const char *harness_keys[] = {
     "budget_amount", "timeout_s", "train_sha256", "fixed_sha256", "base_commit", "exit_code",
     "val_source", "val_mismatch", "best_before", "delta", "gate", "gate_threshold", "seed_only",
     "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", "steps", "tokens",
-    "tokens_per_sec", "budget_used", "speed_ratio", "fast_keep", "est_val_bpb", "est_se", "est_runs",
+    "tokens_per_sec", "budget_used", "speed_ratio", "fast_keep", "prev_sha256",
+    "dataset_id", "tokenizer_sha256", "train_bin_sha256", "val_bin_sha256", "test_bin_sha256",
+    "model_saved", "model_file", "fixed_error", "leftover_processes", "est_val_bpb", "est_se", "est_runs",
     "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at", "sigma_dof",
     "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", NULL};
 
@@ -456,13 +608,22 @@ static int seed_only_change(const char *parent, const char *commit) {
     return changed > 0 && !other;
 }
 
-// Extra runs of a commit (noise, confirm, rebaseline) reuse the build/train this process
-// built from the same train.c; an experiment's first run always builds.
-static int reuse_build;
-static char built_sha[65];
+// The last line the fixed layer's die() printed to run.log ("autoresearch: ..."), or NULL.
+static char *fixed_error(void) {
+    char *log = read_file("run.log", NULL), *last = NULL;
+    for (char *line = log, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (!strncmp(line, "autoresearch: ", 14) && line[14]) { free(last); last = xstrdup(line + 14); }
+    }
+    free(log);
+    if (last && strlen(last) > 300) last[300] = 0;
+    return last;
+}
 
-// Builds and runs HEAD; fills r with the outcome: status "ok" or "crash" (+ reason).
-static void build_and_train(Session *S, Record *r) {
+// Builds and runs commit (HEAD); fills r with the outcome: status "ok", "crash" or "invalid"
+// (+ reason). The trainer's weights go to $STATE/run-model.bin.
+static void build_and_train(Session *S, const char *commit, Record *r) {
     char t0s[32], t1s[32];
     iso_time(t0s, sizeof t0s);
     rec_set_str(r, "start_time", t0s);
@@ -473,27 +634,28 @@ static void build_and_train(Session *S, Record *r) {
     close(fd);
     char err[512];
     const char *status = "ok", *reason = NULL;
-    char why[160];
+    char why[600];
     ProcResult pr;
-    char th[65] = "";
-    sha256_file_hex("train.c", th);
-    if (!reuse_build || strcmp(th, built_sha) || access("build/train", X_OK) != 0) {
-        built_sha[0] = 0;
-        unlink("build/train");   // the binary must come from this train.c, whatever make thinks
-        const char *make_argv[] = {"make", "-s", "build/train", NULL};
-        ProcSpec ms = {.argv = make_argv, .out_path = "run.log", .timeout = 600, .abort_flag = &g_abort};
-        if (proc_run(&ms, &pr, err, sizeof err) != 0) die("%s", err);
-        if (pr.aborted) { status = "aborted"; goto done; }
-        if (pr.exit_code != 0) {
-            status = "crash";
-            reason = pr.timed_out ? "build timed out" : "build failed";
-            goto done;
-        }
-        snprintf(built_sha, sizeof built_sha, "%s", th);
+    char train_sha[65], *binary = NULL;
+    int brc = build_train(S, commit, train_sha, &pr, &binary, err, sizeof err);
+    if (brc < 0) die("%s", err);
+    if (brc > 0) {
+        status = "invalid";
+        snprintf(why, sizeof why, "%s", err);
+        reason = why;
+        goto done;
     }
-    char *result = state_file(S, "result.txt"), *model = state_file(S, "model.bin");
+    rec_set_str(r, "train_sha256", train_sha);   // the bytes compiled, which are the bytes committed
+    if (pr.aborted) { status = "aborted"; goto done; }
+    if (pr.exit_code != 0) {
+        status = "crash";
+        reason = pr.timed_out ? "build timed out" : "build failed";
+        goto done;
+    }
+    char *result = state_file(S, "result.txt"), *model = state_file(S, "run-model.bin");
     unlink(result);
-    char *env[8], *progress = live_progress_path(S);
+    unlink(model);
+    char *env[10], *progress = live_progress_path(S);
     int ne = 0;
     env[ne++] = xasprintf("AUTORESEARCH_RESULT_FILE=%s", result);
     env[ne++] = xasprintf("AUTORESEARCH_PROGRESS_FILE=%s", progress);
@@ -502,8 +664,10 @@ static void build_and_train(Session *S, Record *r) {
     // what the harness does not set, train.c must not inherit from the user's shell either
     env[ne++] = S->budget > 0 ? xasprintf("AUTORESEARCH_BUDGET=%.17g", S->budget) : xstrdup("AUTORESEARCH_BUDGET");
     env[ne++] = S->seed >= 0 ? xasprintf("AUTORESEARCH_SEED=%ld", S->seed) : xstrdup("AUTORESEARCH_SEED");
+    // the data set the session pinned, whatever `current` says by now
+    env[ne++] = S->data_id[0] ? xasprintf("AUTORESEARCH_DATASET=%s", S->data_id) : xstrdup("AUTORESEARCH_DATASET");
     env[ne] = NULL;
-    const char *train_argv[] = {"build/train", NULL};
+    const char *train_argv[] = {binary, NULL};
     ProcSpec ts = {.argv = train_argv, .out_path = "run.log", .env = (const char *const *)env,
                    .timeout = S->timeout, .abort_flag = &g_abort};
     live_watch_run(S, r);
@@ -513,6 +677,7 @@ static void build_and_train(Session *S, Record *r) {
     for (int i = 0; i < ne; i++) free(env[i]);
     free(progress);
     rec_set_num(r, "exit_code", pr.exit_code);
+    if (pr.leftovers) rec_set_num(r, "leftover_processes", pr.leftovers);
 
     Record sum = {0}, res = {0};
     char *log = read_file("run.log", NULL);
@@ -561,11 +726,24 @@ static void build_and_train(Session *S, Record *r) {
     } else if (!isfinite(val)) {
         status = "crash", reason = "val_bpb is not a finite number";
     }
+    if (!strcmp(status, "crash")) {   // the fixed layer's own complaint, if it made one
+        char *fe = fixed_error();
+        if (fe) rec_set_str(r, "fixed_error", fe);
+        if (fe && reason && strlen(reason) < 100) {
+            char first[100];
+            snprintf(first, sizeof first, "%s", reason);
+            snprintf(why, sizeof why, "%s: %s", first, fe);
+            reason = why;
+        }
+        free(fe);
+    }
+    rec_set_raw(r, "model_saved", file_exists(model) ? "true" : "false");
     rec_free(&sum);
     rec_free(&res);
     free(result);
     free(model);
 done:
+    free(binary);
     live_end(S, r);
     iso_time(t1s, sizeof t1s);
     rec_set_str(r, "end_time", t1s);
@@ -616,6 +794,40 @@ static void print_row(const Record *r, int n) {
     fflush(stdout);
 }
 
+// Before anything runs: the ledger is what the harness wrote, and the data set is the one the
+// session pinned (refused with the reason otherwise: nothing is recorded).
+static void preflight(Session *S, Record *r) {
+    char err[1024];
+    if (chain_unchanged(S->jsonl, S->head_path, &S->chain, err, sizeof err) != 0)
+        die("%s; stopping: the ledger is the harness's alone (the next command says what changed)", err);
+    if (data_check(S, r, err, sizeof err) < 0) die("%s", err);
+}
+
+// The trainer's weights after a kept run become the session's model: the best commit's.
+static void keep_model(Session *S, Record *r, const char *status, const char *commit) {
+    char *run = state_file(S, "run-model.bin");
+    int saved = file_exists(run);
+    if (!strcmp(status, "keep") && saved) {
+        char *dir = state_file(S, "models"), *dst = xasprintf("%s/%s.bin", dir, S->tag);
+        mkdir_p(dir);
+        if (rename(run, dst) == 0) {
+            rec_set_str(r, "model_file", dst);
+            snprintf(S->model_commit, sizeof S->model_commit, "%s", commit);
+            session_save(S);
+        } else {
+            warnf("cannot keep the weights as %s: %s", dst, strerror(errno));
+            rec_set_raw(r, "model_saved", "false");
+        }
+        free(dir);
+        free(dst);
+    } else if (!strcmp(status, "keep") && rec_get(r, "model_saved")) {
+        warnf("kept %.7s, but its weights were not saved (disk full? see run.log); the session's model %s",
+              commit, S->model_commit[0] ? "stays the previous best's" : "is none");
+    }
+    unlink(run);
+    free(run);
+}
+
 // What every training record carries: the hashes of train.c and of the fixed layer, the
 // session's base commit, budget and timeout.
 static void record_context(const Session *S, Record *r) {
@@ -651,10 +863,12 @@ static const Record *extra_run(Session *S, const char *kind, const char *commit,
     if (seed < 0) seed = fresh_seed(S, commit);
     S->seed = seed;
     rec_set_num(&r, "seed", (double)seed);
-    reuse_build = 1;
-    build_and_train(S, &r);
-    reuse_build = 0;
+    preflight(S, &r);
+    build_and_train(S, commit, &r);
     S->seed = saved;
+    char *run_model = state_file(S, "run-model.bin");
+    unlink(run_model);   // an extra run's weights are nobody's model
+    free(run_model);
     if (!strcmp(rec_get(&r, "status"), "aborted")) { rec_free(&r); return NULL; }
     rec_set_num(&r, "seed", (double)seed);   // the harness's, whatever train.c printed
     double val = !strcmp(rec_get(&r, "status"), "ok") ? rec_num(&r, "val_bpb", NAN) : NAN;
@@ -738,13 +952,13 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     char now[32];
     iso_time(now, sizeof now);
     rec_set_str(&m, "start_time", now);
+    record_context(S, &r);
+    preflight(S, &r);
     write_marker(S, &m);
     rec_free(&m);
-
-    record_context(S, &r);
     if (S->seed >= 0) rec_set_num(&r, "seed", (double)S->seed);
 
-    build_and_train(S, &r);
+    build_and_train(S, commit, &r);
     static char status[16];
     snprintf(status, sizeof status, "%s", rec_get(&r, "status"));
     const char *st = status;
@@ -764,10 +978,18 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     rec_set_raw(&r, "seed_only", seed_only_change(parent, commit) ? "true" : "false");
     if (!strcmp(st, "ok")) {
         double val = rec_num(&r, "val_bpb", NAN);
+        // the first run's weights are the model a keep saves: extra runs must not replace them
+        char *run_model = state_file(S, "run-model.bin"), *held = state_file(S, "run-model.first.bin");
+        if (sprt && rename(run_model, held) != 0) unlink(held);
         if (!best && sprt && extra_runs(S, "noise", commit, id, S->noise_runs) != 0) st = NULL;
         if (!st) {   // aborted during the baseline's noise runs: nothing recorded for it
         } else if (best && sprt) {
             st = sequential_decision(S, &r, id, commit, best_commit);
+        }
+        if (sprt && rename(held, run_model) != 0) unlink(run_model);
+        free(run_model);
+        free(held);
+        if (!st || (best && sprt)) {   // aborted, or decided by the sequential test
         } else if (best) {
             double b = rec_num(best, "val_bpb", NAN);
             rec_set_num(&r, "best_before", b);
@@ -798,6 +1020,7 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
         remove_marker(S);
         rec_free(&r);
         free(best_commit);
+    keep_model(S, &r, status, commit);
         free(commit);
         free(parent);
         return NULL;
@@ -805,6 +1028,7 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     flag_fast_keep(S, &r, best_commit ? session_best(S) : NULL);   // (extra runs moved the ledger)
     char *target = xstrdup(best_commit ? best_commit : (parent ? parent : commit));
     free(best_commit);
+    keep_model(S, &r, status, commit);
     print_row(&r, n);
     ledger_add(S, &r);
     remove_marker(S);

@@ -23,7 +23,10 @@
 //       training.json        the training run in flight, of any kind (experiment, noise, confirm)
 //       progress.txt         its progress, written by the fixed layer (AUTORESEARCH_PROGRESS_FILE)
 //       lock                 one harness per working tree (flock)
-//       prompt.md agent.log description.txt result.txt model.bin   per-iteration scratch
+//       prompt.md agent.log description.txt result.txt run-model.bin   per-iteration scratch
+//       pristine/            the base tree exported by the harness: every experiment builds here
+//       models/<tag>.bin     the session's model: the weights of its best (kept) commit
+//       ledger.head          where results.jsonl's hash chain ends (chain.c)
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
 // .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by
@@ -228,16 +231,48 @@ typedef struct {
     int signal;
     int timed_out, aborted;
     double seconds;
+    int leftovers;                 // processes still running below the harness afterwards (killed)
 } ProcResult;
 // Runs a command in its own process group (so Ctrl-C reaches only the harness, and a timeout
-// kills the whole group); the child also dies with the harness (PR_SET_PDEATHSIG).
+// kills the whole group); the child also dies with the harness (PR_SET_PDEATHSIG), gets no
+// descriptor but 0-2, and whatever it leaves running is killed when it returns.
 // 0, or -1 + err if it could not be started.
 int proc_run(const ProcSpec *s, ProcResult *r, char *err, size_t errlen);
 // Runs argv, captures stdout (and stderr separately); returns the exit status (-1: no start).
 int cmd_capture(const char *const *argv, char **out, char **errout);
+// Runs argv with in as its stdin; captures stdout (binary, *outlen bytes; stderr dropped).
+int cmd_io(const char *const *argv, const void *in, size_t inlen, char **out, size_t *outlen);
+// Makes the harness a child subreaper: a process that leaves its group and its parent stays
+// below the harness, where proc_kill_descendants finds it.
+void proc_init(void);
+// Kills every process below the harness (SIGSTOP, then SIGKILL); returns how many. proc_run
+// calls it when a child's leader has exited: nothing a child started outlives its call.
+int proc_kill_descendants(void);
+
+// ----------------------------------------------------------------------------
+// The ledger's hash chain (chain.c): each results.jsonl line carries prev_sha256, the sha256
+// of the line before it; $GIT_DIR/autoresearch/ledger.head records where the chain ends.
+
+typedef struct {
+    int lines;           // lines of results.jsonl
+    char last[65];       // sha256 of the last one ("" if none)
+} ChainHead;
+// Verifies the chain and the head record (completing the head after a kill mid-append);
+// fills h. -1 + err naming the first line that is not as the harness wrote it.
+int chain_verify(const char *jsonl, const char *head_path, ChainHead *h, char *err, size_t errlen);
+// Is the file still exactly what the harness last wrote (h, held in memory)? 0 or -1 + err.
+int chain_unchanged(const char *jsonl, const char *head_path, const ChainHead *h, char *err, size_t errlen);
+// Appends r (with prev_sha256 set) after checking chain_unchanged; updates h. 0 or -1 + err.
+int chain_append(const char *jsonl, const char *head_path, ChainHead *h, Record *r, char *err, size_t errlen);
+// The user accepts the file as it is now: appends a ledger_accepted record (the sha256 of
+// everything before it, the problem and the reason) that verification restarts from.
+int chain_accept(const char *jsonl, const char *head_path, ChainHead *h, const char *problem, const char *reason,
+                 char *err, size_t errlen);
 
 // ----------------------------------------------------------------------------
 // Sessions and experiments (experiment.c)
+
+#define DATA_FILES 4     // tokenizer.bin train.bin val.bin test.bin
 
 struct Session {
     char *root, *state;        // repository top level; $GIT_DIR/autoresearch
@@ -254,6 +289,13 @@ struct Session {
     int rebaseline_every;      // M: re-run the best every M experiments (0: never)
     long seed;                 // AUTORESEARCH_SEED for experiments; -1: train.c's own
     Ledger L;                  // results.jsonl, all sessions
+    char data_id[128];         // the data set pinned at the session's first experiment ("": none)
+    char data_sha[DATA_FILES][65];   // its files' sha256 (data_key(i) names them)
+    ChainHead chain;           // results.jsonl as the harness last wrote or verified it
+    char *head_path;           // $GIT_DIR/autoresearch/ledger.head
+    char *ledger_problem;      // why the chain did not verify at open (NULL: it did)
+    const char *accept_ledger; // --accept-ledger REASON
+    char model_commit[41];     // the commit whose weights models/<tag>.bin holds ("": none)
 };
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
@@ -278,9 +320,42 @@ int git_ok(const char *arg, ...);               // exit status 0?
 extern char git_err[512];
 char *head_commit(void);                         // NULL on a repository without commits
 
-// Paths (tracked, changed vs base, or untracked and not ignored) other than train.c that
-// differ from the session's base: a NULL-terminated malloc'd list (empty: all good).
+// What differs from the session's base other than train.c's content: paths tracked, changed
+// vs base, or untracked and not ignored (git's view), and by content (integrity_content), and
+// train.c when it is not a regular file. A NULL-terminated malloc'd list (empty: all good).
 char **check_integrity(const Session *S);
+
+// Integrity from content (integrity.c)
+// Sets the environment every git (and every child) runs with: hooks, fsmonitor and signing
+// off, replace objects and the system config ignored.
+void git_harden(void);
+// 1 + why when the repository's own config sets something that runs a program or hides
+// changes (core.fsmonitor, core.hooksPath, filters, ...); else 0.
+int git_config_problem(char *why, size_t n);
+// Compares the working tree by content with base, read from the object store with replace
+// objects off and every object verified by hash: every file of base (but train.c) must hold
+// its bytes, fixed/ and harness/ and the top-level make files may hold nothing else (tracked
+// or not, ignored or not), train.c must be a regular file. NULL + err if base cannot be read.
+char **integrity_content(const char *base, char *err, size_t errlen);
+// Puts back the base's version of each listed path (and removes listed files the base lacks).
+int integrity_restore(const char *base, char **bad);
+// Writes base's files (but train.c) into dir, emptied first. 0 or -1 + err.
+int integrity_export(const char *base, const char *dir, char *err, size_t errlen);
+// path's bytes in commit (a regular file; its object verified by hash). 0 or -1 + err.
+int git_blob(const char *commit, const char *path, char **data, size_t *len, char *err, size_t errlen);
+
+// The experiment's build (build.c): train.c of commit, written into a pristine copy of the
+// base ($GIT_DIR/autoresearch/pristine), built there with `make build/train` (output to
+// run.log). 0 when make ran (pr, *binary and train_sha set), 1 when commit's train.c cannot be
+// used (err says why), -1 on a harness error.
+int build_train(const Session *S, const char *commit, char train_sha[65], ProcResult *pr, char **binary,
+                char *err, size_t errlen);
+
+// The data set (data.c): checks the session's data set (pinning it at the first call) and
+// records its hashes in r. 0, 1 when no data set is prepared, -1 + err when it is broken,
+// missing or changed since the session started.
+int data_check(Session *S, Record *r, char *err, size_t errlen);
+const char *data_key(int i);     // the record/session key of data file i
 void free_list(char **l);
 void fixed_hash(char out[65]);
 
@@ -324,7 +399,9 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "  --gate-effect E   sprt: the improvement it is powered for, in sigmas (1.5)\n" \
     "  --max-runs N      sprt: runs of one candidate at most, its first included (8)\n" \
     "  --noise-runs K    sprt: runs of the baseline, which measure sigma (default 8)\n" \
-    "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n"
+    "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n" \
+    "  --accept-ledger R accept results.jsonl as it is now after it was edited (R: why; recorded\n" \
+    "                    in the ledger); without it the harness refuses an edited ledger\n"
 
 // ----------------------------------------------------------------------------
 // The training run in flight (live.c): its progress file, the live line, its throughput.

@@ -61,15 +61,18 @@ static char *join_list(char **l) {
 static const char *run_help =
     "usage: autoresearch run [-m DESCRIPTION] [options]\n"
     "\n"
-    "Runs one experiment: commits train.c if it has changes (message DESCRIPTION), builds it\n"
-    "(`make -s build/train`; a compile error is a crash), trains under the budget with a hard\n"
+    "Runs one experiment: commits train.c if it has changes (message DESCRIPTION), builds the\n"
+    "commit's train.c in a pristine copy of the session's base (`make build/train` in\n"
+    ".git/autoresearch/pristine; a compile error is a crash), trains under the budget with a hard\n"
     "timeout, parses the summary, appends a row to results.tsv and a full record to\n"
     "results.jsonl, and prints one line. With the default sprt gate, the session's first run\n"
     "(the baseline) is run --noise-runs times in all, which measures sigma; a later run that\n"
     "looks better than the best's mean gets confirmation runs with new seeds until a\n"
-    "sequential test decides (see --gate). A change not kept is reset to the best. Before\n"
-    "the run, every tracked file other than train.c must match the session's\n"
-    "base commit (an `invalid` row is logged if not). Output goes to run.log.\n"
+    "sequential test decides (see --gate). A change not kept is reset to the best. Before the\n"
+    "run, every file of the session's base commit other than train.c must hold the base's\n"
+    "bytes, fixed/ and harness/ no other file, and train.c must be a regular file (an\n"
+    "`invalid` row is logged if not); the ledger's hash chain and the session's data set are\n"
+    "checked (the run is refused if not). Output goes to run.log.\n"
     "\n"
     "options:\n"
     "  -m DESCRIPTION    what this experiment tries (default: the commit message of HEAD)\n"
@@ -130,7 +133,7 @@ int run_main(int argc, char **argv) {
     free(msg);
     session_close(&S);
     if (!st) return 130;
-    return !strcmp(st, "crash") ? 3 : 0;
+    return !strcmp(st, "crash") ? 3 : !strcmp(st, "invalid") ? 4 : 0;
 }
 
 // ----------------------------------------------------------------------------
@@ -242,7 +245,9 @@ static const char *loop_help =
     "  --search-seed N         seed of the search agent (default 1337)\n"
     "  --max-agent-failures N  stop after N agent failures in a row (default: never)\n"
     "  --retry-delay S         wait before re-invoking a failed agent; doubles with each\n"
-    "                          failure in a row, at most 300 s (default 1)\n" SESSION_OPTIONS_HELP;
+    "                          failure in a row, at most 300 s (default 1)\n"
+    "  --max-fixed-errors N    stop after N crashes in a row with the same fixed-layer error\n"
+    "                          (a missing or broken data set, say; default 3, 0: never)\n" SESSION_OPTIONS_HELP;
 
 static double parse_until(const char *s) {
     time_t now = time(NULL);
@@ -390,10 +395,36 @@ static char *agent_description(const char *desc_file, const char *log) {
     return out;
 }
 
-// sha256 of results.jsonl and results.tsv ("" if missing): the agent must not touch them.
-static void ledger_hashes(const Session *S, char out[2][65]) {
-    if (sha256_file_hex(S->jsonl, out[0]) != 0) out[0][0] = 0;
-    if (sha256_file_hex(S->tsv, out[1]) != 0) out[1][0] = 0;
+// The ledgers' bytes before an agent's call: the agent must not touch them, and if it does
+// they are put back as they were (the night goes on; the iteration is `invalid`).
+typedef struct {
+    char *data[2];
+    size_t len[2];
+} LedgerCopy;
+
+static void ledger_copy(const Session *S, LedgerCopy *c) {
+    const char *p[2] = {S->jsonl, S->tsv};
+    for (int i = 0; i < 2; i++) c->data[i] = read_file(p[i], &c->len[i]);
+}
+
+// Restores what changed since the copy; returns the first file that had changed, or NULL.
+static const char *ledger_restore(const Session *S, LedgerCopy *c) {
+    const char *p[2] = {S->jsonl, S->tsv}, *changed = NULL;
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        char *now = read_file(p[i], &len);
+        int same = (now == NULL) == (c->data[i] == NULL) && (!now || (len == c->len[i] && !memcmp(now, c->data[i], len)));
+        free(now);
+        if (!same) {
+            char e[512];
+            if (c->data[i] ? write_file_atomic(p[i], c->data[i], c->len[i], e, sizeof e) != 0 : unlink(p[i]) != 0)
+                die("cannot restore %s after the agent changed it: %s", p[i], c->data[i] ? e : strerror(errno));
+            if (!changed) changed = p[i];
+        }
+        free(c->data[i]);
+        c->data[i] = NULL;
+    }
+    return changed;
 }
 
 typedef struct {
@@ -445,8 +476,12 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
     ProcResult pr;
     char err[512];
-    char before[2][65], after[2][65];
-    ledger_hashes(S, before);
+    LedgerCopy ledgers;
+    ledger_copy(S, &ledgers);
+    // the repository's config decides what git runs: an agent may not change it
+    char *cfg_path = git_str("rev-parse", "--git-path", "config", NULL);
+    size_t cfg_len = 0;
+    char *cfg = cfg_path ? read_file(cfg_path, &cfg_len) : NULL;
     Record a = {0};
     char now[32];
     time_t tnow = time(NULL);
@@ -468,12 +503,25 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     unlink(ap);
     free(ap);
     free(e1); free(e2); free(e3);
-    ledger_hashes(S, after);
-    if (strcmp(before[0], after[0]) || strcmp(before[1], after[1]))
-        die("loop: %s changed while the agent ran: the ledger is the harness's alone; stopping "
-            "(check the file, then re-run the loop to resume)", strcmp(before[0], after[0]) ? S->jsonl : S->tsv);
+    const char *ledger_changed = ledger_restore(S, &ledgers);
     int rc = 0;
     rec_set_str(extra, "agent", o->agent);
+    if (pr.leftovers) {
+        printf("agent: left %d process%s running after it returned; killed\n", pr.leftovers, pr.leftovers == 1 ? "" : "es");
+        fflush(stdout);
+        rec_set_num(extra, "agent_leftover_processes", pr.leftovers);
+    }
+    size_t cfg_now_len = 0;
+    char *cfg_now = cfg_path ? read_file(cfg_path, &cfg_now_len) : NULL;
+    int cfg_changed = (cfg == NULL) != (cfg_now == NULL) || (cfg && (cfg_len != cfg_now_len || memcmp(cfg, cfg_now, cfg_len)));
+    if (cfg_changed) {
+        char e[512];
+        if (cfg ? write_file_atomic(cfg_path, cfg, cfg_len, e, sizeof e) != 0 : unlink(cfg_path) != 0)
+            die("cannot restore %s after the agent changed it: %s", cfg_path, cfg ? e : strerror(errno));
+    }
+    free(cfg);
+    free(cfg_now);
+    free(cfg_path);
     // the agent may have switched branches or committed: back to the session's branch, and
     // its commits (on top of the best) folded back into the working tree
     char *branch = xasprintf("autoresearch/%s", S->tag);
@@ -493,13 +541,27 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     char *uo = NULL;
     cmd_capture(ut, &uo, NULL);
     if (pr.aborted) { snprintf(reason, rn, "stopped by Ctrl-C"); rc = 1; }
-    else if (moved) { snprintf(reason, rn, "agent switched branches (its changes are dropped)"); rc = 1; }
+    else if (ledger_changed) {
+        *desc = agent_description(dfile, log);
+        char *d = xasprintf("invalid: changed %s: %s", ledger_changed, *desc);
+        snprintf(reason, rn, "the agent changed %s (restored: the ledger is the harness's alone)", ledger_changed);
+        record_event(S, "experiment", "invalid", d, reason, extra);
+        free(d);
+        rc = 2;
+    } else if (moved) { snprintf(reason, rn, "agent switched branches (its changes are dropped)"); rc = 1; }
     else if (rewrote) { snprintf(reason, rn, "agent rewrote the branch's history (reset to the best)"); rc = 1; }
     else if (pr.timed_out) { snprintf(reason, rn, "agent timed out after %.0f s", o->agent_timeout); rc = 1; }
     else if (pr.exit_code != 0) {
         if (pr.signal) snprintf(reason, rn, "agent killed by signal %d", pr.signal);
         else snprintf(reason, rn, "agent exited with code %d", pr.exit_code);
         rc = 1;
+    } else if (cfg_changed) {
+        *desc = agent_description(dfile, log);
+        char *d = xasprintf("invalid: changed the repository's git config: %s", *desc);
+        snprintf(reason, rn, "the agent changed .git/config (restored)");
+        record_event(S, "experiment", "invalid", d, reason, extra);
+        free(d);
+        rc = 2;
     } else {
         char **bad = check_integrity(S);
         *desc = agent_description(dfile, log);
@@ -532,6 +594,15 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
         }
         reset_to(best, untracked);
         free_list(untracked);
+        // what git's view misses (ignored files, flags, a replaced base): back to the base's bytes
+        char **left = check_integrity(S);
+        for (int round = 0; left[0] && round < 3; round++) {   // a symlinked directory takes two
+            integrity_restore(S->base, left);
+            free_list(left);
+            left = check_integrity(S);
+        }
+        if (left[0]) die("loop: cannot restore %s to the session's base %.7s after the agent changed it", left[0], S->base);
+        free_list(left);
         if (rc == 1 && *desc) { free(*desc); *desc = NULL; }
     }
     free(uo);
@@ -553,7 +624,7 @@ int loop_main(int argc, char **argv) {
     Session S;
     LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337};
     const char *tag = NULL;
-    int max_exp = 0, max_fail = 0;
+    int max_exp = 0, max_fail = 0, max_fixed = 3;
     double until = 0, retry = 1;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(loop_help, stdout); return 0; }
@@ -568,6 +639,7 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--search-seed") && v) o.search_seed = strtoull(v, NULL, 10), i++;
         else if (!strcmp(a, "--max-agent-failures") && v) max_fail = atoi(v), i++;
         else if (!strcmp(a, "--retry-delay") && v) retry = atof(v), i++;
+        else if (!strcmp(a, "--max-fixed-errors") && v) max_fixed = atoi(v), i++;
         else if (!session_option(&S, argc, argv, &i)) die("loop: unknown option or missing value '%s' (see --help)", a);
     }
     if (!o.agent || !*o.agent) die("loop: --agent CMD|search is required (see --help)");
@@ -632,7 +704,9 @@ int loop_main(int argc, char **argv) {
         if (noise_series(&S, S.noise_runs) != 0 && !g_stop) die("loop: could not measure the noise; see run.log");
     }
     const char *why = "stopped by Ctrl-C";
-    int fails = 0;
+    char why_buf[512];
+    int fails = 0, same_fixed = 0, rc_loop = 0;
+    char *last_fixed = NULL;
     for (;;) {
         if (g_stop) break;
         if (max_exp && session_experiments(&S) >= max_exp) { why = "reached --max-experiments"; break; }
@@ -663,6 +737,20 @@ int loop_main(int argc, char **argv) {
             const char *st = experiment(&S, desc, &extra, 1);
             if (!st) { reset_to(best, NULL); rec_free(&extra); free(desc); break; }
             if (!strcmp(st, "keep")) { free(best); best = head_commit(); }
+            // the same fixed-layer error again and again is the machine's fault, not the ideas'
+            const char *fe = !strcmp(st, "crash") ? rec_get(&S.L.r[S.L.n - 1], "fixed_error") : NULL;
+            same_fixed = fe && last_fixed && !strcmp(fe, last_fixed) ? same_fixed + 1 : fe ? 1 : 0;
+            free(last_fixed);
+            last_fixed = fe ? xstrdup(fe) : NULL;
+            if (max_fixed && same_fixed >= max_fixed) {
+                snprintf(why_buf, sizeof why_buf, "%d crashes in a row with the same fixed-layer error (%s): fix "
+                         "the setup, then run the loop again to resume", same_fixed, fe);
+                why = why_buf;
+                rc_loop = 1;
+                rec_free(&extra);
+                free(desc);
+                break;
+            }
         }
         rec_free(&extra);
         free(desc);
@@ -671,8 +759,9 @@ int loop_main(int argc, char **argv) {
     printf("loop: %s; session %s: %d experiments, best val_bpb %.6f at %.7s\n", why, S.tag,
            session_experiments(&S), b ? rec_num(b, "val_bpb", 0) : 0.0, b ? rec_get(b, "commit") : "-------");
     free(best);
+    free(last_fixed);
     free(branch);
     free(ref);
     session_close(&S);
-    return 0;
+    return rc_loop;
 }

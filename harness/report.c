@@ -3,6 +3,7 @@
 // back-ends, so they say the same thing. The report is meant to say how sure it is: every
 // experiment, the noise and confirmation runs, throughput per run, intervals where the
 // records carry them, and every warning a careful reader would want before trusting a keep.
+#include "dataset.h"
 #include "harness.h"
 #include "util.h"
 
@@ -332,6 +333,12 @@ static void write_doc(Doc *d, const Report *R) {
         else text(d, " (no test_bpb recorded)");
         if (S->sigma > 0 && ev < bv) text(d, "; the gain is %.1f sigma of the run-to-run noise.", (bv - ev) / S->sigma);
         else text(d, ".");
+        double fl, gap, removed;
+        if (dataset_floor_gap(str(R->best, "dataset"), bv, ev, &fl, &gap, &removed)) {
+            text(d, " Entropy floor of the synthetic source %.6f: the best is %+.6f above it", fl, gap);
+            if (isfinite(removed)) text(d, ", and the session removed %.1f%% of the baseline's excess over it", 100 * removed);
+            text(d, ".");
+        }
         para_end(d);
     }
     estimates(d, S);

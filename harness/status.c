@@ -1,6 +1,7 @@
 // status.c -- `autoresearch status`: the session at a glance, and what runs now (an
 // experiment, a noise or confirmation run, or the agent) with its live progress; plus the
 // view of one session's records that status and report share.
+#include "dataset.h"
 #include "harness.h"
 #include "util.h"
 
@@ -204,6 +205,13 @@ int status_main(int argc, char **argv) {
             rec_set_str(&o, "best_commit", rec_get(best, "commit"));
             rec_set_str(&o, "best_description", rec_get(best, "description"));
             rec_set_num(&o, "baseline_val_bpb", rec_num(base, "val_bpb", NAN));
+            double fl, gap, removed;
+            if (dataset_floor_gap(rec_get(best, "dataset"), rec_num(base, "val_bpb", NAN), rec_num(best, "val_bpb", NAN),
+                                  &fl, &gap, &removed)) {
+                rec_set_num(&o, "floor_bpb", fl);
+                rec_set_num(&o, "best_above_floor", gap);
+                if (isfinite(removed)) rec_set_num(&o, "excess_removed", removed);
+            }
         }
         rec_set_raw(&o, "running", running || training ? "true" : "false");
         if (kind) {
@@ -249,6 +257,13 @@ int status_main(int argc, char **argv) {
             print_estimates(&S, best);
         else
             printf("best       none yet\n");
+        double fl, gap, removed;
+        if (best && dataset_floor_gap(rec_get(best, "dataset"), rec_num(base, "val_bpb", NAN), rec_num(best, "val_bpb", NAN),
+                                      &fl, &gap, &removed)) {
+            printf("floor      entropy %.6f: best %+.6f above it", fl, gap);
+            if (isfinite(removed)) printf("; the session removed %.1f%% of the baseline's excess", 100 * removed);
+            printf("\n");
+        }
         char d[32];
         fmt_duration(elapsed, d, sizeof d);
         if (kind && !strcmp(kind, "experiment"))

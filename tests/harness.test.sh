@@ -15,7 +15,7 @@ trap 'rm -rf "$TMP"' EXIT
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
 my_trains() {   # build/train processes of this scratch repository (others may run their own)
     local p
-    for p in $(pgrep -f '^build/train'); do
+    for p in $(pgrep -f '(^|/)build/train$'); do
         [ "$(readlink /proc/$p/cwd 2>/dev/null)" = "$PWD" ] && echo "$p"
     done
 }
@@ -120,6 +120,12 @@ git checkout -q autoresearch/s1
 check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
 "$AR" status > $TMP/st.txt
 check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -q 'experiments 13' $TMP/st.txt"
+# on a data set with an entropy floor (the synthetic source), status and report show the gap to it
+mkdir -p $TMP/cache/datasets/fake-0000 && printf 'id: fake-0000\nentropy_bpb: 0.5\n' > $TMP/cache/datasets/fake-0000/manifest.txt
+AUTORESEARCH_CACHE=$TMP/cache "$AR" status > $TMP/st.txt
+check "status shows the gap to the floor" grep -qE "^floor      entropy 0\.500000: best \+0\.[0-9]+ above it; the session removed [0-9.]+% of the baseline's excess" $TMP/st.txt
+AUTORESEARCH_CACHE=$TMP/cache "$AR" report > /dev/null 2>&1
+check "report shows the gap to the floor" grep -qE "Entropy floor of the synthetic source 0\.500000: the best is \+0\.[0-9]+ above it" report/report.md
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
@@ -135,7 +141,7 @@ echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures
 new_repo scripted
 printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nquiet:0.05\n' > "$TMP/actions"
 SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --gate strict --max-experiments 8 --timeout 2 \
-    --agent-timeout 2 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
+    --agent-timeout 4 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
 check "a prompt's template echoed by the agent is no description" test "$(tail -1 results.tsv | cut -f5)" = "(no description)"
@@ -148,7 +154,7 @@ check "hang is a timeout crash" bash -c "sed -n 6p results.tsv | cut -f5 | grep 
 check "NaN is a crash" bash -c "grep -q '\"reason\": \"FAIL (diverged)\"' results.jsonl"
 check "agent failures logged, not rows" test "$(grep -c '"kind": "agent_error"' results.jsonl)" -eq 3
 check "agent failure reasons" bash -c "grep -q 'agent exited without changing train.c' results.jsonl &&
-    grep -q 'agent exited with code 3' results.jsonl && grep -q 'agent timed out after 2 s' results.jsonl"
+    grep -q 'agent exited with code 3' results.jsonl && grep -q 'agent timed out after 4 s' results.jsonl"
 check "an agent's own commit is folded in and kept" bash -c \
     "test \"\$(git log -1 --format=%s)\" = 'committed MATRIX_LR 0.025' && test \$(git rev-list --count HEAD) -eq 2"
 check "crashed and hung trains leave no process" test -z "$(my_trains)"
@@ -171,12 +177,14 @@ done
 "$AR" status > $TMP/st.txt 2>&1
 check "status shows the agent at work" grep -q "^running    the agent, on experiment 2" $TMP/st.txt
 wait $pid
-check "an agent tampering with the ledger stops the loop" test $? -ne 0
+check "the loop goes on after an agent tampered with the ledger" test $? -eq 0
 check "branch switch is an agent failure, back on the session's branch" bash -c \
     "grep -q 'agent switched branches' results.jsonl && test \"\$(git symbolic-ref --short HEAD)\" = autoresearch/r1"
-check "the ledger error is explicit" grep -q "results.tsv changed while the agent ran" $TMP/out.txt
+check "the tampering is an invalid row that says so" bash -c \
+    "grep -q 'the agent changed results.tsv (restored' results.jsonl && test \"\$(tail -1 results.tsv | cut -f4)\" = invalid"
 check "the slow agent's experiment was kept" bash -c "grep '\"description\": \"slow agent\"' results.jsonl | grep -q '\"status\": \"keep\"'"
-check "the next command reports the edited results.tsv" bash -c "! '$AR' run > $TMP/out.txt 2>&1 && grep -q 'results.tsv:4:' $TMP/out.txt"
+check "the ledger is as the harness wrote it: no fake row, the next command runs" bash -c \
+    "! grep -q fake results.tsv && '$AR' run > $TMP/out.txt 2>&1"
 
 # ----------------------------------------------------------------------------
 echo "== kill -9 in the middle of an experiment, then resume"

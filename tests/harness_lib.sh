@@ -18,14 +18,20 @@ check() {   # check NAME COMMAND...: passes when the command succeeds
 
 # A fresh scratch repository with the fake train.c, a fixed/ file and program.md, committed.
 new_repo() {
-    local d=$TMP/$1
-    mkdir -p "$d/fixed" && cd "$d" || exit 1
+    scratch_repo "$1" fake.mk
+    echo "// the fixed layer" > fixed/prepare.h
+    echo "# program" > program.md
+    git add -A && git commit -qm "project"
+}
+
+# scratch_repo NAME MAKEFILE: cd into a fresh git repository $TMP/NAME holding the fake train.c
+# (tests/agents/fake_train.c), tests/agents/MAKEFILE as its Makefile and a .gitignore for the
+# harness's files; the caller adds its fixed/ files and commits.
+scratch_repo() {
+    mkdir -p "$TMP/$1/fixed" && cd "$TMP/$1" || exit 1
     git init -q -b main
     git config user.name test && git config user.email test@example.com
     cp "$ROOT/tests/agents/fake_train.c" train.c
-    cp "$ROOT/tests/agents/fake.mk" Makefile
-    echo "// the fixed layer" > fixed/prepare.h
-    echo "# program" > program.md
+    cp "$ROOT/tests/agents/$2" Makefile
     printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
-    git add -A && git commit -qm "project"
 }

@@ -1,5 +1,6 @@
 // test_data.c -- shards, best-fit packing, the dataloader, evaluate_bpb, the budget, the summary.
 #include <math.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,31 +120,41 @@ static void test_shard_corruption(void) {
 // Packing
 
 // The rule written out as plainly as possible: a list of buffered documents, refilled to
-// PACK_BUFFER_DOCS in stored order (no shuffle); largest that fits, else crop the shortest.
-static void reference_rows(const Shard *s, int T, int nrows, int32_t *out) {
-    uint64_t *buf = malloc(PACK_BUFFER_DOCS * sizeof *buf);
+// PACK_BUFFER_DOCS in stored order (no shuffle) from the current pass; largest that fits,
+// else crop the shortest. keep_long 0 is the original's rule (every crop's rest dropped);
+// 1 keeps the rest of a document longer than a row, or of a continuation, in its place as
+// BOS + the rest.
+static uint64_t ref_len(const Shard *s, const uint64_t *e) {
+    uint64_t n = s->doc_start[e[0] + 1] - s->doc_start[e[0]];
+    return e[1] ? 1 + n - e[1] : n;
+}
+static void reference_rows(const Shard *s, int T, int nrows, int32_t *out, int keep_long) {
+    uint64_t (*buf)[2] = malloc(PACK_BUFFER_DOCS * sizeof *buf);   // {doc, offset}
     int nbuf = 0;
     uint64_t next = 0;
     for (int r = 0; r < nrows; r++) {
         int32_t *row = out + (size_t)r * (T + 1);
         int pos = 0;
         while (pos < T + 1) {
-            while (nbuf < PACK_BUFFER_DOCS) { buf[nbuf++] = next; next = (next + 1) % s->n_docs; }
+            if (nbuf == 0 && next == s->n_docs) next = 0;
+            while (nbuf < PACK_BUFFER_DOCS && next < s->n_docs) { buf[nbuf][0] = next++; buf[nbuf][1] = 0; nbuf++; }
             int remaining = T + 1 - pos, pick = -1;
-            for (int i = 0; i < nbuf; i++) {
-                int len = (int)(s->doc_start[buf[i] + 1] - s->doc_start[buf[i]]);
-                if (len <= remaining && (pick < 0 || len > (int)(s->doc_start[buf[pick] + 1] - s->doc_start[buf[pick]]))) pick = i;
-            }
-            int take;
+            for (int i = 0; i < nbuf; i++)
+                if (ref_len(s, buf[i]) <= (uint64_t)remaining && (pick < 0 || ref_len(s, buf[i]) > ref_len(s, buf[pick]))) pick = i;
+            int take, keep = 0;
             if (pick < 0) {
                 pick = 0;
                 for (int i = 1; i < nbuf; i++)
-                    if (s->doc_start[buf[i] + 1] - s->doc_start[buf[i]] < s->doc_start[buf[pick] + 1] - s->doc_start[buf[pick]]) pick = i;
+                    if (ref_len(s, buf[i]) < ref_len(s, buf[pick])) pick = i;
                 take = remaining;
-            } else take = (int)(s->doc_start[buf[pick] + 1] - s->doc_start[buf[pick]]);
-            for (int j = 0; j < take; j++) row[pos + j] = s->tokens[s->doc_start[buf[pick]] + j];
+                keep = keep_long && (buf[pick][1] > 0 || ref_len(s, buf[pick]) > (uint64_t)(T + 1));
+            } else take = (int)ref_len(s, buf[pick]);
+            const uint16_t *src = s->tokens + s->doc_start[buf[pick][0]];
+            for (int j = 0; j < take; j++)
+                row[pos + j] = buf[pick][1] == 0 ? src[j] : j == 0 ? (int32_t)s->bos_id : src[buf[pick][1] + j - 1];
             pos += take;
-            for (int i = pick; i + 1 < nbuf; i++) buf[i] = buf[i + 1];
+            if (keep) { buf[pick][1] = buf[pick][1] ? buf[pick][1] + take - 1 : (uint64_t)take; continue; }
+            for (int i = pick; i + 1 < nbuf; i++) { buf[i][0] = buf[i + 1][0]; buf[i][1] = buf[i + 1][1]; }
             nbuf--;
         }
     }
@@ -184,21 +195,35 @@ static void test_pack_hand_example(void) {
 }
 
 static void test_pack_invariants(void) {
-    // 3000 documents of random lengths 2..300 against the reference, rows of 129
+    // A corpus of short documents (2..129 tokens, rows of 129) is packed exactly by the
+    // original's rule; a mixed one (2..300) by the rule that keeps long documents whole.
     enum { ND = 3000, T = 128, ROWS = 400 };
     int lens[ND];
     uint64_t r = 12345;
-    for (int i = 0; i < ND; i++) { r = r * 6364136223846793005ull + 1442695040888963407ull; lens[i] = 2 + (int)((r >> 33) % 299); }
+    for (int i = 0; i < ND; i++) { r = r * 6364136223846793005ull + 1442695040888963407ull; lens[i] = 2 + (int)((r >> 33) % 128); }
     uint64_t n;
     uint16_t *t = make_docs(lens, ND, &n);
     Shard s;
-    write_shard("inv.bin", t, n, &s);
+    write_shard("short.bin", t, n, &s);
     int32_t *got = malloc(sizeof(int32_t) * ROWS * (T + 1)), *want = malloc(sizeof(int32_t) * ROWS * (T + 1));
     Packer p;
     packer_init(&p, &s, 0, 0);
     for (int i = 0; i < ROWS; i++) packer_row(&p, T, got + (size_t)i * (T + 1));
-    reference_rows(&s, T, ROWS, want);
+    reference_rows(&s, T, ROWS, want, 0);
     CHECK(memcmp(got, want, sizeof(int32_t) * ROWS * (T + 1)) == 0);
+    packer_free(&p);
+    shard_close(&s);
+    free(t);
+
+    for (int i = 0; i < ND; i++) { r = r * 6364136223846793005ull + 1442695040888963407ull; lens[i] = 2 + (int)((r >> 33) % 299); }
+    t = make_docs(lens, ND, &n);
+    write_shard("inv.bin", t, n, &s);
+    packer_init(&p, &s, 0, 0);
+    for (int i = 0; i < ROWS; i++) packer_row(&p, T, got + (size_t)i * (T + 1));
+    reference_rows(&s, T, ROWS, want, 1);
+    CHECK(memcmp(got, want, sizeof(int32_t) * ROWS * (T + 1)) == 0);
+    reference_rows(&s, T, ROWS, want, 0);   // and the original's would differ here
+    CHECK(memcmp(got, want, sizeof(int32_t) * ROWS * (T + 1)) != 0);
     int bos_first = 1;
     for (int i = 0; i < ROWS; i++) bos_first &= got[(size_t)i * (T + 1)] == BOS;
     CHECK(bos_first);
@@ -225,10 +250,81 @@ static void test_pack_invariants(void) {
     free(got); free(want); free(t);
 }
 
+// A corpus of a few long documents (every one longer than a row, as in books or speeches),
+// every token id distinct so that each token can be followed: one pass of evaluation rows
+// is all distinct rows covering the whole split, and training sees every token once per epoch.
+static void test_pack_long_documents(void) {
+    enum { ND = 5, T = 128, CAP = T + 1, LV = 60000, LBOS = LV - 1 };
+    int lens[ND] = { 3000, 700, 9001, 1290, 4444 };
+    uint64_t n = 0;
+    for (int k = 0; k < ND; k++) n += (uint64_t)lens[k];
+    uint16_t *t = malloc(n * sizeof *t);
+    uint64_t pos = 0;
+    uint16_t id = 1;
+    for (int k = 0; k < ND; k++) {
+        t[pos++] = LBOS;
+        for (int j = 1; j < lens[k]; j++) t[pos++] = id++;
+    }
+    char err[512];
+    char *path = xasprintf("%s/long.bin", tmp);
+    CHECK(shard_write(path, t, n, LV, LBOS, err, sizeof err) == 0);
+    Shard s;
+    CHECK(shard_open(path, &s, err, sizeof err) == 0);
+    int *seen = calloc(LV, sizeof *seen);
+    int32_t row[CAP];
+
+    // evaluation: stored order, one pass
+    Packer p;
+    packer_init(&p, &s, 0, 0);
+    p.one_pass = 1;
+    long rows = 0, bos_extra = 0, dup = 0, short_rows = 0;
+    int k;
+    while ((k = packer_row(&p, T, row)) > 0) {
+        CHECK(row[0] == LBOS);
+        for (int i = 0; i < k; i++) {
+            if (row[i] == LBOS) { bos_extra++; continue; }
+            dup += seen[row[i]]++ > 0;
+        }
+        if (k == CAP) rows++; else short_rows++;
+    }
+    int missing = 0;
+    for (int i = 1; i < id; i++) missing += seen[i] == 0;
+    CHECK(dup == 0 && missing == 0);                   // every token once: rows all distinct, the split covered
+    CHECK(short_rows == 1 && rows == (long)((n + bos_extra - ND) / CAP));   // one last partial row, no padding
+    CHECK(p.epoch == 1);
+    CHECK(packer_row(&p, T, row) == 0);                // and then nothing: no second pass
+    packer_free(&p);
+
+    // training: shuffled; the rows made wholly in the first epoch hold each token at most once,
+    // and the ones missing from them are in the row where the second epoch began
+    memset(seen, 0, LV * sizeof *seen);
+    packer_init(&p, &s, 1, 3);
+    dup = 0;
+    for (;;) {
+        packer_row(&p, T, row);
+        if (p.epoch > 1) break;
+        for (int i = 0; i < CAP; i++)
+            if (row[i] != LBOS) dup += seen[row[i]]++ > 0;
+    }
+    for (int i = 0; i < CAP; i++)
+        if (row[i] != LBOS && !seen[row[i]]) seen[row[i]] = -1;   // the straddling row's first-epoch part
+    missing = 0;
+    for (int i = 1; i < id; i++) missing += seen[i] == 0;
+    CHECK(dup == 0 && missing == 0);
+    // and the second epoch is a new order over the same tokens
+    for (int r = 0; r < 20; r++) {
+        packer_row(&p, T, row);
+        for (int i = 0; i < CAP; i++) CHECK(row[i] == LBOS || row[i] < id);
+    }
+    packer_free(&p);
+    shard_close(&s);
+    free(seen); free(t); free(path);
+}
+
 // ----------------------------------------------------------------------------
 // A prepared data set in a temporary cache: shards written directly, a small real tokenizer.
 
-static Tokenizer *make_dataset(void) {
+static Tokenizer *make_dataset(int ndocs) {
     setenv("AUTORESEARCH_CACHE", tmp, 1);
     char *dir = xasprintf("%s/datasets/test-1", tmp);
     CHECK(mkdir_p(dir) == 0);
@@ -236,7 +332,7 @@ static Tokenizer *make_dataset(void) {
     docset_init(&docs);
     uint64_t r = 1;
     const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "home"};
-    for (int d = 0; d < 1500; d++) {
+    for (int d = 0; d < ndocs; d++) {
         char text[2048];
         size_t len = 0;
         r = r * 6364136223846793005ull + 1442695040888963407ull;
@@ -277,7 +373,7 @@ static Tokenizer *make_dataset(void) {
 }
 
 static void test_dataloader(void) {
-    Tokenizer *tok = make_dataset();
+    Tokenizer *tok = make_dataset(1500);
     const int B = 4, T = 64;
     DataLoader *a = dataloader_open(B, T, 42), *b = dataloader_open(B, T, 42);
     int32_t *x = malloc(sizeof(int32_t) * B * T), *y = malloc(sizeof(int32_t) * B * T);
@@ -297,7 +393,9 @@ static void test_dataloader(void) {
     CHECK(shifted);
     CHECK(bos);
     CHECK(inrange);
-    CHECK(dataloader_epoch(a) >= 2);   // 300 x 4 x 65 tokens is more than one pass over the set
+    CHECK(dataloader_epoch(a) == 1);   // 300 x 4 x 65 tokens: less than one pass over the ~190K
+    for (int step = 300; step < 1000; step++) dataloader_next(a, x, y);
+    CHECK(dataloader_epoch(a) == 2);   // 1000 x 4 x 65 tokens: more than one, less than two
     dataloader_close(a);
     dataloader_close(b);
     free(x); free(y); free(x2); free(y2);
@@ -314,7 +412,7 @@ static void uniform_nll(void *ctx, const int32_t *inputs, const int32_t *targets
 }
 
 static void test_evaluate_uniform(void) {
-    Tokenizer *tok = make_dataset();
+    Tokenizer *tok = make_dataset(5000);   // val must hold EVAL_TOKENS targets
     uniform_V = 300;
     uniform_calls = 0;
     const int B = 8;
@@ -344,6 +442,29 @@ static void test_evaluate_uniform(void) {
     free(res); free(rf); free(row);
     packer_free(&p);
     shard_close(&s);
+    tokenizer_free(tok);
+}
+
+// A val split with fewer targets than EVAL_TOKENS is refused with one line naming the numbers
+// (a metric that repeats its rows is not a metric).
+static void test_evaluate_refuses_small_val(void) {
+    Tokenizer *tok = make_dataset(1500);   // about 190K tokens per split
+    char *errpath = xasprintf("%s/refuse.err", tmp);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(errpath, "w", stderr)) _exit(3);
+        uniform_V = 300;
+        evaluate_bpb(uniform_nll, NULL, 8);
+        _exit(0);
+    }
+    int st = 0;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    char *msg = read_file(errpath, NULL);
+    CHECK_MSG(msg && strstr(msg, "the val split holds ") && strstr(msg, "target tokens, fewer than EVAL_TOKENS (524288)") &&
+              strchr(msg, '\n') == msg + strlen(msg) - 1, "got: %s", msg ? msg : "(nothing)");
+    free(msg); free(errpath);
     tokenizer_free(tok);
 }
 
@@ -427,8 +548,10 @@ int main(void) {
     RUN_TEST(test_shard_corruption);
     RUN_TEST(test_pack_hand_example);
     RUN_TEST(test_pack_invariants);
+    RUN_TEST(test_pack_long_documents);
     RUN_TEST(test_dataloader);
     RUN_TEST(test_evaluate_uniform);
+    RUN_TEST(test_evaluate_refuses_small_val);
     RUN_TEST(test_budget);
     RUN_TEST(test_budget_progress_file);
     RUN_TEST(test_run_seed);

@@ -563,7 +563,7 @@ int main(void) {
     if (!real.n) {
         real_is_synthetic = 1;
         fprintf(stderr, "  ../shared/data/sotu.jsonl.gz not found: 'real' text is the synthetic source's\n");
-        for (uint64_t seed = 1; real.len < 1500000; seed++) synth_generate(seed, 100, &real, NULL);
+        for (uint64_t seed = 1; real.len < 1500000; seed++) synth_generate(SYNTH_VERSION_DEFAULT, seed, 100, &real, NULL);
     }
     docset_init(&noise);
     char *buf = xmalloc(20000);

@@ -9,9 +9,11 @@
 // Its tokens trained (total_tokens_M) are 1.5 M, or the number in build/fake_tokens (a
 // test's throttled machine).
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 // @tunables-begin
 #define DEPTH 4                 // number of layers [1, 12]
@@ -69,12 +71,38 @@ int main(void) {
     printf("step 10 loss nan\nFAIL\n");
     return 1;
 #endif
+#ifdef FAKE_LIB
+    double fixed_score(double v);   // the "fixed layer" of fake_lib.mk: the score passes through it
+    val = fixed_score(val);
+#endif
+#ifdef FIXED_ERR
+    fprintf(stderr, "autoresearch: no prepared data set in /nonexistent: run `autoresearch prepare` first\n");
+    return 1;
+#endif
     double test = val + 0.01;
     const char *rf = getenv("AUTORESEARCH_RESULT_FILE");
     if (rf) {
         FILE *f = fopen(rf, "w");
         fprintf(f, "val_bpb: %.6f\ntest_bpb: %.6f\neval_tokens: 524288\ndataset: fake-0000\n", val, test);
         fclose(f);
+    }
+    // "weights": 1 MB naming the tunables, saved as train.c does (temp file, rename); a write
+    // that fails (a full disk, a file size limit) leaves no model and says so
+    const char *mo = getenv("AUTORESEARCH_MODEL_OUT");
+    if (mo && *mo) {
+        signal(SIGXFSZ, SIG_IGN);
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%d", mo, (int)getpid());
+        FILE *f = fopen(tmp, "wb");
+        int ok = f != NULL;
+        if (f) {
+            fprintf(f, "fake weights: MATRIX_LR %g DEPTH %d\n", MATRIX_LR, DEPTH);
+            static char pad[1 << 20];
+            ok = fwrite(pad, 1, sizeof pad, f) == sizeof pad;
+            ok = fclose(f) == 0 && ok;
+        }
+        if (ok && rename(tmp, mo) == 0) printf("model saved to %s\n", mo);
+        else { unlink(tmp); fprintf(stderr, "train: cannot save the model to %s\n", mo); }
     }
     const char *mode = getenv("AUTORESEARCH_BUDGET_MODE");
     printf("---\n");
