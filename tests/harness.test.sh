@@ -288,7 +288,7 @@ check "status: estimates, interval, confirmation runs" bash -c "grep -qE '^best 
 check "report: total improvement with its interval, runs on confirmation" bash -c \
     "grep -q 'total improvement 0.0[0-9]*, 95% interval \[' report/report.md && grep -qE '[0-9]+ of them confirmation runs' report/report.md"
 # a throttled machine: the best, re-run, trains 20% fewer tokens
-echo 1.2 > build/fake_tokens
+mkdir -p build && echo 1.2 > build/fake_tokens
 printf 'comment:6\ncomment:7\n' > "$TMP/pactions2"
 SCRIPT_ACTIONS=$TMP/pactions2 "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 9 --max-agent-failures 2 \
     --retry-delay 0.05 > $TMP/out.txt 2>&1
