@@ -182,8 +182,15 @@ void gate_summary(const Session *S, GateSummary *g) {
     if (g->base.n && g->best.n) g->total = gate_decide(&S->gp, &in);
 }
 
-// Drift: the best, unchanged, re-run. Its tokens trained (total_tokens_M) or its val_bpb
-// moving away from its earlier runs means the machine changed under the session.
+// Tokens a run trained: the fixed layer's own count (`tokens`) where the record has it, else
+// what train.c's summary printed (older records).
+static double run_tokens(const Record *r) {
+    double t = rec_num(r, "tokens", NAN);
+    return isfinite(t) ? t : 1e6 * rec_num(r, "total_tokens_M", NAN);
+}
+
+// Drift: the best, unchanged, re-run. Its tokens trained or its val_bpb moving away from its
+// earlier runs means the machine changed under the session.
 void drift_check(const Session *S, Record *r) {
     const char *commit = rec_get(r, "commit");
     RunStats prev = commit_runs(S, commit);
@@ -192,13 +199,13 @@ void drift_check(const Session *S, Record *r) {
     for (int i = 0; i < S->L.n; i++) {
         const Record *x = &S->L.r[i];
         const char *c = rec_get(x, "commit"), *s = rec_get(x, "session");
-        if (c && s && !strcmp(c, commit) && !strcmp(s, S->tag) && isfinite(rec_num(x, "total_tokens_M", NAN)) &&
+        if (c && s && !strcmp(c, commit) && !strcmp(s, S->tag) && isfinite(run_tokens(x)) &&
             rec_num(x, "val_bpb", NAN) > 0)
-            tok += rec_num(x, "total_tokens_M", 0), ntok++;
+            tok += run_tokens(x), ntok++;
     }
     session_noise(S, NULL, NAN, &sigma, &dof);
     char why[200] = "";
-    double t = rec_num(r, "total_tokens_M", NAN), v = rec_num(r, "val_bpb", NAN);
+    double t = run_tokens(r), v = rec_num(r, "val_bpb", NAN);
     if (ntok && isfinite(t) && tok > 0) {
         double change = t / (tok / ntok) - 1;
         rec_set_fmt(r, "tokens_change", "%.4f", change);

@@ -7,7 +7,7 @@
 // eighth of the run, and always the last one (100 steps at FAKE_TPS tokens/s), which such a
 // run then follows with 0.4 s of "evaluation".
 // Its tokens trained (total_tokens_M) are 1.5 M, or the number in build/fake_tokens (a
-// test's throttled machine).
+// test's throttled machine), which scales the progress file's tokens by the same ratio.
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +28,16 @@
 #define FAKE_TPS 10000
 #endif
 
+static double tokens_m(void) {
+    double tokens = 1.5;
+    FILE *tf = fopen("build/fake_tokens", "r");
+    if (tf) {
+        if (fscanf(tf, "%lf", &tokens) != 1) tokens = 1.5;
+        fclose(tf);
+    }
+    return tokens;
+}
+
 static void progress(int eighth) {
     const char *pf = getenv("AUTORESEARCH_PROGRESS_FILE");
     if (!pf) return;
@@ -37,7 +47,7 @@ static void progress(int eighth) {
     double secs = SLEEP_MS / 1000.0 * eighth / 8;
     fprintf(f, "pid: 1\nstep: %d\nprogress: %.6f\nbudget_mode: time\nbudget: %g\ntrain_seconds: %.3f\n"
             "tokens: %.0f\ntokens_per_sec: %d\nloss: %.4f\neta_seconds: %.1f\ndone: %d\n",
-            100 * eighth / 8, eighth / 8.0, SLEEP_MS / 1000.0, secs, FAKE_TPS * secs, FAKE_TPS,
+            100 * eighth / 8, eighth / 8.0, SLEEP_MS / 1000.0, secs, FAKE_TPS * secs * tokens_m() / 1.5, FAKE_TPS,
             4.0 - 0.25 * eighth, SLEEP_MS / 1000.0 - secs, eighth == 8);
     fclose(f);
     rename(tmp, pf);
@@ -111,13 +121,7 @@ int main(void) {
     printf("total_seconds:    %.1f\n", SLEEP_MS / 1000.0 + 0.1);
     printf("peak_vram_mb:     %.1f\n", 1234.5);
     printf("mfu_percent:      %.2f\n", 12.5);
-    double tokens = 1.5;
-    FILE *tf = fopen("build/fake_tokens", "r");
-    if (tf) {
-        if (fscanf(tf, "%lf", &tokens) != 1) tokens = 1.5;
-        fclose(tf);
-    }
-    printf("total_tokens_M:   %.1f\n", tokens);
+    printf("total_tokens_M:   %.1f\n", tokens_m());
     printf("num_steps:        %d\n", 100);
     printf("num_params_M:     %.1f\n", 0.5 * DEPTH);
     printf("depth:            %d\n", DEPTH);
