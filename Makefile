@@ -6,7 +6,7 @@
 CC      ?= cc
 OPT     ?= -O2
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -D_GNU_SOURCE -pthread -Ifixed $(EXTRA_CFLAGS)
-LDLIBS  := -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread
+LDLIBS  := -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lgsl -lgslcblas -lm -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # train.c: the file the research agent edits. PRECISION=fp32 builds it without bf16 matmuls
@@ -111,7 +111,7 @@ build/bench/bench_ring: bench/bench_ring.c $(HEADERS) train.c build/libclient.a
 
 baseline: all
 	./autoresearch prepare
-	./autoresearch run -m baseline
+	./autoresearch run -m baseline --gate strict
 
 test: all $(TEST_DEPS_STAMP) $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)

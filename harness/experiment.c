@@ -196,6 +196,9 @@ void session_open(Session *S) {
     S->timeout = -1;
     S->sigma = -1;
     S->seed = -2;
+    S->gp = (GateParams){-1, -1, -1, -1};
+    S->noise_runs = -1;
+    S->rebaseline_every = -1;
     char err[1024];
     if (ledger_load(S->jsonl, &S->L, err, sizeof err) != 0) die("%s", err);
     char why[512];
@@ -287,7 +290,15 @@ static void session_defaults(Session *S) {
     if (S->budget < 0) S->budget = 0;
     if (S->timeout < 0) S->timeout = 600;
     if (S->sigma < 0) S->sigma = 0;
-    if (!S->gate[0]) snprintf(S->gate, sizeof S->gate, "strict");
+    if (!S->gate[0]) snprintf(S->gate, sizeof S->gate, "sprt");
+    GateParams d;
+    gate_defaults(&d);
+    if (S->gp.alpha < 0) S->gp.alpha = d.alpha;
+    if (S->gp.beta < 0) S->gp.beta = d.beta;
+    if (S->gp.effect < 0) S->gp.effect = d.effect;
+    if (S->gp.max_runs < 0) S->gp.max_runs = d.max_runs;
+    if (S->noise_runs < 0) S->noise_runs = 8;
+    if (S->rebaseline_every < 0) S->rebaseline_every = 10;
     if (S->seed == -2) S->seed = -1;
     if (strcmp(S->budget_mode, "time") && S->budget <= 0)
         die("--budget-mode %s needs --budget N (the amount of %s)", S->budget_mode, S->budget_mode);
@@ -334,6 +345,12 @@ int session_load(Session *S, const char *tag) {
         if (S->sigma < 0) S->sigma = rec_num(&r, "sigma", 0);
         if (!S->gate[0] && rec_get(&r, "gate")) snprintf(S->gate, sizeof S->gate, "%s", rec_get(&r, "gate"));
         if (S->seed == -2) S->seed = (long)rec_num(&r, "seed", -1);
+        if (S->gp.alpha < 0) S->gp.alpha = rec_num(&r, "false_keep", -1);
+        if (S->gp.beta < 0) S->gp.beta = rec_num(&r, "gate_beta", -1);
+        if (S->gp.effect < 0) S->gp.effect = rec_num(&r, "gate_effect", -1);
+        if (S->gp.max_runs < 0) S->gp.max_runs = (int)rec_num(&r, "max_runs", -1);
+        if (S->noise_runs < 0) S->noise_runs = (int)rec_num(&r, "noise_runs", -1);
+        if (S->rebaseline_every < 0) S->rebaseline_every = (int)rec_num(&r, "rebaseline_every", -1);
         if (rec_get(&r, "data_id")) snprintf(S->data_id, sizeof S->data_id, "%s", rec_get(&r, "data_id"));
         for (int i = 0; i < DATA_FILES; i++)
             snprintf(S->data_sha[i], sizeof S->data_sha[i], "%s", rec_get(&r, data_key(i)) ? rec_get(&r, data_key(i)) : "");
@@ -367,6 +384,12 @@ void session_save(Session *S) {
     rec_set_num(&r, "sigma", S->sigma);
     rec_set_str(&r, "gate", S->gate);
     rec_set_num(&r, "seed", (double)S->seed);
+    rec_set_num(&r, "false_keep", S->gp.alpha);
+    rec_set_num(&r, "gate_beta", S->gp.beta);
+    rec_set_num(&r, "gate_effect", S->gp.effect);
+    rec_set_num(&r, "max_runs", S->gp.max_runs);
+    rec_set_num(&r, "noise_runs", S->noise_runs);
+    rec_set_num(&r, "rebaseline_every", S->rebaseline_every);
     if (S->data_id[0]) {
         rec_set_str(&r, "data_id", S->data_id);
         for (int i = 0; i < DATA_FILES; i++) rec_set_str(&r, data_key(i), S->data_sha[i]);
@@ -418,8 +441,23 @@ int session_option(Session *S, int argc, char **argv, int *i) {
         if (!*v) die("--accept-ledger needs a reason");
         S->accept_ledger = v;
     } else if (opt_value(argc, argv, i, "--gate", &v)) {
-        if (strcmp(v, "strict") && strcmp(v, "noise")) die("--gate: '%s' is not strict or noise", v);
+        if (strcmp(v, "sprt") && strcmp(v, "strict") && strcmp(v, "noise"))
+            die("--gate: '%s' is not sprt, strict or noise", v);
         snprintf(S->gate, sizeof S->gate, "%s", v);
+    } else if (opt_value(argc, argv, i, "--false-keep", &v)) {
+        S->gp.alpha = num_arg("--false-keep", v);
+        if (S->gp.alpha <= 0 || S->gp.alpha >= 0.5) die("--false-keep: '%s' is not a rate in (0, 0.5)", v);
+    } else if (opt_value(argc, argv, i, "--gate-effect", &v)) {
+        S->gp.effect = num_arg("--gate-effect", v);
+        if (S->gp.effect <= 0) die("--gate-effect must be positive (sigmas)");
+    } else if (opt_value(argc, argv, i, "--max-runs", &v)) {
+        S->gp.max_runs = (int)num_arg("--max-runs", v);
+        if (S->gp.max_runs < 1) die("--max-runs must be at least 1");
+    } else if (opt_value(argc, argv, i, "--noise-runs", &v)) {
+        S->noise_runs = (int)num_arg("--noise-runs", v);
+        if (S->noise_runs < 2) die("--noise-runs must be at least 2");
+    } else if (opt_value(argc, argv, i, "--rebaseline-every", &v)) {
+        S->rebaseline_every = (int)num_arg("--rebaseline-every", v);
     } else {
         return 0;
     }
@@ -545,7 +583,9 @@ static const char *harness_keys[] = {
     "training_seconds", "total_tokens_M", "num_steps", "eval_seconds", "probe_causal_max",
     "probe_frozen_max", "probe_tolerance", "trainer_exit", "sandbox_denials", "sandbox_denied",
     "dataset_id", "tokenizer_sha256", "train_bin_sha256", "val_bin_sha256", "test_bin_sha256",
-    "model_saved", "model_file", "fixed_error", "leftover_processes", NULL};
+    "model_saved", "model_file", "fixed_error", "leftover_processes", "est_val_bpb", "est_se", "est_runs",
+    "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at", "sigma_dof",
+    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", NULL};
 
 static int is_harness_key(const char *k) {
     for (int i = 0; harness_keys[i]; i++)
@@ -771,13 +811,15 @@ static void print_row(const Record *r, int n) {
         char delta[32] = "";
         if (rec_get(r, "delta")) snprintf(delta, sizeof delta, "%+.6f", rec_num(r, "delta", 0));
         else snprintf(delta, sizeof delta, "baseline");
-        char rate[32] = "?", tokens[32] = "?";
+        char rate[32] = "?", tokens[32] = "?", est[80] = "";
         if (rec_get(r, "tokens_per_sec")) fmt_rate(rec_num(r, "tokens_per_sec", 0), rate, sizeof rate);
         if (rec_get(r, "tokens")) fmt_rate(rec_num(r, "tokens", 0), tokens, sizeof tokens);
+        if (rec_num(r, "est_runs", 1) > 1)
+            snprintf(est, sizeof est, " (mean of %.0f runs %.6f)", rec_num(r, "est_runs", 1), rec_num(r, "est_val_bpb", 0));
         const char *fk = rec_get(r, "fast_keep");
-        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs %5.0f steps %6s tok %6s tok/s  %s%s\n", n,
+        printf("[%3d] %s %-7s val_bpb %.6f %-10s mem %5.1f GB %6.1fs %5.0f steps %6s tok %6s tok/s  %s%s%s\n", n,
                shortc, st, rec_num(r, "val_bpb", 0), delta, rec_num(r, "memory_gb", 0), rec_num(r, "wall_seconds", 0),
-               rec_num(r, "steps", 0), tokens, rate, d ? d : "",
+               rec_num(r, "steps", 0), tokens, rate, d ? d : "", est,
                fk && !strcmp(fk, "true") ? "  [ran much faster than the best: check the machine's load]" : "");
     } else {
         const char *why = rec_get(r, "reason");
@@ -834,6 +876,95 @@ static void record_context(const Session *S, Record *r) {
     rec_set_num(r, "timeout_s", S->timeout);
 }
 
+// One more run of HEAD with AUTORESEARCH_SEED=seed (< 0: a fresh one), recorded as kind
+// (noise, confirm, rebaseline); exp_id: the experiment it belongs to (or NULL); after >= 0:
+// a rebaseline after that many experiments, checked for drift. Returns its record (in the
+// ledger), or NULL on Ctrl-C (nothing recorded).
+static const Record *extra_run(Session *S, const char *kind, const char *commit, const char *exp_id, int i, int k,
+                               int after, long seed) {
+    Record r = {0};
+    rec_set_str(&r, "kind", kind);
+    rec_set_str(&r, "session", S->tag);
+    rec_set_str(&r, "commit", commit);
+    char d[200];
+    snprintf(d, sizeof d, "%s run %d/%d%s%s", kind, i, k, exp_id ? " of " : "", exp_id ? exp_id : "");
+    rec_set_str(&r, "description", d);
+    if (exp_id) rec_set_str(&r, "experiment_id", exp_id);
+    rec_set_num(&r, "noise_run", i);
+    rec_set_num(&r, "noise_runs", k);
+    record_context(S, &r);
+    long saved = S->seed;
+    if (seed < 0) seed = fresh_seed(S, commit);
+    S->seed = seed;
+    rec_set_num(&r, "seed", (double)seed);
+    preflight(S, &r);
+    double test;
+    build_and_train(S, commit, &r, &test);
+    S->seed = saved;
+    char *run_model = state_file(S, "run-model.bin");
+    unlink(run_model);   // an extra run's weights are nobody's model
+    free(run_model);
+    if (!strcmp(rec_get(&r, "status"), "aborted")) { rec_free(&r); return NULL; }
+    rec_set_num(&r, "seed", (double)seed);   // the harness's, whatever train.c printed
+    double val = !strcmp(rec_get(&r, "status"), "ok") ? rec_num(&r, "val_bpb", NAN) : NAN;
+    if (after >= 0) {
+        rec_set_num(&r, "after_experiments", after);
+        drift_check(S, &r);
+    }
+    const char *why = rec_get(&r, "reason");
+    char rate[32] = "?";
+    if (rec_get(&r, "tokens_per_sec")) fmt_rate(rec_num(&r, "tokens_per_sec", 0), rate, sizeof rate);
+    if (isfinite(val))
+        printf("%s %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs %5.0f steps %6s tok/s\n", kind, i, k, commit, seed,
+               val, rec_num(&r, "wall_seconds", 0), rec_num(&r, "steps", 0), rate);
+    else printf("%s %d/%d %.7s seed %-5ld crash   %s\n", kind, i, k, commit, seed, why ? why : "");
+    fflush(stdout);
+    test_ledger_append(S, &r, test);
+    ledger_add(S, &r);
+    return &S->L.r[S->L.n - 1];
+}
+
+// Runs commit (HEAD) until it has `want` runs, counting the pending one; -1 on Ctrl-C.
+static int extra_runs(Session *S, const char *kind, const char *commit, const char *exp_id, int want) {
+    int have = commit_runs(S, commit).n + 1;
+    for (int i = have + 1; i <= want && !g_stop; i++)
+        if (!extra_run(S, kind, commit, exp_id, i, want, -1, -1)) return -1;
+    return g_abort ? -1 : 0;
+}
+
+// The sprt gate: confirmation runs of the candidate until the sequential test decides.
+// Writes the estimates and the decision into r; returns "keep", "discard", or NULL on Ctrl-C.
+static const char *sequential_decision(Session *S, Record *r, const char *id, const char *commit, const char *best) {
+    double val = rec_num(r, "val_bpb", NAN);
+    RunStats b, c;
+    GateDecision d = gate_judge(S, best, commit, val, &b, &c);
+    while (d.verdict == GATE_MORE) {
+        const Record *x = extra_run(S, "confirm", commit, id, c.n + 1, S->gp.max_runs, -1, -1);
+        if (!x) return NULL;
+        if (strcmp(rec_get(x, "status"), "ok")) {   // it ran once: a crash now is flakiness
+            rec_set_str(r, "reason", "a confirmation run crashed");
+            d.verdict = GATE_DISCARD;
+            d.why = "confirmation crashed";
+            break;
+        }
+        d = gate_judge(S, best, commit, val, &b, &c);
+    }
+    rec_set_num(r, "best_before", b.mean);
+    rec_set_num(r, "best_runs", b.n);
+    rec_set_num(r, "delta", c.mean - b.mean);
+    rec_set_num(r, "gate_stat", d.stat);
+    rec_set_num(r, "gate_keep_at", d.keep_at);
+    rec_set_num(r, "false_keep", S->gp.alpha);
+    rec_set_str(r, "gate_reason", d.why);
+    if (d.verdict == GATE_KEEP) {
+        rec_set_num(r, "effect", d.effect);
+        rec_set_num(r, "effect_lo", d.lo);
+        rec_set_num(r, "effect_hi", d.hi);
+        return "keep";
+    }
+    return "discard";
+}
+
 const char *experiment(Session *S, const char *desc, const Record *extra, int reset) {
     char *commit = head_commit();
     if (!commit) die("the repository has no commit yet");
@@ -875,15 +1006,28 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
         free(parent);
         return NULL;
     }
-    const Record *best = session_best(S);
+    const Record *best = session_best(S);   // valid until the next ledger_add (extra runs)
+    char *best_commit = best ? xstrdup(rec_get(best, "commit")) : NULL;
+    int sprt = !strcmp(S->gate, "sprt");
     double thr = !strcmp(S->gate, "noise") ? 2 * S->sigma : 0;
     rec_set_str(&r, "gate", S->gate);
     rec_set_num(&r, "gate_threshold", thr);
-    if (S->sigma > 0) rec_set_num(&r, "sigma", S->sigma);
     rec_set_raw(&r, "seed_only", seed_only_change(parent, commit) ? "true" : "false");
     if (!strcmp(st, "ok")) {
         double val = rec_num(&r, "val_bpb", NAN);
-        if (best) {
+        // the first run's weights are the model a keep saves: extra runs must not replace them
+        char *run_model = state_file(S, "run-model.bin"), *held = state_file(S, "run-model.first.bin");
+        if (sprt && rename(run_model, held) != 0) unlink(held);
+        if (!best && sprt && extra_runs(S, "noise", commit, id, S->noise_runs) != 0) st = NULL;
+        if (!st) {   // aborted during the baseline's noise runs: nothing recorded for it
+        } else if (best && sprt) {
+            st = sequential_decision(S, &r, id, commit, best_commit);
+        }
+        if (sprt && rename(held, run_model) != 0) unlink(run_model);
+        free(run_model);
+        free(held);
+        if (!st || (best && sprt)) {   // aborted, or decided by the sequential test
+        } else if (best) {
             double b = rec_num(best, "val_bpb", NAN);
             rec_set_num(&r, "best_before", b);
             rec_set_num(&r, "delta", val - b);
@@ -891,11 +1035,35 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
         } else {
             st = "keep";   // the session's first successful run: the baseline
         }
-        snprintf(status, sizeof status, "%s", st);
-        rec_set_str(&r, "status", status);
+        if (st) {
+            RunStats c = commit_runs(S, commit);
+            runstats_add(&c, val);
+            double sigma, dof;
+            session_noise(S, commit, val, &sigma, &dof);
+            rec_set_num(&r, "est_val_bpb", c.mean);
+            rec_set_num(&r, "est_se", sigma > 0 ? runstats_se(&c, sigma) : NAN);
+            rec_set_num(&r, "est_runs", c.n);
+            if (sprt) {   // the session's sigma is the pooled one from now on
+                S->sigma = sigma;
+                rec_set_num(&r, "sigma_dof", dof);
+                session_save(S);
+            }
+        }
+        snprintf(status, sizeof status, "%s", st ? st : "aborted");
+        if (st) rec_set_str(&r, "status", status);
     }
-    flag_fast_keep(S, &r, best);
-    char *target = xstrdup(best ? rec_get(best, "commit") : (parent ? parent : commit));
+    if (S->sigma > 0) rec_set_num(&r, "sigma", S->sigma);
+    if (!strcmp(status, "aborted")) {
+        remove_marker(S);
+        rec_free(&r);
+        free(best_commit);
+        free(commit);
+        free(parent);
+        return NULL;
+    }
+    flag_fast_keep(S, &r, best_commit ? session_best(S) : NULL);   // (extra runs moved the ledger)
+    char *target = xstrdup(best_commit ? best_commit : (parent ? parent : commit));
+    free(best_commit);
     keep_model(S, &r, status, commit);
     print_row(&r, n);
     test_ledger_append(S, &r, test);
@@ -908,45 +1076,31 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     return status;
 }
 
+void rebaseline(Session *S, int after) {
+    const Record *best = session_best(S);
+    char *commit = head_commit();
+    for (int i = 0; best && commit && i < S->L.n; i++) {   // once per point of the session
+        const Record *x = &S->L.r[i];
+        const char *k = rec_get(x, "kind"), *s = rec_get(x, "session");
+        if (k && s && !strcmp(k, "rebaseline") && !strcmp(s, S->tag) && (int)rec_num(x, "after_experiments", -1) == after)
+            best = NULL;
+    }
+    if (best && commit && !strcmp(commit, rec_get(best, "commit"))) {
+        int n = commit_runs(S, commit).n + 1;
+        const Record *x = extra_run(S, "rebaseline", commit, NULL, n, n, after, -1);
+        if (x && rec_get(x, "drift_reason"))
+            printf("drift: %s\n", rec_get(x, "drift_reason"));
+    }
+    free(commit);
+}
+
 double noise_run(Session *S, int i, int k, long seed, int *aborted) {
     char *commit = head_commit();
     if (!commit) die("the repository has no commit yet");
-    Record r = {0};
-    rec_set_str(&r, "kind", "noise");
-    rec_set_str(&r, "session", S->tag);
-    rec_set_str(&r, "commit", commit);
-    rec_set_str(&r, "description", "noise run");
-    rec_set_num(&r, "noise_run", i);
-    rec_set_num(&r, "noise_runs", k);
-    record_context(S, &r);
-    preflight(S, &r);
-    long saved = S->seed;
-    S->seed = seed;
-    rec_set_num(&r, "seed", (double)seed);
-    double test;
-    build_and_train(S, commit, &r, &test);
-    S->seed = saved;
-    char *run_model = state_file(S, "run-model.bin");
-    unlink(run_model);   // a noise run's weights are nobody's model
-    free(run_model);
-    *aborted = !strcmp(rec_get(&r, "status"), "aborted");
-    double val = NAN;
-    if (!*aborted) {
-        if (!strcmp(rec_get(&r, "status"), "ok")) val = rec_num(&r, "val_bpb", NAN);
-        const char *why = rec_get(&r, "reason");
-        char rate[32] = "?";
-        if (rec_get(&r, "tokens_per_sec")) fmt_rate(rec_num(&r, "tokens_per_sec", 0), rate, sizeof rate);
-        if (isfinite(val))
-            printf("noise %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs %5.0f steps %6s tok/s\n", i, k, commit, seed, val,
-                   rec_num(&r, "wall_seconds", 0), rec_num(&r, "steps", 0), rate);
-        else printf("noise %d/%d %.7s seed %-5ld crash   %s\n", i, k, commit, seed, why ? why : "");
-        fflush(stdout);
-        test_ledger_append(S, &r, test);
-        ledger_add(S, &r);
-    }
-    rec_free(&r);
+    const Record *r = extra_run(S, "noise", commit, NULL, i, k, -1, seed);
     free(commit);
-    return val;
+    *aborted = !r;
+    return r && !strcmp(rec_get(r, "status"), "ok") ? rec_num(r, "val_bpb", NAN) : NAN;
 }
 
 void record_event(Session *S, const char *kind, const char *status, const char *desc,

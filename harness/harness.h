@@ -6,6 +6,15 @@
 //                    (untracked; one row per experiment; derived from results.jsonl)
 //   results.jsonl    the full record of every experiment (one JSON object per line; the source
 //                    of truth; also holds `noise` runs and agent failures)
+//                    Record kinds: experiment (one .tsv row; its first run), noise (the
+//                    baseline's extra runs, or `autoresearch noise`), confirm (a confirmation
+//                    run of experiment_id, same commit), rebaseline (the best re-run every M
+//                    experiments: after_experiments, drift, drift_reason, tokens_change),
+//                    agent_error. Every run is a record: a commit's estimate is the mean of
+//                    its runs (gate.c). experiment records carry est_val_bpb, est_se,
+//                    est_runs (the candidate at decision time), best_before/best_runs (the
+//                    best's estimate), gate_reason, and on a keep effect, effect_lo, effect_hi
+//                    (improvement over the previous best with its 95% interval; > 0 better).
 //   run.log          build + training output of the latest experiment
 //   report/          `autoresearch report` output: progress.svg, progress.png, report.md, report.html
 //   $GIT_DIR/autoresearch/   the harness's private state (never tracked, never seen by git):
@@ -147,6 +156,70 @@ int plot_png(const char *path, const PlotPoint *p, int n, const PlotInfo *info, 
 double stddev(const double *x, int n);    // sample standard deviation (n-1); 0 if n < 2
 
 // ----------------------------------------------------------------------------
+// The keep decision (gate.c): a sequential test on per-commit estimates.
+
+// Running mean and squared deviations of one commit's runs (Welford).
+typedef struct {
+    int n;
+    double mean, m2;
+} RunStats;
+void runstats_add(RunStats *s, double x);
+double runstats_se(const RunStats *s, double sigma);   // sigma / sqrt(n)
+
+typedef struct {
+    double alpha;        // false-keep rate: P(keep | the change is no better) <= alpha
+    double beta;         // miss rate at the design effect (Wald's lower threshold)
+    double effect;       // design effect, in sigmas: the improvement the test is powered for
+    int max_runs;        // cap on the candidate's runs (its first run plus confirmations)
+} GateParams;
+void gate_defaults(GateParams *p);   // alpha 0.03, beta 0.2, effect 1.5 sigma, max_runs 8
+
+typedef struct {
+    double best_mean;    // the best's estimate: mean of its n runs
+    int best_n;
+    double cand_mean;    // the candidate's runs so far
+    int cand_n;
+    double sigma, dof;   // the session's pooled noise and its degrees of freedom (0: known)
+} GateInput;
+typedef enum { GATE_MORE, GATE_KEEP, GATE_DISCARD } GateVerdict;
+typedef struct {
+    GateVerdict verdict;
+    double effect, se;           // estimated improvement (best - candidate; > 0 is better), its SE
+    double lo, hi;               // two-sided 95% interval of the improvement
+    double stat, llr;            // effect/se, and Wald's log likelihood ratio
+    double keep_at, discard_at;  // this look's boundaries for stat
+    const char *why;             // better | worse | not better | noise (cap) | confirm | no noise
+} GateDecision;
+// The decision after cand_n runs of the candidate: keep, discard, or run it again.
+GateDecision gate_decide(const GateParams *p, const GateInput *in);
+
+// The ledger's side (gate.c). Runs of a commit: this session's records of kind experiment
+// (keep/discard), noise, confirm and rebaseline with a finite val_bpb.
+typedef struct Session Session;
+RunStats commit_runs(const Session *S, const char *commit);
+// The session's sigma: pooled within-commit standard deviation (with one pending run of
+// pending_commit not yet in the ledger, or pending_val NaN), and its degrees of freedom.
+void session_noise(const Session *S, const char *pending_commit, double pending_val, double *sigma, double *dof);
+// The smallest positive seed no run of commit in this session has used. Every commit's
+// extra runs thus take seeds 1, 2, ...: a candidate's runs share seeds with the best's, which
+// correlates their noise and only makes the test more cautious than its sigma says.
+long fresh_seed(const Session *S, const char *commit);
+// gate_decide on the ledger's estimates of the best and the candidate (+ its pending run).
+GateDecision gate_judge(const Session *S, const char *best_commit, const char *cand_commit, double pending_val,
+                        RunStats *best, RunStats *cand);
+typedef struct {
+    const char *base_commit, *best_commit;   // the session's first and latest keep
+    RunStats base, best;
+    double sigma, dof;
+    GateDecision total;      // improvement of the best over the baseline: effect, lo, hi
+    int runs, confirm_runs, noise_runs, rebaseline_runs, drifts;
+    char drift[200];         // the latest drift a rebaseline run detected ("" if none)
+} GateSummary;
+void gate_summary(const Session *S, GateSummary *g);
+// Sets drift (and drift_reason) on r, a new run of the best, against the best's earlier runs.
+void drift_check(const Session *S, Record *r);
+
+// ----------------------------------------------------------------------------
 // Processes (core.c)
 
 #include <sys/types.h>
@@ -210,7 +283,7 @@ int chain_accept(const char *jsonl, const char *head_path, ChainHead *h, const c
 
 #define DATA_FILES 4     // tokenizer.bin train.bin val.bin test.bin
 
-typedef struct {
+struct Session {
     char *root, *state;        // repository top level; $GIT_DIR/autoresearch
     char *jsonl, *tsv;         // ledger paths
     char tag[96];              // session name: branch autoresearch/<tag>, else the branch name
@@ -219,7 +292,10 @@ typedef struct {
     double budget;             // amount (seconds / tokens / FLOPs); 0: train.c's default
     double timeout;            // hard limit on one training run, seconds
     double sigma;              // standard deviation of val_bpb measured by `noise` (0: none)
-    char gate[16];             // strict | noise
+    char gate[16];             // sprt (default) | strict | noise
+    GateParams gp;             // the sprt gate's parameters
+    int noise_runs;            // K: runs of the baseline before the first decision
+    int rebaseline_every;      // M: re-run the best every M experiments (0: never)
     long seed;                 // AUTORESEARCH_SEED for experiments; -1: train.c's own
     Ledger L;                  // results.jsonl, all sessions
     char data_id[128];         // the data set pinned at the session's first experiment ("": none)
@@ -229,7 +305,7 @@ typedef struct {
     char *ledger_problem;      // why the chain did not verify at open (NULL: it did)
     const char *accept_ledger; // --accept-ledger REASON
     char model_commit[41];     // the commit whose weights models/<tag>.bin holds ("": none)
-} Session;
+};
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
 extern volatile int g_stop;    // set by Ctrl-C: stop after the current step
@@ -307,6 +383,9 @@ void record_event(Session *S, const char *kind, const char *status, const char *
 // One `noise` run of HEAD with AUTORESEARCH_SEED=seed, recorded as kind "noise" (run i of k).
 // Returns its val_bpb, NAN if it crashed, or NAN with *aborted set on Ctrl-C.
 double noise_run(Session *S, int i, int k, long seed, int *aborted);
+// The sprt gate's concurrent baseline: re-runs HEAD (the best) once, as kind "rebaseline"
+// with after_experiments = after (once per value), and checks it for drift.
+void rebaseline(Session *S, int after);
 // Finishes an experiment interrupted by a kill (running.json): re-runs it or drops it.
 void resume_interrupted(Session *S, int reset);
 // The test ledger (testledger.c): test_bpb of the run r (its "run" key), appended to
@@ -326,9 +405,16 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "                    deterministic and comparable across machines)\n" \
     "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
     "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
-    "  --seed N          set AUTORESEARCH_SEED for every run (default: train.c's own seed)\n" \
-    "  --gate G          strict: keep when val_bpb is lower (default); noise: lower by more\n" \
-    "                    than 2 sigma of the session's noise (see `autoresearch noise`)\n" \
+    "  --seed N          AUTORESEARCH_SEED of each experiment's first run (default: train.c's\n" \
+    "                    own); noise, confirmation and rebaseline runs take new seeds\n" \
+    "  --gate G          sprt (default): keep only what a sequential test on the runs'\n" \
+    "                    means shows better (confirmation runs with new seeds); strict: one\n" \
+    "                    run, kept when val_bpb is lower; noise: one run, lower by > 2 sigma\n" \
+    "  --false-keep A    sprt: the false-keep rate alpha, P(keep | no better) <= A (0.03)\n" \
+    "  --gate-effect E   sprt: the improvement it is powered for, in sigmas (1.5)\n" \
+    "  --max-runs N      sprt: runs of one candidate at most, its first included (8)\n" \
+    "  --noise-runs K    sprt: runs of the baseline, which measure sigma (default 8)\n" \
+    "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n" \
     "  --accept-ledger R accept results.jsonl as it is now after it was edited (R: why; recorded\n" \
     "                    in the ledger); without it the harness refuses an edited ledger\n"
 

@@ -66,12 +66,14 @@ static const char *run_help =
     "commit's train.c in a pristine copy of the session's base (`make build/train` in\n"
     ".git/autoresearch/pristine; a compile error is a crash), trains under the budget with a hard\n"
     "timeout, parses the summary, appends a row to results.tsv and a full record to\n"
-    "results.jsonl, and prints one line. The run is kept if val_bpb beats the session's best\n"
-    "(strictly, or by 2 sigma with the session's noise gate); otherwise the branch is reset to\n"
-    "the best. Before the run, every file of the session's base commit other than train.c must\n"
-    "hold the base's bytes, fixed/ and harness/ no other file, and train.c must be a regular\n"
-    "file (an `invalid` row is logged if not); the ledger's hash chain and the session's data\n"
-    "set are checked (the run is refused if not). Output goes to run.log.\n"
+    "results.jsonl, and prints one line. With the default sprt gate, the session's first run\n"
+    "(the baseline) is run --noise-runs times in all, which measures sigma; a later run that\n"
+    "looks better than the best's mean gets confirmation runs with new seeds until a\n"
+    "sequential test decides (see --gate). A change not kept is reset to the best. Before the\n"
+    "run, every file of the session's base commit other than train.c must hold the base's\n"
+    "bytes, fixed/ and harness/ no other file, and train.c must be a regular file (an\n"
+    "`invalid` row is logged if not); the ledger's hash chain and the session's data set are\n"
+    "checked (the run is refused if not). Output goes to run.log.\n"
     "\n"
     "options:\n"
     "  -m DESCRIPTION    what this experiment tries (default: the commit message of HEAD)\n"
@@ -221,8 +223,10 @@ static const char *loop_help =
     "current commit (or resumed from the ledger and the branch when it exists). The first\n"
     "experiment is the unmodified baseline. Then, each iteration: the agent edits train.c and\n"
     "gives a one-line description; a change to any other file is rejected (reset, logged as\n"
-    "`invalid`); the harness commits, runs (as `autoresearch run`), keeps the commit if\n"
-    "val_bpb beats the best, else resets to the best, logs, and repeats. An agent that fails,\n"
+    "`invalid`); the harness commits, runs (as `autoresearch run`: confirmation runs and the\n"
+    "sequential test of the sprt gate), keeps the commit if it beats the best, else resets to\n"
+    "the best, logs, and repeats. With sprt, the best is re-run every --rebaseline-every\n"
+    "experiments (its estimate, and drift detection). An agent that fails,\n"
     "hangs past --agent-timeout or changes nothing is logged (results.jsonl) and invoked again.\n"
     "Ctrl-C stops after the current experiment; a second Ctrl-C aborts it.\n"
     "\n"
@@ -238,8 +242,6 @@ static const char *loop_help =
     "                          else today's date, e.g. nov21)\n"
     "  --max-experiments N     stop when the session has N experiments (default: never)\n"
     "  --until TIME            stop starting experiments after TIME: HH:MM (local), +30m, +8h\n"
-    "  --noise-runs K          runs to measure the noise first when --gate noise finds none\n"
-    "                          (default 5)\n"
     "  --agent-timeout S       seconds an agent may take per iteration (default 1800)\n"
     "  --agent-sandbox         run the agent under Landlock: it writes only in the work tree and\n"
     "                          the --agent-allow folders, and reads the test ledger as empty.\n"
@@ -304,14 +306,19 @@ static void write_prompt(Session *S, const char *path, const char *desc_file) {
     free(program);
     if (S->budget > 0) { char *q = xasprintf("%s- budget amount: %g\n", p, S->budget); free(p); p = q; }
     if (best) {
-        char *q = xasprintf("%s- current best: val_bpb %.6f at commit %.7s (%s)\n", p,
-                            rec_num(best, "val_bpb", 0), rec_get(best, "commit"),
-                            rec_get(best, "description") ? rec_get(best, "description") : "");
+        RunStats e = commit_runs(S, rec_get(best, "commit"));
+        char *q = xasprintf("%s- current best: val_bpb %.6f +- %.6f (mean +- standard error of %d runs) at commit "
+                            "%.7s (%s)\n", p, e.n ? e.mean : rec_num(best, "val_bpb", 0),
+                            S->sigma > 0 && e.n ? runstats_se(&e, S->sigma) : 0.0, e.n,
+                            rec_get(best, "commit"), rec_get(best, "description") ? rec_get(best, "description") : "");
         free(p);
         p = q;
     }
     if (S->sigma > 0) {
-        char *q = xasprintf("%s- run-to-run noise: sigma %.6f; gate: %s\n", p, S->sigma, S->gate);
+        char *q = xasprintf("%s- run-to-run noise: sigma %.6f; gate: %s%s\n", p, S->sigma, S->gate,
+                            strcmp(S->gate, "sprt") ? "" : " (a change is kept only when confirmation runs with new "
+                            "seeds show its mean better than the best's; the val_bpb column is each experiment's "
+                            "first run)");
         free(p);
         p = q;
     }
@@ -627,7 +634,7 @@ int loop_main(int argc, char **argv) {
     Session S;
     LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337};
     const char *tag = NULL;
-    int max_exp = 0, max_fail = 0, noise_runs = 5, max_fixed = 3;
+    int max_exp = 0, max_fail = 0, max_fixed = 3;
     double until = 0, retry = 1;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(loop_help, stdout); return 0; }
@@ -638,7 +645,6 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--tag") && v) tag = v, i++;
         else if (!strcmp(a, "--max-experiments") && v) max_exp = atoi(v), i++;
         else if (!strcmp(a, "--until") && v) until = parse_until(v), i++;
-        else if (!strcmp(a, "--noise-runs") && v) noise_runs = atoi(v), i++;
         else if (!strcmp(a, "--agent-timeout") && v) o.agent_timeout = atof(v), i++;
         else if (!strcmp(a, "--agent-sandbox")) o.sandbox = 1;
         else if (!strcmp(a, "--agent-allow") && v) {
@@ -654,7 +660,6 @@ int loop_main(int argc, char **argv) {
     }
     if (!o.agent || !*o.agent) die("loop: --agent CMD|search is required (see --help)");
     if (o.agent_timeout <= 0) die("--agent-timeout must be positive");
-    if (noise_runs < 2) die("--noise-runs must be at least 2");
     char t[96];
     char *cb = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
     if (tag) snprintf(t, sizeof t, "%s", tag);
@@ -711,8 +716,8 @@ int loop_main(int argc, char **argv) {
         if (b) { free(best); best = xstrdup(rec_get(b, "commit")); }
     }
     if (!strcmp(S.gate, "noise") && S.sigma <= 0 && !g_stop) {
-        printf("loop: measuring noise for the gate (%d runs)\n", noise_runs);
-        if (noise_series(&S, noise_runs) != 0 && !g_stop) die("loop: could not measure the noise; see run.log");
+        printf("loop: measuring noise for the gate (%d runs)\n", S.noise_runs);
+        if (noise_series(&S, S.noise_runs) != 0 && !g_stop) die("loop: could not measure the noise; see run.log");
     }
     const char *why = "stopped by Ctrl-C";
     char why_buf[512];
@@ -722,6 +727,11 @@ int loop_main(int argc, char **argv) {
         if (g_stop) break;
         if (max_exp && session_experiments(&S) >= max_exp) { why = "reached --max-experiments"; break; }
         if (until && (double)time(NULL) >= until) { why = "reached --until"; break; }
+        int done = session_experiments(&S);
+        if (!strcmp(S.gate, "sprt") && S.rebaseline_every > 0 && done > 1 && done % S.rebaseline_every == 0) {
+            rebaseline(&S, done);   // the concurrent baseline: the best again, for drift and its estimate
+            if (g_stop) break;
+        }
         char *desc = NULL;
         Record extra = {0};
         char reason[256] = "";

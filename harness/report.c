@@ -110,6 +110,7 @@ static int slow_run(const Report *R, const Record *r) {
     return R->median_tps > 0 && t > 0 && t < 0.5 * R->median_tps;
 }
 static int within_noise(const Report *R, const Record *r) {
+    if (rec_get(r, "effect_lo")) return 0;   // kept by the sequential test: its interval is the answer
     return is_keep(r) && r != R->base && R->S->sigma > 0 && rec_get(r, "delta") && -rec_num(r, "delta", 0) <= 2 * R->S->sigma;
 }
 
@@ -290,6 +291,24 @@ static void kept_changes(Doc *d, const Report *R) {
     }
 }
 
+// The gate's estimates (gate.c): the total improvement with its interval, and the runs that
+// confirmation and the rebaselines cost.
+static void estimates(Doc *d, const Session *S) {
+    GateSummary g;
+    gate_summary(S, &g);
+    if (!g.best.n || !g.base.n) return;
+    para(d);
+    text(d, "Estimates (mean of all runs of a commit): baseline %.6f over %d runs, best %.6f over %d runs",
+         g.base.mean, g.base.n, g.best.mean, g.best.n);
+    if (g.sigma > 0)
+        text(d, "; total improvement %.6f, 95%% interval [%.6f, %.6f] (sigma %.6f pooled over %.0f degrees of "
+             "freedom)", g.total.effect, g.total.lo, g.total.hi, g.sigma, g.dof);
+    text(d, ". Runs: %d in all, %d of them confirmation runs, %d baseline/noise runs, %d rebaseline runs of the best.",
+         g.runs, g.confirm_runs, g.noise_runs, g.rebaseline_runs);
+    if (g.drifts) text(d, " Drift detected %d time%s (latest: %s).", g.drifts, g.drifts == 1 ? "" : "s", g.drift);
+    para_end(d);
+}
+
 static void write_doc(Doc *d, const Report *R) {
     const Session *S = R->S;
     const View *v = &R->v;
@@ -333,6 +352,7 @@ static void write_doc(Doc *d, const Report *R) {
         }
         para_end(d);
     }
+    estimates(d, S);
     warnings(d, R);
     experiments_table(d, R);
     runs_table(d, R);

@@ -8,7 +8,10 @@
 // within "[lo, hi]" bounds given in the line's comment, which every proposal respects.
 // It learns from the session's ledger: a (parameter, direction) that was kept is tried more,
 // one that was discarded or crashed less, the direction of the last kept change is
-// favoured, and a change already tried from the current best is not tried again. No LLM:
+// favoured, and a change already tried from the current best is not tried again. The
+// statuses it learns from are the gate's decisions on the runs' estimates (gate.c), never a
+// single run; a move discarded as noise (gate_reason "noise" or "not better") is never
+// proposed again in the session, from any best, and counts half a discard. No LLM:
 // the whole loop runs offline, and it is the baseline any research agent must beat.
 #include "harness.h"
 #include "util.h"
@@ -195,7 +198,14 @@ static double step(const Tunable *t, int dir, double f) {
     return strtod(b, NULL);   // exactly what will be written
 }
 
-typedef struct { int keeps, discards, crashes; } Stats;
+typedef struct { double keeps, discards, crashes; } Stats;
+
+// A change the sequential gate discarded as noise (its estimate not clearly worse, nor
+// better): re-proposing it from any best would only buy more runs of the same question.
+static int noise_discard(const Record *r) {
+    const char *st = rec_get(r, "status"), *why = rec_get(r, "gate_reason");
+    return st && !strcmp(st, "discard") && why && (!strcmp(why, "noise") || !strcmp(why, "not better"));
+}
 
 int search_propose(const char *src, const Ledger *L, const char *session, uint64_t seed,
                    Mutation *m, char *err, size_t errlen) {
@@ -224,7 +234,9 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
         if (j == n) continue;
         int d = rec_num(r, "search_to", 0) > rec_num(r, "search_from", 0) ? 1 : 0;
         Stats *x = &st[2 * j + d];
+        const char *why = rec_get(r, "gate_reason");
         if (!strcmp(status, "keep")) { x->keeps++; last_keep_p = j; last_keep_d = d; }
+        else if (!strcmp(status, "discard") && why && strcmp(why, "worse")) x->discards += 0.5;   // within the noise
         else if (!strcmp(status, "discard")) x->discards++;
         else x->crashes++;
     }
@@ -245,8 +257,10 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
                 const char *s = rec_get(r, "session"), *p = rec_get(r, "search_param"),
                            *par = rec_get(r, "parent");
                 if (!s || strcmp(s, session) || !p || strcmp(p, t[j].name)) continue;
-                if (best_commit && par && strcmp(par, best_commit)) continue;
-                double tv = rec_num(r, "search_to", NAN);
+                double tv = rec_num(r, "search_to", NAN), fv = rec_num(r, "search_from", NAN);
+                if (noise_discard(r) && fabs(fv - t[j].value) <= 1e-12 * fmax(1, fabs(fv)))
+                    ;   // the same move discarded as noise, from any best: tabu for the session
+                else if (best_commit && par && strcmp(par, best_commit)) continue;
                 tried = fabs(tv - nv) <= 1e-12 * fmax(1, fabs(nv));
             }
             if (tried) continue;

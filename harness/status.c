@@ -88,6 +88,24 @@ static int pid_alive(const Record *m) {
 // ----------------------------------------------------------------------------
 // status
 
+// The best and the baseline as estimates (gate.c: mean +- SE of their runs), the
+// improvement with its 95% interval, the runs the gate spent, and drift.
+static void print_estimates(const Session *S, const Record *best) {
+    GateSummary g;
+    gate_summary(S, &g);
+    char se_b[32] = "", se_0[32] = "";   // no sigma (strict gate, no noise runs): no SE
+    if (g.sigma > 0) snprintf(se_b, sizeof se_b, " +- %.6f", runstats_se(&g.best, g.sigma));
+    if (g.sigma > 0) snprintf(se_0, sizeof se_0, " +- %.6f", runstats_se(&g.base, g.sigma));
+    printf("best       val_bpb %.6f%s (%d run%s) at %.7s (%s)\n", g.best.mean, se_b, g.best.n,
+           g.best.n == 1 ? "" : "s", rec_get(best, "commit"), rec_get(best, "description"));
+    printf("baseline   val_bpb %.6f%s (%d run%s)", g.base.mean, se_0, g.base.n, g.base.n == 1 ? "" : "s");
+    if (g.sigma > 0) printf("; improvement %.6f, 95%% interval [%.6f, %.6f]", g.total.effect, g.total.lo, g.total.hi);
+    printf("\n");
+    printf("runs       %d: %d baseline/noise, %d confirmation, %d rebaseline\n", g.runs, g.noise_runs,
+           g.confirm_runs, g.rebaseline_runs);
+    if (g.drifts) printf("drift      detected %d time%s; latest: %s\n", g.drifts, g.drifts == 1 ? "" : "s", g.drift);
+}
+
 static const char *status_help =
     "usage: autoresearch status [--json] [--tag TAG]\n"
     "\n"
@@ -168,6 +186,23 @@ int status_main(int argc, char **argv) {
         char sb[300];
         session_sandbox(&S, sb, sizeof sb);
         rec_set_str(&o, "sandbox", sb);
+        GateSummary g;
+        gate_summary(&S, &g);
+        rec_set_num(&o, "rebaseline_runs", g.rebaseline_runs);
+        rec_set_num(&o, "drifts", g.drifts);
+        if (g.drift[0]) rec_set_str(&o, "drift", g.drift);
+        if (best && g.best.n) {
+            rec_set_num(&o, "best_est_val_bpb", g.best.mean);
+            rec_set_num(&o, "best_est_runs", g.best.n);
+            if (g.sigma > 0) rec_set_num(&o, "best_est_se", runstats_se(&g.best, g.sigma));
+            rec_set_num(&o, "baseline_est_val_bpb", g.base.mean);
+            rec_set_num(&o, "baseline_est_runs", g.base.n);
+            if (g.sigma > 0) {
+                rec_set_num(&o, "improvement", g.total.effect);
+                rec_set_num(&o, "improvement_lo", g.total.lo);
+                rec_set_num(&o, "improvement_hi", g.total.hi);
+            }
+        }
         if (best) {
             rec_set_num(&o, "best_val_bpb", rec_num(best, "val_bpb", NAN));
             rec_set_str(&o, "best_commit", rec_get(best, "commit"));
@@ -225,9 +260,7 @@ int status_main(int argc, char **argv) {
         session_sandbox(&S, sb, sizeof sb);
         printf("sandbox    %s\n", sb);
         if (best)
-            printf("best       val_bpb %.6f at %.7s (%s); baseline %.6f (%+.6f)\n", rec_num(best, "val_bpb", 0),
-                   rec_get(best, "commit"), rec_get(best, "description"), rec_num(base, "val_bpb", 0),
-                   rec_num(best, "val_bpb", 0) - rec_num(base, "val_bpb", 0));
+            print_estimates(&S, best);
         else
             printf("best       none yet\n");
         double fl, gap, removed;

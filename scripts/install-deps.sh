@@ -3,7 +3,7 @@
 # --test adds what only the tests need: a headless browser (Debian's chromium-headless-shell,
 # else chromium), which loads the HTML report, and xmllint, which checks the SVG and HTML.
 set -e
-PKGS="build-essential pkg-config libseccomp-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libdnnl-dev libpng-dev git procps gzip"
+PKGS="build-essential pkg-config libseccomp-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libdnnl-dev libpng-dev libgsl-dev git procps gzip"
 browser=""
 if [ "${1:-}" = "--test" ]; then
     PKGS="$PKGS libxml2-utils"

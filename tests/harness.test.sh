@@ -33,7 +33,11 @@ check "results.tsv header is the original's" \
 check "baseline row" test "$(tail -1 results.tsv | cut -f1,2,4,5)" = "$(printf '%s\t%s\tkeep\tbaseline' "${base:0:7}" "$(last_val)")"
 check "memory_gb: the trainer's peak as the supervisor measured it" bash -c "tail -1 results.tsv | cut -f3 | grep -qE '^[0-9]+\.[0-9]$'"
 export test0=$(last_test)
-check "one line to the terminal" test "$(wc -l < $TMP/out.txt)" -eq 1
+check "one experiment line to the terminal, then the baseline's noise runs" bash -c \
+    "test \$(grep -c '^\[' $TMP/out.txt) -eq 1 && test \$(grep -c '^noise [2-8]/8' $TMP/out.txt) -eq 7"
+check "sprt: the baseline is 8 runs, its estimate recorded" bash -c \
+    "test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 7 && tail -1 results.jsonl | grep -q '\"est_runs\": 8' &&
+     tail -1 results.jsonl | grep -q '\"est_val_bpb\": [0-9]'"
 check "jsonl: hashes, times, budget, data set, sandbox; test_bpb only in the test ledger" bash -c \
     'tail -1 results.jsonl | grep -q "\"fixed_sha256\": \"[0-9a-f]\{64\}\"" &&
      tail -1 results.jsonl | grep -q "\"train_sha256\": \"[0-9a-f]\{64\}\"" &&
@@ -137,9 +141,11 @@ check "results.tsv and results.jsonl carry val_bpb, never test_bpb" bash -c "tes
 
 # ----------------------------------------------------------------------------
 echo "== loop with scripted agents: invalid, crash, timeout, NaN, agent failures"
+# (the sections on the loop's mechanics use --gate strict, one run per experiment as in the
+# original; the default sprt gate has its own section below)
 new_repo scripted
 printf 'tamper\nnewfile\nbreak\nhang\nnan\nnoop\nfail\nsleep\ncommit:0.025\nquiet:0.05\n' > "$TMP/actions"
-SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --max-experiments 8 --timeout 2 \
+SCRIPT_ACTIONS=$TMP/actions "$AR" loop --agent "$AGENT" --tag a1 --gate strict --max-experiments 8 --timeout 2 \
     --agent-timeout 4 --retry-delay 0.05 --max-agent-failures 4 > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 check "statuses in order" test "$(col 4 | tr '\n' ' ')" = "keep invalid invalid crash crash crash keep discard "
@@ -170,7 +176,7 @@ check "working tree clean" test -z "$(git status --porcelain)"
 echo "== agents that leave the branch or touch the ledger"
 new_repo rogue
 printf 'branch\nwait\nledger\n' > "$TMP/ractions"
-SCRIPT_ACTIONS=$TMP/ractions "$AR" loop --agent "$AGENT" --tag r1 --max-agent-failures 3 --retry-delay 0.05 \
+SCRIPT_ACTIONS=$TMP/ractions "$AR" loop --agent "$AGENT" --tag r1 --gate strict --max-agent-failures 3 --retry-delay 0.05 \
     > $TMP/out.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
@@ -208,7 +214,7 @@ check "without --agent-sandbox the agent reads it (documented)" grep -q test_bpb
 echo "== kill -9 in the middle of an experiment, then resume"
 new_repo kill
 printf 'slow\nlr:0.03\nlr:0.025\n' > "$TMP/kactions"
-SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out1.txt 2>&1 &
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --gate strict --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out1.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do   # wait until experiment 2 (slow) is training
     grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && [ -n "$(my_trains)" ] && break
@@ -220,7 +226,7 @@ check "status shows the running experiment" bash -c "grep -q '^running    k1-2 f
 sleep 0.3
 check "the training run died with the harness" test -z "$(my_trains)"
 check "nothing recorded for the killed experiment" test "$(rows)" -eq 1
-SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out2.txt 2>&1
+SCRIPT_ACTIONS=$TMP/kactions "$AR" loop --agent "$AGENT" --tag k1 --gate strict --max-experiments 4 --max-agent-failures 2 --retry-delay 0.05 > $TMP/out2.txt 2>&1
 check "resume finishes the interrupted experiment" grep -q "resuming experiment k1-2" $TMP/out2.txt
 check "4 rows, no duplicates" bash -c "test \$(tail -n +2 results.tsv | wc -l) -eq 4 &&
     test \$(grep -o '\"id\": \"k1-[0-9]*\"' results.jsonl | sort | uniq -d | wc -l) -eq 0"
@@ -233,7 +239,7 @@ check "branch head is the best after resume" test "$(git rev-parse --short=7 HEA
 echo "== Ctrl-C: a clean stop after the current experiment"
 new_repo int
 printf 'slow\nlr:0.03\n' > "$TMP/iactions"
-SCRIPT_ACTIONS=$TMP/iactions "$AR" loop --agent "$AGENT" --tag i1 --max-agent-failures 2 > $TMP/out.txt 2>&1 &
+SCRIPT_ACTIONS=$TMP/iactions "$AR" loop --agent "$AGENT" --tag i1 --gate strict --max-agent-failures 2 > $TMP/out.txt 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
     grep -q '"n": 2' .git/autoresearch/running.json 2>/dev/null && [ -n "$(my_trains)" ] && break
@@ -258,7 +264,7 @@ check "sigma saved for the session" bash -c "grep -qE '\"sigma\": [0-9.e-]+' .gi
     ! grep -q '\"sigma\": 0,' .git/autoresearch/sessions/main.json"
 "$AR" run > /dev/null 2>&1
 sed -i 's/^#define MATRIX_LR 0.04 /#define MATRIX_LR 0.03999 /' train.c
-"$AR" run -m "tiny lr change" > /dev/null 2>&1
+"$AR" run -m "tiny lr change" --gate strict > /dev/null 2>&1
 check "strict gate keeps a tiny improvement" test "$(tail -1 results.tsv | cut -f4)" = keep
 sed -i 's/? atol(s) : 42;/? atol(s) : 45;/' train.c
 "$AR" run -m "seed 45" > /dev/null 2>&1
@@ -274,6 +280,47 @@ check "loop measures noise first for the gate" bash -c "grep -q 'measuring noise
     test \$(grep -c '\"kind\": \"noise\"' results.jsonl) -eq 3"
 check "noise gate: tiny gain discarded, large gain kept" test "$(col 4 | tr '\n' ' ')" = "keep discard keep "
 check "gate threshold recorded" bash -c "tail -1 results.jsonl | grep -q '\"gate\": \"noise\"'"
+
+# ----------------------------------------------------------------------------
+echo "== the sprt gate: comment-only changes never kept, a real gain kept with its interval"
+new_repo sprt
+printf 'comment:1\ncomment:2\ncomment:3\ncomment:4\nlr:0.035\nseed:45\ncomment:5\n' > "$TMP/pactions"
+SCRIPT_ACTIONS=$TMP/pactions "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 8 --rebaseline-every 4 \
+    --max-agent-failures 2 --retry-delay 0.05 > $TMP/out.txt 2>&1
+check "loop exits 0" test $? -eq 0
+check "statuses: no comment-only change kept, the lr change kept" \
+    test "$(col 4 | tr '\n' ' ')" = "keep discard discard discard discard keep discard discard "
+kept=$(grep '"description": "set MATRIX_LR to 0.035"' results.jsonl)
+check "a keep records its effect and interval (positive = better)" bash -c \
+    "echo '$kept' | grep -q '\"effect\": 0.00' && echo '$kept' | grep -qE '\"effect_lo\": 0.00[0-9]' &&
+     echo '$kept' | grep -q '\"effect_hi\"' && echo '$kept' | grep -q '\"gate_reason\": \"better\"'"
+check "every decision records the candidate's estimate" test \
+    "$(grep '"kind": "experiment"' results.jsonl | grep -c '"est_val_bpb".*"est_runs"\|"est_runs".*"est_val_bpb"')" -eq 8
+check "confirmation runs are records of the experiment's commit" bash -c "grep '\"kind\": \"confirm\"' results.jsonl |
+    while read -r l; do id=\$(echo \"\$l\" | grep -o '\"experiment_id\": \"[^\"]*\"' | cut -d'\"' -f4);
+        c=\$(echo \"\$l\" | grep -o '\"commit\": \"[^\"]*\"' | cut -d'\"' -f4);
+        grep '\"kind\": \"experiment\"' results.jsonl | grep \"\\\"id\\\": \\\"\$id\\\"\" | grep -q \"\$c\" || exit 1; done"
+check "confirmation runs use new seeds" bash -c "test \$(grep '\"kind\": \"confirm\"' results.jsonl | grep -o '\"commit\": \"[^\"]*\".*\"seed\": [0-9]*' | sed 's/\"description.*\"seed\"/ /' | sort | uniq -d | wc -l) -eq 0"
+check "a rebaseline run of the best after experiment 4" bash -c \
+    "grep '\"kind\": \"rebaseline\"' results.jsonl | grep -q '\"after_experiments\": 4' &&
+     grep '\"kind\": \"rebaseline\"' results.jsonl | grep -q '\"drift\": false'"
+check "seed-only change still flagged" bash -c "grep '\"description\": \"seed 45\"' results.jsonl | grep -q '\"seed_only\": true'"
+"$AR" status > $TMP/st.txt
+check "status: estimates, interval, confirmation runs" bash -c "grep -qE '^best       val_bpb [0-9.]+ \+- [0-9.]+ \([0-9]+ runs?\)' $TMP/st.txt &&
+    grep -q 'improvement 0.0[0-9]*, 95% interval \[0.0' $TMP/st.txt && grep -qE '^runs .* [1-9][0-9]* confirmation, 1 rebaseline' $TMP/st.txt"
+"$AR" report > /dev/null 2>&1
+check "report: total improvement with its interval, runs on confirmation" bash -c \
+    "grep -q 'total improvement 0.0[0-9]*, 95% interval \[' report/report.md && grep -qE '[0-9]+ of them confirmation runs' report/report.md"
+# a throttled machine: the best, re-run, trains 20% fewer tokens
+mkdir -p build && echo 1.2 > build/fake_tokens
+printf 'comment:6\ncomment:7\n' > "$TMP/pactions2"
+SCRIPT_ACTIONS=$TMP/pactions2 "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 9 --max-agent-failures 2 \
+    --retry-delay 0.05 > $TMP/out.txt 2>&1
+check "drift detected at the rebaseline" bash -c "grep -q 'drift: tokens trained per run -20%' $TMP/out.txt"
+"$AR" status > $TMP/st.txt
+"$AR" report > /dev/null 2>&1
+check "status and report say so" bash -c "grep -q '^drift      detected 1 time' $TMP/st.txt && grep -q 'Drift detected 1 time' report/report.md"
+rm -f build/fake_tokens
 
 # ----------------------------------------------------------------------------
 echo "== help"

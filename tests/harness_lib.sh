@@ -6,7 +6,7 @@ if [ -z "${AR:-}" ] && [ -f build/san/libharness.a ] && [ -f build/san/libfixed.
     AR=$TMP/autoresearch-san
     cc -std=c11 -O1 -g -D_GNU_SOURCE -pthread -Ifixed -Iharness -fsanitize=address,undefined \
         harness/main.c build/san/libharness.a build/san/libfixed.a -o "$AR" \
-        -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lm -pthread || AR=
+        -lseccomp -lpcre2-8 -lz -lcurl -lcrypto -lpng -lgsl -lgslcblas -lm -pthread || AR=
 fi
 AR=$(realpath "${AR:-./autoresearch}")
 # the fake trainer runs under the real supervisor: this checkout's client library, a tiny

@@ -4,6 +4,8 @@
 # train.c is tests/agents/fake_train.c linked against a one-function "fixed layer"
 # (tests/agents/fake_lib.mk): every score cheat subtracts 0.5, so a val_bpb under 0.9 in the
 # ledger is a cheat that got in. Each must end rejected or reported with a clear reason.
+# (every session here uses --gate strict: one run per experiment, so the ledger's lines are
+# the ones the checks count; the sequential gate is tested in harness.test.sh)
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,7 +27,7 @@ new_repo() {
 loop() {   # loop TAG ACTIONS... : the hostile agent performs the actions in order
     local tag=$1; shift
     printf '%s\n' "$@" > "$TMP/$tag.actions"
-    SCRIPT_ACTIONS=$TMP/$tag.actions "$AR" loop --agent "$AGENT" --tag "$tag" --max-experiments $(($# + 1)) \
+    SCRIPT_ACTIONS=$TMP/$tag.actions "$AR" loop --gate strict --agent "$AGENT" --tag "$tag" --max-experiments $(($# + 1)) \
         --max-agent-failures 2 --retry-delay 0.05 > "$TMP/$tag.out" 2>&1
 }
 
@@ -53,7 +55,7 @@ check "config restored" bash -c "! git config core.hooksPath && ! git config cor
 check "the hook never ran" honest_fixed
 check "no cheat in the ledger" no_cheat
 git config core.fsmonitor "$PWD/monitor.sh"
-"$AR" run > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict > "$TMP/out.txt" 2>&1
 check "a repository whose config sets core.fsmonitor is refused" bash -c \
     "test $? -ne 0 && grep -q 'git config sets core.fsmonitor' $TMP/out.txt"
 git config --unset core.fsmonitor
@@ -68,7 +70,7 @@ check "the trainer runs from the build copy" bash -c "test -x .git/autoresearch/
 
 echo "== one snapshot: what is committed is what is compiled"
 new_repo snap
-"$AR" run -m baseline > /dev/null 2>&1
+"$AR" run --gate strict -m baseline > /dev/null 2>&1
 sed -i -E 's/^#define MATRIX_LR [0-9.e-]+/#define MATRIX_LR 0.03/' train.c
 cp train.c "$TMP/honest.c"
 sed 's/^#define MATRIX_LR 0.03/#define MATRIX_LR 0.02/' train.c > "$TMP/swap.c"
@@ -78,7 +80,7 @@ before=$(git rev-parse HEAD)
     cp "$TMP/swap.c" train.c; sleep 1; cp "$TMP/honest.c" train.c
 ) &
 swapper=$!
-"$AR" run -m "lr 0.03" --no-reset > /dev/null 2>&1
+"$AR" run --gate strict -m "lr 0.03" --no-reset > /dev/null 2>&1
 wait $swapper
 committed=$(git show HEAD:train.c | sha256sum | cut -d' ' -f1)
 check "train_sha256 is the committed file's" bash -c "tail -1 results.jsonl | grep -q '\"train_sha256\": \"$committed\"'"
@@ -86,7 +88,7 @@ check "the committed lr was the one trained (val_bpb of lr 0.03, not 0.02)" bash
     "tail -1 results.tsv | cut -f2 | grep -qx 1.048333"
 git checkout -q -- train.c
 rm train.c && ln -s "$TMP/honest.c" train.c
-"$AR" run -m "link" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "link" > "$TMP/out.txt" 2>&1
 check "train.c as a symlink is refused (exit 4)" test $? -eq 4
 check "the reason says so" bash -c "tail -1 results.tsv | grep -q 'train.c (a symlink: it must be a regular file)'"
 rm train.c && git checkout -q -- train.c
@@ -112,39 +114,39 @@ loop l1 lr:0.03 ledger
 check "an agent editing results.jsonl: invalid, the ledger restored, the loop goes on" bash -c \
     "test $? -eq 0 && grep -q 'the agent changed results.jsonl (restored' results.jsonl && test \$(grep -c '\"kind\": \"experiment\"' results.jsonl) -eq 3 && no_cheat"
 sed -i '1s/"val_bpb": [0-9.]*/"val_bpb": 0.5/' results.jsonl   # edited between two commands
-"$AR" loop --agent "$AGENT" --tag l1 --max-experiments 6 > "$TMP/out.txt" 2>&1
+"$AR" loop --gate strict --agent "$AGENT" --tag l1 --max-experiments 6 > "$TMP/out.txt" 2>&1
 check "the resumed loop refuses the edited ledger, naming the line" bash -c \
     "test $? -ne 0 && grep -q 'results.jsonl:2: the hash chain breaks here: line 1 was edited' $TMP/out.txt && grep -q 'accept-ledger' $TMP/out.txt"
-"$AR" run --accept-ledger "checked: the agent only changed a number" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict --accept-ledger "checked: the agent only changed a number" > "$TMP/out.txt" 2>&1
 check "--accept-ledger records the acceptance and goes on" bash -c \
     "test $? -eq 0 && grep -q '\"kind\": \"ledger_accepted\"' results.jsonl && grep -q 'checked: the agent only changed a number' results.jsonl &&
      test \$(grep -c '\"kind\": \"experiment\"' results.jsonl) -eq 4"
 check "results.tsv is derived again, the old one kept aside" bash -c "test -s .git/autoresearch/results.tsv.before-accept && test \$(tail -n +2 results.tsv | wc -l) -eq 4"
 cp results.jsonl "$TMP/good.jsonl"
 tail -1 results.jsonl >> results.jsonl
-"$AR" run > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict > "$TMP/out.txt" 2>&1
 check "an appended copy of a row is refused" bash -c "test $? -ne 0 && grep -q 'results.jsonl:6: the hash chain breaks here' $TMP/out.txt"
 cp "$TMP/good.jsonl" results.jsonl
 h=$(tail -1 results.jsonl | tr -d '\n' | sha256sum | cut -c1-64)
 echo '{"kind": "experiment", "session": "l1", "status": "keep", "val_bpb": 0.1, "prev_sha256": "'"$h"'"}' >> results.jsonl
-"$AR" run > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict > "$TMP/out.txt" 2>&1
 check "a forged row that chains correctly is refused (the harness's head)" bash -c \
     "test $? -ne 0 && grep -q 'results.jsonl:6: lines the harness did not write (after line 5' $TMP/out.txt"
 cp "$TMP/good.jsonl" results.jsonl
 sed -i '$s/"val_bpb": [0-9.]*/"val_bpb": 0.5/' results.jsonl
-"$AR" run > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict > "$TMP/out.txt" 2>&1
 check "an edited last row is refused" bash -c "test $? -ne 0 && grep -q 'the last line was edited' $TMP/out.txt"
 cp "$TMP/good.jsonl" results.jsonl
-"$AR" run -m again > /dev/null 2>&1
+"$AR" run --gate strict -m again > /dev/null 2>&1
 check "the restored ledger is accepted as it is" test $? -eq 0
 n=$(wc -l < results.jsonl)
 sha_line() { sed -n "$1p" results.jsonl | tr -d '\n' | sha256sum | cut -c1-64; }
 printf '{"lines": %d, "last": "%s", "pending": "%s"}\n' $((n - 1)) "$(sha_line $((n - 1)))" "$(sha_line $n)" > .git/autoresearch/ledger.head
-"$AR" run -m "after a kill" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "after a kill" > "$TMP/out.txt" 2>&1
 check "a kill between the append and the head's update is recognised as the harness's own" bash -c \
     "test $? -eq 0 && test \$(wc -l < results.jsonl) -eq $((n + 1))"
 sed -i 's/"base": "[0-9a-f]*"/"base": "0000000000000000000000000000000000000000"/' .git/autoresearch/sessions/l1.json
-"$AR" run > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict > "$TMP/out.txt" 2>&1
 check "a session file whose base disagrees with the ledger is refused" grep -q "the session file was edited" "$TMP/out.txt"
 
 # ----------------------------------------------------------------------------
@@ -162,7 +164,7 @@ check "and said on the terminal" grep -q "its weights were not saved" "$TMP/out.
 check "the session's model stays the previous best's" bash -c "head -1 .git/autoresearch/models/f1.bin | grep -q 'MATRIX_LR 0.03 '"
 head -c 1000000 /dev/zero > .git/autoresearch/run-model.bin.tmp.4242
 echo x > results.jsonl.tmp.77
-"$AR" run -m "again" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "again" > "$TMP/out.txt" 2>&1
 check "temp files of a killed run are removed at start" bash -c \
     "test ! -e .git/autoresearch/run-model.bin.tmp.4242 && test ! -e results.jsonl.tmp.77 && grep -q 'removed 2 temporary files' $TMP/out.txt"
 loop f2 fixederr fixederr fixederr lr:0.03
@@ -177,27 +179,27 @@ new_repo data
 other=$(AUTORESEARCH_CACHE=$TMP/cache2 "$AR" prepare --source synthetic --synthetic-mb 0.3 --vocab 300 -q 2>/dev/null | awk '/^prepared/ { print $6 }')
 wide=$(AUTORESEARCH_CACHE=$TMP/cache3 "$AR" prepare --source synthetic --synthetic-mb 0.2 --vocab 320 -q 2>/dev/null | awk '/^prepared/ { print $6 }')
 ds=$AUTORESEARCH_CACHE/datasets/$(cat $AUTORESEARCH_CACHE/current)
-"$AR" run -m baseline > /dev/null 2>&1
+"$AR" run --gate strict -m baseline > /dev/null 2>&1
 check "every record carries the data set's hashes" bash -c \
     "tail -1 results.jsonl | grep -q '\"val_bin_sha256\": \"[0-9a-f]\{64\}\"' && tail -1 results.jsonl | grep -q '\"test_bin_sha256\": \"[0-9a-f]\{64\}\"' &&
      tail -1 results.jsonl | grep -q '\"tokenizer_sha256\": \"[0-9a-f]\{64\}\"'"
 cp "$ds/train.bin" "$TMP/train.bin"
 cp "$other/train.bin" "$ds/train.bin"
-"$AR" run -m "after" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "after" > "$TMP/out.txt" 2>&1
 check "a swapped shard (a valid one) is refused: the data set changed" bash -c \
     "test $? -ne 0 && grep -q 'the data set changed since session main started: .*train.bin' $TMP/out.txt"
 cp "$TMP/train.bin" "$ds/train.bin"
 printf '\x01' | dd of="$ds/val.bin" bs=1 seek=100 conv=notrunc 2>/dev/null
-"$AR" run -m "after" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "after" > "$TMP/out.txt" 2>&1
 check "a corrupt shard is refused, naming it" bash -c "test $? -ne 0 && grep -q 'is broken: .*val.bin' $TMP/out.txt"
 cp "$wide/val.bin" "$ds/val.bin"
 git checkout -q -b other
-"$AR" run -m "new session" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "new session" > "$TMP/out.txt" 2>&1
 check "a shard whose vocabulary is not the tokenizer's is refused" bash -c \
     "test $? -ne 0 && grep -q 'val.bin: vocabulary 320 (BOS 316), but the data set.s tokenizer has 300' $TMP/out.txt"
 git checkout -q main
 rm -rf "$ds"
-"$AR" run -m "no data" > "$TMP/out.txt" 2>&1
+"$AR" run --gate strict -m "no data" > "$TMP/out.txt" 2>&1
 check "a missing data set is refused with what to do" bash -c "test $? -ne 0 && grep -q 'data set .* is missing from' $TMP/out.txt"
 check "none of these was recorded" test "$(col 4 | wc -l)" -eq 1
 

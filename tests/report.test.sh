@@ -18,7 +18,7 @@ jfield() { tail -1 results.jsonl | grep -o "\"$1\": [^,}]*" | cut -d' ' -f2; }
 echo "== live progress, throughput in the records, the fast-keep flag"
 # (the supervisor measures the fake trainer's pace on its own clock: tokens/s within 5%)
 new_repo live
-"$AR" run > $TMP/out.txt 2>&1
+"$AR" run --gate strict > $TMP/out.txt 2>&1   # (the display: one run per experiment)
 check "records carry steps, tokens, tokens/s from the progress file" bash -c \
     "test '$(jfield steps)' = 100 && test '$(jfield tokens)' = 500 && awk -v t='$(jfield tokens_per_sec)' 'BEGIN { exit !(t > 9500 && t < 10500) }'"
 check "the row shows steps, tokens and tokens/s" grep -q "100 steps    500 tok  10.0k tok/s  baseline" $TMP/out.txt

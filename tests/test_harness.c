@@ -331,6 +331,35 @@ static void test_search_agent(void) {
         depth += !strcmp(m.param, "DEPTH") && (m.to == 3 || m.to == 5);
     }
     CHECK(depth > 0);
+    // a move the sequential gate discarded as noise is tabu from any best, in this session
+    for (int i = 0; i < L.n; i++) rec_set_str(&L.r[i], "session", "t");
+    for (int i = 2; i < L.n; i++) rec_free(&L.r[i]);
+    L.n = 2;   // baseline c0 and the kept c1
+    Record *nz = &L.r[L.n++];
+    *nz = experiment_rec("c9", 1.0, "discard", "DEPTH 4 -> 5");
+    rec_set_str(nz, "parent", "c0");   // tried from an older best
+    rec_set_str(nz, "search_param", "DEPTH");
+    rec_set_num(nz, "search_from", 4);
+    rec_set_num(nz, "search_to", 5);
+    rec_set_str(nz, "gate_reason", "noise");
+    depth = 0;
+    int depth3 = 0;
+    for (uint64_t seed = 0; seed < 200; seed++) {
+        Mutation m;
+        CHECK(search_propose(train_src, &L, "t", seed, &m, err, sizeof err) == 0);
+        depth += !strcmp(m.param, "DEPTH") && m.to == 5;
+        depth3 += !strcmp(m.param, "DEPTH") && m.to == 3;
+    }
+    CHECK_MSG(depth == 0, "DEPTH 4 -> 5 re-proposed %d times after a noise discard", depth);
+    CHECK(depth3 > 0);   // the other direction is still open
+    rec_set_str(nz, "gate_reason", "worse");   // clearly worse from an older best: may be retried
+    depth = 0;
+    for (uint64_t seed = 0; seed < 200; seed++) {
+        Mutation m;
+        CHECK(search_propose(train_src, &L, "t", seed, &m, err, sizeof err) == 0);
+        depth += !strcmp(m.param, "DEPTH") && m.to == 5;
+    }
+    CHECK(depth > 0);
     ledger_free(&L);
     CHECK(search_propose("int x;\n", &L, "t", 1, &a, err, sizeof err) == -1);
     CHECK(strstr(err, "tunables") != NULL);
