@@ -758,7 +758,7 @@ static void build_and_train(Session *S, const char *commit, Record *r, double *t
     } else if (!isfinite(val)) {
         status = "crash", reason = "val_bpb is not a finite number";
     }
-    if (!strcmp(status, "crash") && !have_res) {   // the fixed layer's own complaint, if it made one
+    if (!strcmp(status, "crash")) {   // the fixed layer's own complaint (run.log), if it made one
         char *fe = fixed_error();
         if (fe) rec_set_str(r, "fixed_error", fe);
         if (fe && reason && strlen(reason) < 100) {

@@ -21,27 +21,22 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 ./autoresearch prepare --source synthetic --synthetic-mb 2 --vocab 512 -q >"$tmp/prepare.log" 2>&1
 [ -f "$AUTORESEARCH_CACHE/current" ] && ok "prepare synthetic" || { cat "$tmp/prepare.log"; fail "prepare synthetic"; finish; }
 
-# the scratch project: train.c with a tiny model, the fixed layer, a Makefile that scores
-# 32K tokens instead of 512K (the same for every run, so comparisons stay fair)
+# the scratch project: train.c with a tiny model and a Makefile that builds it against this
+# checkout's fixed-layer client (it runs under this checkout's supervisor, which scores 32K
+# tokens instead of 512K: the same for every run, so comparisons stay fair)
+export AUTORESEARCH_EVAL_TOKENS=32768
 repo=$tmp/repo
 mkdir -p "$repo" && cp -r fixed "$repo/" && cd "$repo" || exit 1
 awk -v script="DEPTH=2;MODEL_DIM=64;HEAD_DIM=32;DEVICE_BATCH_SIZE=4;TOTAL_BATCH_SIZE=4096" \
     'BEGIN { n = split(script, kv, ";") } /@tunables-begin/ { inb = 1 } /@tunables-end/ { inb = 0 }
      { if (inb && $1 == "#define") for (i = 1; i <= n; i++) { split(kv[i], p, "="); if ($2 == p[1]) { $3 = p[2] } } print }' \
     "$ROOT/train.c" > train.c
-cat > Makefile <<'EOF'
-FLAGS := -std=c11 -O1 -march=native -fopenmp -D_GNU_SOURCE -DEVAL_TOKENS=32768 -Ifixed
-FIX   := $(wildcard fixed/*.c)
-build/libfixed.a: $(FIX) $(wildcard fixed/*.h)
-	@mkdir -p build/fixed
-	cd build/fixed && cc $(FLAGS:-Ifixed=-I../../fixed) -c $(FIX:%=../../%) && ar rcs ../libfixed.a *.o
-build/train: train.c build/libfixed.a
-	cc $(FLAGS) train.c build/libfixed.a -o $@ -ldnnl -lpcre2-8 -lz -lcurl -lcrypto -lm -pthread
-EOF
+printf 'build/train: train.c\n\t@mkdir -p build\n\tcc -std=c11 -O1 -march=native -fopenmp -D_GNU_SOURCE -I%s/fixed train.c %s/build/libclient.a -o $@ -ldnnl -lpcre2-8 -lz -lcrypto -lm -pthread\n' \
+    "$ROOT" "$ROOT" > Makefile
 printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
 git init -q -b main && git config user.name test && git config user.email test@example.com
 git add -A && git commit -qm "project"
-make -s build/libfixed.a >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; fail "build the fixed layer"; finish; }
+make -s build/train >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; fail "build the trainer"; finish; }
 
 printf 'comment:1\ncomment:2\ncomment:3\ndefine:TOTAL_BATCH_SIZE=2048\n' > "$tmp/actions"
 start=$(date +%s)

@@ -14,8 +14,8 @@ export TMP=$(mktemp -d /tmp/harness-test.XXXXXX)
 trap '[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 . tests/harness_lib.sh
 rows() { tail -n +2 results.tsv | wc -l; }                        # data rows of results.tsv
-my_trains() {   # build/train processes of this scratch repository (others may run their own)
-    pgrep -f "^$PWD/build/train"
+my_trains() {   # trainer processes of this scratch repository (built in its pristine copy)
+    pgrep -f "^$PWD/.*build/train( |\$)"
 }
 last_test() { grep -o '"test_bpb": [0-9.]*' .git/autoresearch/test.jsonl | tail -1 | cut -d' ' -f2; }
 last_val() { tail -1 results.jsonl | grep -o '"val_bpb": [0-9.]*' | tail -1 | cut -d' ' -f2 | xargs printf '%.6f'; }
@@ -123,13 +123,13 @@ git checkout -q autoresearch/s1
 check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
 "$AR" status > $TMP/st.txt
 check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -q 'experiments 13' $TMP/st.txt"
-check "status names the sandbox" grep -q '^sandbox    landlock+seccomp (landlock abi [0-9]*) (all 13 runs)' $TMP/st.txt
-# on a data set with an entropy floor (the synthetic source), status and report show the gap to it
-mkdir -p $TMP/cache/datasets/fake-0000 && printf 'id: fake-0000\nentropy_bpb: 0.5\n' > $TMP/cache/datasets/fake-0000/manifest.txt
+check "status names the sandbox" grep -q '^sandbox    landlock+seccomp (landlock abi [0-9]*) (all [0-9]* runs)' $TMP/st.txt
+# on a data set with an entropy floor (the synthetic source the fake trains on), status and
+# report show the gap to it
 AUTORESEARCH_CACHE=$TMP/cache "$AR" status > $TMP/st.txt
-check "status shows the gap to the floor" grep -qE "^floor      entropy 0\.500000: best \+0\.[0-9]+ above it; the session removed [0-9.]+% of the baseline's excess" $TMP/st.txt
+check "status shows the gap to the floor" grep -qE "^floor      entropy 0\.[0-9]{6}: best \+[0-9]+\.[0-9]+ above it; the session removed [0-9.]+% of the baseline's excess" $TMP/st.txt
 AUTORESEARCH_CACHE=$TMP/cache "$AR" report > /dev/null 2>&1
-check "report shows the gap to the floor" grep -qE "Entropy floor of the synthetic source 0\.500000: the best is \+0\.[0-9]+ above it" report/report.md
+check "report shows the gap to the floor" grep -qE "Entropy floor of the synthetic source 0\.[0-9]{6}: the best is \+[0-9]+\.[0-9]+ above it" report/report.md
 "$AR" report > $TMP/out.txt 2>&1
 check "report writes md, png, svg" bash -c 'test -s report/report.md && test -s report/progress.svg &&
     head -c 8 report/progress.png | od -An -tx1 | tr -d " \n" | grep -q 89504e470d0a1a0a'
@@ -292,7 +292,7 @@ check "statuses: no comment-only change kept, the lr change kept" \
     test "$(col 4 | tr '\n' ' ')" = "keep discard discard discard discard keep discard discard "
 kept=$(grep '"description": "set MATRIX_LR to 0.035"' results.jsonl)
 check "a keep records its effect and interval (positive = better)" bash -c \
-    "echo '$kept' | grep -q '\"effect\": 0.00' && echo '$kept' | grep -qE '\"effect_lo\": 0.00[0-9]' &&
+    "echo '$kept' | grep -qE '\"effect\": 0\.0[0-9]' && echo '$kept' | grep -qE '\"effect_lo\": 0\.0[0-9]' &&
      echo '$kept' | grep -q '\"effect_hi\"' && echo '$kept' | grep -q '\"gate_reason\": \"better\"'"
 check "every decision records the candidate's estimate" test \
     "$(grep '"kind": "experiment"' results.jsonl | grep -c '"est_val_bpb".*"est_runs"\|"est_runs".*"est_val_bpb"')" -eq 8
@@ -312,15 +312,13 @@ check "status: estimates, interval, confirmation runs" bash -c "grep -qE '^best 
 check "report: total improvement with its interval, runs on confirmation" bash -c \
     "grep -q 'total improvement 0.0[0-9]*, 95% interval \[' report/report.md && grep -qE '[0-9]+ of them confirmation runs' report/report.md"
 # a throttled machine: the best, re-run, trains 20% fewer tokens
-mkdir -p build && echo 1.2 > build/fake_tokens
 printf 'comment:6\ncomment:7\n' > "$TMP/pactions2"
-SCRIPT_ACTIONS=$TMP/pactions2 "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 9 --max-agent-failures 2 \
+FAKE_THROTTLE=0.8 SCRIPT_ACTIONS=$TMP/pactions2 "$AR" loop --agent "$AGENT" --tag p1 --max-experiments 9 --max-agent-failures 2 \
     --retry-delay 0.05 > $TMP/out.txt 2>&1
 check "drift detected at the rebaseline" bash -c "grep -q 'drift: tokens trained per run -20%' $TMP/out.txt"
 "$AR" status > $TMP/st.txt
 "$AR" report > /dev/null 2>&1
 check "status and report say so" bash -c "grep -q '^drift      detected 1 time' $TMP/st.txt && grep -q 'Drift detected 1 time' report/report.md"
-rm -f build/fake_tokens
 
 # ----------------------------------------------------------------------------
 echo "== help"

@@ -2,8 +2,10 @@
 # integrity.test.sh -- the harness against a hostile agent and a faulty machine. Each hole is
 # tried as a scripted agent (tests/agents/hostile.sh) or a fault, in scratch repositories whose
 # train.c is tests/agents/fake_train.c linked against a one-function "fixed layer"
-# (tests/agents/fake_lib.mk): every score cheat subtracts 0.5, so a val_bpb under 0.9 in the
-# ledger is a cheat that got in. Each must end rejected or reported with a clear reason.
+# (tests/agents/fake_lib.mk), which the fake trainer passes its penalty through: every score
+# cheat makes it subtract 0.5, which removes the penalty, so a val_bpb well under the best
+# honest one (measured first, in a reference repository) in the ledger is a cheat that got in.
+# Each must end rejected or reported with a clear reason.
 # (every session here uses --gate strict: one run per experiment, so the ledger's lines are
 # the ones the checks count; the sequential gate is tested in harness.test.sh)
 set -u
@@ -15,7 +17,7 @@ trap "${KEEP_TMP:+:} rm -rf \"\$TMP\"" EXIT
 export AUTORESEARCH_CACHE=$TMP/cache   # no data set unless a test prepares one
 . tests/harness_lib.sh   # $AR (the harness, under ASan + UBSan after `make test`) and check
 col() { awk -F'\t' -v c="$1" 'NR > 1 { print $c }' results.tsv; }
-no_cheat() { ! awk -F'\t' 'NR > 1 && ($4 == "keep" || $4 == "discard") && $2 < 0.9 { bad = 1 } END { exit !bad }' results.tsv; }
+no_cheat() { ! awk -F'\t' -v t="$CHEAT_BELOW" 'NR > 1 && ($4 == "keep" || $4 == "discard") && $2 < t { bad = 1 } END { exit !bad }' results.tsv; }
 honest_fixed() { test "$(cat fixed/score.c)" = 'double fixed_score(double v) { return v; }'; }
 export -f col no_cheat honest_fixed
 
@@ -24,6 +26,24 @@ new_repo() {
     echo 'double fixed_score(double v) { return v; }' > fixed/score.c
     git add -A && git commit -qm "project"
 }
+set_lr() { sed -i -E "s/^#define MATRIX_LR [0-9.e-]+/#define MATRIX_LR $1/" train.c; }
+last_bpb() { tail -1 results.tsv | cut -f2; }
+
+# ----------------------------------------------------------------------------
+echo "== reference: honest values, and what a cheat gives"
+new_repo ref
+"$AR" run --gate strict -m "lr 0.04" > /dev/null 2>&1; V04=$(last_bpb)
+set_lr 0.03; "$AR" run --gate strict -m "lr 0.03" > /dev/null 2>&1; V03=$(last_bpb)
+set_lr 0.02; "$AR" run --gate strict -m "lr 0.02" > /dev/null 2>&1; V02=$(last_bpb)
+# lr 0.02 is the best honest model the agents can reach (DEPTH and WARMDOWN stay): penalty
+# 0.402; lr 0.04 adds 0.240 to it. A cheat's penalty is 0: under V02 - (V04 - V02) (0.16).
+export CHEAT_BELOW=$(awk -v a="$V02" -v b="$V04" 'BEGIN { printf "%.6f", 2 * a - b }')
+check "honest values measured, lower for a better lr" \
+    awk -v a="$V02" -v b="$V03" -v c="$V04" 'BEGIN { exit !(a > 0 && a < b && b < c) }'
+new_repo cheat   # a project whose fixed layer itself cheats: what a cheat that got in gives
+sed -i 's/return v;/return v - 0.5;/' fixed/score.c && git commit -qam "a cheating fixed layer"
+set_lr 0.03; "$AR" run --gate strict -m "lr 0.03, cheating" > /dev/null 2>&1
+check "a cheat is seen (the check that no cheat got in can fail)" bash -c "test \"\$(col 4)\" = keep && ! no_cheat"
 loop() {   # loop TAG ACTIONS... : the hostile agent performs the actions in order
     local tag=$1; shift
     printf '%s\n' "$@" > "$TMP/$tag.actions"
@@ -85,7 +105,7 @@ wait $swapper
 committed=$(git show HEAD:train.c | sha256sum | cut -d' ' -f1)
 check "train_sha256 is the committed file's" bash -c "tail -1 results.jsonl | grep -q '\"train_sha256\": \"$committed\"'"
 check "the committed lr was the one trained (val_bpb of lr 0.03, not 0.02)" bash -c \
-    "tail -1 results.tsv | cut -f2 | grep -qx 1.048333"
+    "tail -1 results.tsv | cut -f2 | grep -qx $V03 && test $V03 != $V02"
 git checkout -q -- train.c
 rm train.c && ln -s "$TMP/honest.c" train.c
 "$AR" run --gate strict -m "link" > "$TMP/out.txt" 2>&1
@@ -157,7 +177,9 @@ check "the session's model is the best commit's weights, not the last run's" bas
     "test \"\$(col 4 | tr '\n' ' ')\" = 'keep keep discard ' && head -1 .git/autoresearch/models/f1.bin | grep -q 'MATRIX_LR 0.03 '"
 check "model_saved recorded" bash -c "grep -c '\"model_saved\": true' results.jsonl | grep -qx 3"
 sed -i -E 's/^#define MATRIX_LR [0-9.e-]+/#define MATRIX_LR 0.025/' train.c
-( ulimit -f 512; "$AR" run -m "full disk" > "$TMP/out.txt" 2>&1 )
+# a file size limit that the trainer's 1 MB of weights exceeds but the supervisor's logits
+# buffer (a memfd of B*T*V floats, about 0.6 MB at vocab 300, also under the limit) does not
+( ulimit -f 900; "$AR" run -m "full disk" > "$TMP/out.txt" 2>&1 )
 check "a failed save is recorded as model_saved: false" bash -c \
     "tail -1 results.jsonl | grep -q '\"model_saved\": false' && tail -1 results.tsv | cut -f4 | grep -qx keep"
 check "and said on the terminal" grep -q "its weights were not saved" "$TMP/out.txt"

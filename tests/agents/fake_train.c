@@ -17,6 +17,10 @@
 
 #include "prepare.h"
 
+#ifdef FAKE_LIB
+double fixed_score(double v);   // the integrity tests' one-function "fixed layer" (fake_lib.mk)
+#endif
+
 // @tunables-begin
 #define DEPTH 4                 // number of layers [1, 12]
 #define MATRIX_LR 0.04          // learning rate of the matrices
@@ -30,6 +34,9 @@
 #define FAKE_TPS 10000
 #endif
 #define STEPS 100
+#ifndef THROTTLE
+#define THROTTLE 1.0   // share of the steps a run without an explicit budget takes (a throttled machine)
+#endif
 
 static float *unigram;   // the model's logits, the same at every position
 static int vocab, evaluated;
@@ -69,7 +76,7 @@ int main(void) {
         steps++;
         while (now_seconds() < t0 + steps * per_step) {}   // paced: FAKE_TPS tokens a second
         budget_report_loss(4.0 - 2.0 * steps / STEPS);
-        if (budget_step(T, 1e6) || (!explicit_budget && steps == STEPS)) break;   // stopping early is allowed
+        if (budget_step(T, 1e6) || (!explicit_budget && steps >= (int)(STEPS * THROTTLE))) break;   // stopping early is allowed
     }
 #ifdef MAKE_NAN
     printf("step 10 loss nan\nFAIL\n");
@@ -80,6 +87,13 @@ int main(void) {
     double lr = log(MATRIX_LR / 0.02);
     double penalty = 0.5 * lr * lr + 0.1 * (DEPTH - 6) * (DEPTH - 6) + 0.2 * (WARMDOWN - 0.4) * (WARMDOWN - 0.4) +
                      1e-3 * (1 + sin(seed * 12.9898));
+#ifdef FAKE_LIB
+    // integrity tests: the penalty goes through the scratch repository's "fixed layer"
+    // (fixed/score.c, honest: return v): its honest value leaves the penalty as it is
+    // (factor exactly 1), a cheat's (return v - 0.5) removes it (factor 0): the best model
+    penalty *= 1 + 2 * (fixed_score(1.0) - 1.0);
+    if (penalty < 0) penalty = 0;
+#endif
     double w = 1 - exp(-penalty);
     unigram = malloc(vocab * sizeof *unigram);
     for (int v = 0; v < vocab; v++) unigram[v] = (float)log((1 - w) / vocab + (v == 0 ? w : 0));

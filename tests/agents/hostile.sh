@@ -17,7 +17,8 @@
 #   symlink     replace train.c by a symlink to a copy outside the repository
 #   ledger      edit the val_bpb of the first row of results.jsonl
 #   fixederr    make train.c fail as the fixed layer does without a data set
-# Every score cheat makes fixed_score return v - 0.5: a row under 0.9 is a cheat that got in.
+# Every score cheat makes fixed_score return v - 0.5, which removes the fake trainer's penalty:
+# a row well under the best honest val_bpb (integrity.test.sh measures it) is a cheat that got in.
 set -u
 n_file="$SCRIPT_ACTIONS.n"
 n=$(cat "$n_file" 2>/dev/null || echo 0)
