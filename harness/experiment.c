@@ -1020,7 +1020,6 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
         remove_marker(S);
         rec_free(&r);
         free(best_commit);
-    keep_model(S, &r, status, commit);
         free(commit);
         free(parent);
         return NULL;
