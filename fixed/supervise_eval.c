@@ -26,13 +26,6 @@ typedef struct {
     int64_t in_off, logits_off;
 } Channel;
 
-static uint64_t rng_next(uint64_t *s) {   // splitmix64
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 // One batch through the child: nll[B*T] of targets. 0 or -1.
 static int run_batch(Channel *c, const int32_t *inputs, const int32_t *targets, float *nll) {
     const long N = (long)c->B * c->T;
@@ -103,7 +96,7 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
     uint64_t rng;
     if (getrandom(&rng, sizeof rng, 0) != sizeof rng) rng = (uint64_t)(now_seconds() * 1e9);   // hidden from the child
     long at[PROBE_BATCHES];
-    for (int i = 0; i < PROBE_BATCHES; i++) at[i] = steps / 2 + (long)(rng_next(&rng) % (uint64_t)(steps - steps / 2));
+    for (int i = 0; i < PROBE_BATCHES; i++) at[i] = steps / 2 + (long)(splitmix64(&rng) % (uint64_t)(steps - steps / 2));
     int rc = -1;
     double nats = 0, bytes = 0;
 
@@ -122,9 +115,9 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
             if (at[i] != k) continue;
             long rows = (k + 1) * B;
             for (int b = 0; b < B; b++) {
-                long src = (long)(rng_next(&rng) % (uint64_t)rows), donor = (long)(rng_next(&rng) % (uint64_t)rows);
+                long src = (long)(splitmix64(&rng) % (uint64_t)rows), donor = (long)(splitmix64(&rng) % (uint64_t)rows);
                 if (donor == src) donor = (src + 1) % rows;
-                int cut = T > 1 ? (int)(rng_next(&rng) % (uint64_t)(T - 1)) : 0;   // positions > cut replaced
+                int cut = T > 1 ? (int)(splitmix64(&rng) % (uint64_t)(T - 1)) : 0;   // positions > cut replaced
                 psrc[b] = src;
                 pcut[b] = cut;
                 memcpy(pin + (size_t)b * T, vin + src * T, (size_t)T * sizeof *pin);

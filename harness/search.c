@@ -156,13 +156,7 @@ char *tunables_set(const char *src, const Tunable *t, double value) {
 // ----------------------------------------------------------------------------
 // Search agent
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double uniform(uint64_t *s) { return (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0); }
+static double uniform(uint64_t *s) { return (double)(splitmix64(s) >> 11) * (1.0 / 9007199254740992.0); }
 
 // The value one step in direction dir (+1/-1) with scale f (>1), or NAN if there is none.
 static double step(const Tunable *t, int dir, double f) {
@@ -241,7 +235,7 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
         else x->crashes++;
     }
     uint64_t rng = seed ^ (0x5851F42D4C957F2Dull * (uint64_t)(nrec + 1));
-    splitmix(&rng);
+    splitmix64(&rng);
     double f = 1.25 + 0.75 * uniform(&rng);   // step scale for this proposal
     // candidates and their weights
     double *w = xcalloc((size_t)(2 * n), sizeof *w), *to = xcalloc((size_t)(2 * n), sizeof *to);

@@ -11,10 +11,7 @@
 
 static uint64_t rng_state;
 static double uniform01(void) {   // splitmix64 -> (0, 1)
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    uint64_t z = splitmix64(&rng_state);
     return ((double)(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 static double gauss(void) { return sqrt(-2 * log(uniform01())) * cos(6.283185307179586 * uniform01()); }
