@@ -272,6 +272,20 @@ static int jstring(Json *j, int keep) {
     }
 }
 
+const char *json_string_decode(const char *s, const char *end, char **out, size_t *len, const char **why) {
+    Json j = {.p = s, .end = end, .buf = xmalloc(64), .cap = 64};
+    if (s < end && *s == '"' && jstring(&j, 1) == 0) {
+        jbuf_put(&j, "", 1);
+        *out = j.buf;
+        if (len) *len = j.len - 1;
+        return j.p;
+    }
+    free(j.buf);
+    *out = NULL;
+    if (why) *why = j.why ? j.why : "not a string";
+    return NULL;
+}
+
 static int jvalue(Json *j, int depth);
 
 static int jnumber(Json *j) {

@@ -37,6 +37,13 @@ typedef enum { TXT_SPLIT_AUTO, TXT_SPLIT_ENDOFTEXT, TXT_SPLIT_BLANKLINES } TxtSp
 int read_docs_file(const char *path, TxtSplit split, DocSet *out, TxtSplit *split_used,
                    char *err, size_t errlen);
 
+// Decodes the JSON string that starts at s (its opening quote) and ends before end, as the
+// .jsonl reader does: escapes become UTF-8, surrogate pairs are joined (a lone surrogate
+// becomes U+FFFD), other bytes are kept. Returns the position after the closing quote with
+// *out malloc'd and NUL-terminated (*len bytes, which may hold a NUL; len may be NULL), or
+// NULL with *why set (why may be NULL) and *out NULL.
+const char *json_string_decode(const char *s, const char *end, char **out, size_t *len, const char **why);
+
 // Reads a whole file, gunzipping it if its name ends in .gz (a truncated or corrupt gzip
 // is an error). Returns malloc'd bytes (NUL-terminated) or NULL with err set.
 char *read_maybe_gz(const char *path, size_t *len, char *err, size_t errlen);

@@ -1,4 +1,5 @@
 // ledger.c -- flat JSON records, results.jsonl / results.tsv, and the run output parsers.
+#include "docs.h"
 #include "harness.h"
 #include "util.h"
 
@@ -132,68 +133,28 @@ static const char *skip_ws(const char *p) {
     return p;
 }
 
-// Parses a JSON string at p (which points at the opening quote) into out; returns the
-// position after the closing quote, or NULL.
-static const char *json_string(const char *p, Buf *out) {
-    if (*p != '"') return NULL;
-    p++;
-    out->n = 0;
-    buf_put(out, "", 0);
-    while (*p && *p != '"') {
-        if ((unsigned char)*p < 0x20) return NULL;
-        if (*p != '\\') { buf_put(out, p++, 1); continue; }
-        p++;
-        char c = 0;
-        switch (*p) {
-            case '"': c = '"'; break;
-            case '\\': c = '\\'; break;
-            case '/': c = '/'; break;
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'u': {
-                unsigned v = 0;
-                for (int i = 1; i <= 4; i++) {
-                    if (!isxdigit((unsigned char)p[i])) return NULL;
-                    v = v * 16 + (unsigned)(isdigit((unsigned char)p[i]) ? p[i] - '0' : (tolower(p[i]) - 'a' + 10));
-                }
-                p += 4;
-                // UTF-8 encode (surrogates are kept as-is: the harness never writes them)
-                char u[4];
-                int n;
-                if (v < 0x80) { u[0] = (char)v; n = 1; }
-                else if (v < 0x800) { u[0] = (char)(0xC0 | (v >> 6)); u[1] = (char)(0x80 | (v & 63)); n = 2; }
-                else { u[0] = (char)(0xE0 | (v >> 12)); u[1] = (char)(0x80 | ((v >> 6) & 63)); u[2] = (char)(0x80 | (v & 63)); n = 3; }
-                buf_put(out, u, (size_t)n);
-                p++;
-                continue;
-            }
-            default: return NULL;
-        }
-        buf_put(out, &c, 1);
-        p++;
-    }
-    return *p == '"' ? p + 1 : NULL;
-}
-
 int rec_parse(const char *line, Record *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
-    Buf key = {0}, val = {0};
-    const char *p = skip_ws(line);
+    char *key = NULL, *val = NULL;
+    const char *p = skip_ws(line), *end = line + strlen(line);
     if (*p++ != '{') goto bad;
     p = skip_ws(p);
-    if (*p == '}') { p++; goto end; }
+    if (*p == '}') { p++; goto done; }
     for (;;) {
         p = skip_ws(p);
-        if (!(p = json_string(p, &key))) goto bad;
+        free(key);
+        const char *q = json_string_decode(p, end, &key, NULL, NULL);
+        if (!q) goto bad;
+        p = q;
         p = skip_ws(p);
         if (*p++ != ':') goto bad;
         p = skip_ws(p);
         if (*p == '"') {
-            if (!(p = json_string(p, &val))) goto bad;
-            rec_set_str(r, key.s, val.s);
+            if (!(q = json_string_decode(p, end, &val, NULL, NULL))) goto bad;
+            p = q;
+            rec_set_str(r, key, val);
+            free(val);
+            val = NULL;
         } else {
             const char *s = p;
             while (*p && *p != ',' && *p != '}' && *p != ' ') p++;
@@ -202,28 +163,26 @@ int rec_parse(const char *line, Record *r, char *err, size_t errlen) {
             if (n == 0 || n >= sizeof lit) goto bad;
             memcpy(lit, s, n);
             lit[n] = 0;
-            char *end;
+            char *rest;
             if (strcmp(lit, "true") && strcmp(lit, "false") && strcmp(lit, "null")) {
-                strtod(lit, &end);
-                if (*end) goto bad;
+                strtod(lit, &rest);
+                if (*rest) goto bad;
             }
-            rec_set_raw(r, key.s, lit);
+            rec_set_raw(r, key, lit);
         }
         p = skip_ws(p);
         if (*p == ',') { p++; continue; }
         if (*p == '}') { p++; break; }
         goto bad;
     }
-end:
+done:
     p = skip_ws(p);
     if (*p && *p != '\n' && *p != '\r') goto bad;
-    free(key.s);
-    free(val.s);
+    free(key);
     return 0;
 bad:
     snprintf(err, errlen, "not a flat JSON object (at column %d)", (int)(p - line) + 1);
-    free(key.s);
-    free(val.s);
+    free(key);
     rec_free(r);
     return -1;
 }

@@ -60,6 +60,10 @@ static void test_record_roundtrip(void) {
     free(json);
     rec_free(&r);
     rec_free(&back);
+    // escapes as any JSON writer may give them: a surrogate pair is one code point (U+1F600)
+    CHECK(rec_parse("{\"d\": \"\\ud83d\\ude00 \\u00e9\\/\"}", &back, err, sizeof err) == 0);
+    CHECK(rec_get(&back, "d") && !strcmp(rec_get(&back, "d"), "\xF0\x9F\x98\x80 \xC3\xA9/"));
+    rec_free(&back);
     const char *bad[] = {"", "{", "{\"a\": }", "{\"a\" 1}", "{\"a\": 1,}", "{\"a\": \"x}", "{\"a\": 1} trailing",
                          "{\"a\": {\"nested\": 1}}", "{\"a\": 1x}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) CHECK_MSG(rec_parse(bad[i], &back, err, sizeof err) == -1, "%s", bad[i]);
