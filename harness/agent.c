@@ -52,8 +52,7 @@ static void write_prompt(Session *S, const char *path, const char *desc_file) {
     p = q;
     int idx[30], m = 0, last_crash = 0;
     for (int i = S->L.n - 1; i >= 0 && m < 30; i--) {
-        const char *s = rec_get(&S->L.r[i], "session"), *k = rec_get(&S->L.r[i], "kind");
-        if (s && k && !strcmp(s, S->tag) && !strcmp(k, "experiment")) idx[m++] = i;
+        if (rec_in_session(&S->L.r[i], S->tag, "experiment")) idx[m++] = i;
     }
     for (int j = m - 1; j >= 0; j--) {
         char *row = tsv_row(&S->L.r[idx[j]]);

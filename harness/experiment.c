@@ -300,9 +300,9 @@ void resume_interrupted(Session *S, int reset) {
         return;
     }
     free(text);
-    const char *id = rec_get(&m, "id"), *commit = rec_get(&m, "commit"), *sess = rec_get(&m, "session");
+    const char *id = rec_get(&m, "id"), *commit = rec_get(&m, "commit");
     char *head = head_commit();
-    if (!sess || strcmp(sess, S->tag)) {
+    if (!rec_in_session(&m, S->tag, NULL)) {
         // another session's experiment: leave it to that session
     } else if (id && find_id(S, id)) {
         // recorded just before the kill: finish what came after (the reset of a non-keep)

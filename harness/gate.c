@@ -97,9 +97,8 @@ double runstats_se(const RunStats *s, double sigma) { return s->n > 0 ? sigma / 
 
 // A successful training run of this session: its commit, or NULL.
 static const char *run_commit(const Session *S, const Record *r) {
-    const char *s = rec_get(r, "session"), *k = rec_get(r, "kind"), *st = rec_get(r, "status");
-    const char *c = rec_get(r, "commit");
-    if (!s || strcmp(s, S->tag) || !k || !st || !c || !*c || !isfinite(rec_num(r, "val_bpb", NAN))) return NULL;
+    const char *k = rec_get(r, "kind"), *st = rec_get(r, "status"), *c = rec_get(r, "commit");
+    if (!rec_in_session(r, S->tag, NULL) || !k || !st || !c || !*c || !isfinite(rec_num(r, "val_bpb", NAN))) return NULL;
     if (!strcmp(k, "experiment")) return !strcmp(st, "keep") || !strcmp(st, "discard") ? c : NULL;
     if (!strcmp(k, "noise") || !strcmp(k, "confirm") || !strcmp(k, "rebaseline")) return !strcmp(st, "ok") ? c : NULL;
     return NULL;
@@ -138,8 +137,8 @@ long fresh_seed(const Session *S, const char *commit) {
         int used = 0;
         for (int i = 0; i < S->L.n && !used; i++) {
             const Record *r = &S->L.r[i];
-            const char *s = rec_get(r, "session"), *c = rec_get(r, "commit");
-            used = s && c && !strcmp(s, S->tag) && !strcmp(c, commit) && rec_get(r, "seed") &&
+            const char *c = rec_get(r, "commit");
+            used = rec_in_session(r, S->tag, NULL) && c && !strcmp(c, commit) && rec_get(r, "seed") &&
                    (long)rec_num(r, "seed", -1) == seed;
         }
         if (!used) return seed;
@@ -160,8 +159,8 @@ void gate_summary(const Session *S, GateSummary *g) {
     memset(g, 0, sizeof *g);
     for (int i = 0; i < S->L.n; i++) {
         const Record *r = &S->L.r[i];
-        const char *s = rec_get(r, "session"), *k = rec_get(r, "kind"), *st = rec_get(r, "status");
-        if (!s || strcmp(s, S->tag) || !k) continue;
+        const char *k = rec_get(r, "kind"), *st = rec_get(r, "status");
+        if (!rec_in_session(r, S->tag, NULL) || !k) continue;
         if (!strcmp(k, "experiment") && st && !strcmp(st, "keep")) {
             if (!g->base_commit) g->base_commit = rec_get(r, "commit");
             g->best_commit = rec_get(r, "commit");
@@ -198,8 +197,8 @@ void drift_check(const Session *S, Record *r) {
     int ntok = 0;
     for (int i = 0; i < S->L.n; i++) {
         const Record *x = &S->L.r[i];
-        const char *c = rec_get(x, "commit"), *s = rec_get(x, "session");
-        if (c && s && !strcmp(c, commit) && !strcmp(s, S->tag) && isfinite(run_tokens(x)) &&
+        const char *c = rec_get(x, "commit");
+        if (c && !strcmp(c, commit) && rec_in_session(x, S->tag, NULL) && isfinite(run_tokens(x)) &&
             rec_num(x, "val_bpb", NAN) > 0)
             tok += run_tokens(x), ntok++;
     }

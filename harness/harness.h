@@ -369,6 +369,9 @@ int session_option(Session *S, int argc, char **argv, int *i);
     "  --accept-ledger R accept results.jsonl as it is now after it was edited (R: why; recorded\n" \
     "                    in the ledger); without it the harness refuses an edited ledger\n"
 
+// Is r a record of session tag (and, kind non-NULL, of that kind)? The one test of "this
+// session's records", wherever the ledger is read.
+int rec_in_session(const Record *r, const char *tag, const char *kind);
 // The session's current best: its last kept experiment (NULL if none).
 const Record *session_best(const Session *S);
 int session_experiments(const Session *S);     // experiment rows of this session

@@ -126,9 +126,9 @@ void flag_fast_keep(const Session *S, Record *r, const Record *best) {
     int k = 0;
     for (int i = 0; i < S->L.n; i++) {
         const Record *q = &S->L.r[i];
-        const char *s = rec_get(q, "session"), *c = rec_get(q, "commit");
+        const char *c = rec_get(q, "commit");
         double t = rec_num(q, "tokens_per_sec", 0);
-        if (s && c && t > 0 && !strcmp(s, S->tag) && !strcmp(c, bc)) { sum += t; k++; }
+        if (c && t > 0 && rec_in_session(q, S->tag, NULL) && !strcmp(c, bc)) { sum += t; k++; }
     }
     if (!k) return;
     double ratio = tps / (sum / k);

@@ -217,8 +217,8 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
     const char *best_commit = NULL;
     for (int i = 0; i < L->n; i++) {
         const Record *r = &L->r[i];
-        const char *s = rec_get(r, "session"), *k = rec_get(r, "kind"), *status = rec_get(r, "status");
-        if (!s || strcmp(s, session) || !k || strcmp(k, "experiment")) continue;
+        const char *status = rec_get(r, "status");
+        if (!rec_in_session(r, session, "experiment")) continue;
         nrec++;
         if (status && !strcmp(status, "keep")) best_commit = rec_get(r, "commit");
         const char *p = rec_get(r, "search_param");
@@ -248,9 +248,8 @@ int search_propose(const char *src, const Ledger *L, const char *session, uint64
             int tried = 0;
             for (int i = 0; i < L->n && !tried; i++) {
                 const Record *r = &L->r[i];
-                const char *s = rec_get(r, "session"), *p = rec_get(r, "search_param"),
-                           *par = rec_get(r, "parent");
-                if (!s || strcmp(s, session) || !p || strcmp(p, t[j].name)) continue;
+                const char *p = rec_get(r, "search_param"), *par = rec_get(r, "parent");
+                if (!rec_in_session(r, session, NULL) || !p || strcmp(p, t[j].name)) continue;
                 double tv = rec_num(r, "search_to", NAN), fv = rec_num(r, "search_from", NAN);
                 if (noise_discard(r) && fabs(fv - t[j].value) <= 1e-12 * fmax(1, fabs(fv)))
                     ;   // the same move discarded as noise, from any best: tabu for the session

@@ -166,8 +166,8 @@ static void session_defaults(Session *S) {
 static void session_matches_ledger(const Session *S, const char *path) {
     for (int i = 0; i < S->L.n; i++) {
         const Record *r = &S->L.r[i];
-        const char *sess = rec_get(r, "session"), *base = rec_get(r, "base_commit"), *data = rec_get(r, "dataset_id");
-        if (!sess || strcmp(sess, S->tag)) continue;
+        const char *base = rec_get(r, "base_commit"), *data = rec_get(r, "dataset_id");
+        if (!rec_in_session(r, S->tag, NULL)) continue;
         if (base && strcmp(base, S->base))
             die("%s says the session's base is %.7s, but results.jsonl's records say %.7s: the session file "
                 "was edited", path, S->base, base);
@@ -324,23 +324,23 @@ int session_option(Session *S, int argc, char **argv, int *i) {
 // ----------------------------------------------------------------------------
 // The ledger of this session
 
-static int in_session(const Session *S, const Record *r, const char *kind) {
+int rec_in_session(const Record *r, const char *tag, const char *kind) {
     const char *s = rec_get(r, "session"), *k = rec_get(r, "kind");
-    return s && k && !strcmp(s, S->tag) && !strcmp(k, kind);
+    return s && !strcmp(s, tag) && (!kind || (k && !strcmp(k, kind)));
 }
 
 const Record *session_best(const Session *S) {
     const Record *best = NULL;
     for (int i = 0; i < S->L.n; i++) {
         const char *st = rec_get(&S->L.r[i], "status");
-        if (in_session(S, &S->L.r[i], "experiment") && st && !strcmp(st, "keep")) best = &S->L.r[i];
+        if (rec_in_session(&S->L.r[i], S->tag, "experiment") && st && !strcmp(st, "keep")) best = &S->L.r[i];
     }
     return best;
 }
 
 int session_experiments(const Session *S) {
     int n = 0;
-    for (int i = 0; i < S->L.n; i++) n += in_session(S, &S->L.r[i], "experiment");
+    for (int i = 0; i < S->L.n; i++) n += rec_in_session(&S->L.r[i], S->tag, "experiment");
     return n;
 }
 

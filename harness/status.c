@@ -21,8 +21,8 @@ View session_view(const Session *S) {
     v.runs = xmalloc((size_t)(S->L.n + 1) * sizeof *v.runs);
     for (int i = 0; i < S->L.n; i++) {
         const Record *r = &S->L.r[i];
-        const char *s = rec_get(r, "session"), *k = rec_get(r, "kind"), *st = rec_get(r, "status");
-        if (!s || strcmp(s, S->tag) || !k) continue;
+        const char *k = rec_get(r, "kind"), *st = rec_get(r, "status");
+        if (!rec_in_session(r, S->tag, NULL) || !k) continue;
         if (!strcmp(k, "agent_error")) { v.agent_errors++; continue; }
         if (!strcmp(k, "noise") || !strcmp(k, "confirm") || !strcmp(k, "rebaseline")) {
             v.runs[v.nruns++] = r;
@@ -134,8 +134,7 @@ int status_main(int argc, char **argv) {
     char e[128];
     // the training run in flight (any kind), else an experiment interrupted by a kill
     Record tr = {0}, m = {0}, ag = {0};
-    int training = live_marker_read(&S, &tr) == 0 && rec_get(&tr, "session") &&
-                   !strcmp(rec_get(&tr, "session"), S.tag) && pid_alive(&tr);
+    int training = live_marker_read(&S, &tr) == 0 && rec_in_session(&tr, S.tag, NULL) && pid_alive(&tr);
     double elapsed = training ? difftime(time(NULL), (time_t)rec_num(&tr, "start_unix", 0)) : 0;
     TrainProgress pg;
     char *pp = live_progress_path(&S);
@@ -143,7 +142,7 @@ int status_main(int argc, char **argv) {
     free(pp);
     char *mp = xasprintf("%s/running.json", S.state), *mt = read_file(mp, NULL);
     int running = 0, interrupted = 0;
-    if (mt && rec_parse(mt, &m, e, sizeof e) == 0 && rec_get(&m, "session") && !strcmp(rec_get(&m, "session"), S.tag)) {
+    if (mt && rec_parse(mt, &m, e, sizeof e) == 0 && rec_in_session(&m, S.tag, NULL)) {
         running = pid_alive(&m);
         interrupted = !running;
         if (running && !training) elapsed = difftime(time(NULL), parse_iso(rec_get(&m, "start_time")));
@@ -153,8 +152,8 @@ int status_main(int argc, char **argv) {
     char *ap = xasprintf("%s/agent.json", S.state), *at = read_file(ap, NULL);
     int agent = 0;
     double agent_elapsed = 0;
-    if (!running && !training && at && rec_parse(at, &ag, e, sizeof e) == 0 && rec_get(&ag, "session") &&
-        !strcmp(rec_get(&ag, "session"), S.tag)) {
+    if (!running && !training && at && rec_parse(at, &ag, e, sizeof e) == 0 &&
+        rec_in_session(&ag, S.tag, NULL)) {
         agent = pid_alive(&ag);
         agent_elapsed = difftime(time(NULL), parse_iso(rec_get(&ag, "start_time")));
     }

@@ -49,8 +49,8 @@ void session_sandbox(const Session *S, char *out, size_t n) {
     const char *last = NULL;
     int none = 0, runs = 0;
     for (int i = 0; i < S->L.n; i++) {
-        const char *s = rec_get(&S->L.r[i], "session"), *sb = rec_get(&S->L.r[i], "sandbox");
-        if (!s || strcmp(s, S->tag) || !sb) continue;
+        const char *sb = rec_get(&S->L.r[i], "sandbox");
+        if (!rec_in_session(&S->L.r[i], S->tag, NULL) || !sb) continue;
         runs++;
         none += !strncmp(sb, "none", 4);
         last = sb;

@@ -284,8 +284,7 @@ void rebaseline(Session *S, int after) {
     char *commit = head_commit();
     for (int i = 0; best && commit && i < S->L.n; i++) {   // once per point of the session
         const Record *x = &S->L.r[i];
-        const char *k = rec_get(x, "kind"), *s = rec_get(x, "session");
-        if (k && s && !strcmp(k, "rebaseline") && !strcmp(s, S->tag) && (int)rec_num(x, "after_experiments", -1) == after)
+        if (rec_in_session(x, S->tag, "rebaseline") && (int)rec_num(x, "after_experiments", -1) == after)
             best = NULL;
     }
     if (best && commit && !strcmp(commit, rec_get(best, "commit"))) {
