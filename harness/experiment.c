@@ -1,5 +1,6 @@
-// experiment.c -- one experiment: run HEAD, decide keep or discard against the session's best,
-// record it, and move the branch back to the best when it is not kept.
+// experiment.c -- one experiment: run HEAD, decide keep or discard against the session's best
+// (decide(), the keep decision), record it, and move the branch back to the best when it is
+// not kept.
 #include "harness.h"
 #include "util.h"
 
@@ -109,6 +110,10 @@ static void keep_model(Session *S, Record *r, const char *status, const char *co
     free(run);
 }
 
+// ----------------------------------------------------------------------------
+// The keep decision: where a run becomes keep or discard. To change how the harness decides,
+// change decide() (and gate.c, the sequential test's statistics).
+
 // Runs commit (HEAD) until it has `want` runs, counting the pending one; -1 on Ctrl-C.
 static int extra_runs(Session *S, const char *kind, const char *commit, const char *exp_id, int want) {
     int have = commit_runs(S, commit).n + 1;
@@ -149,6 +154,53 @@ static const char *sequential_decision(Session *S, Record *r, const char *id, co
     }
     return "discard";
 }
+
+// Decides the experiment r from its first run (status ok) against the session's best (its
+// record best, NULL when r is the baseline: kept, after the sprt gate's noise runs of it have
+// measured sigma). The gate is the session's:
+//   strict  keep when val_bpb is lower than the best's
+//   noise   keep when it is lower by more than gate_threshold (2 sigma, sigma from `noise`)
+//   sprt    confirmation runs with new seeds until the sequential test on the runs' means
+//           decides (sequential_decision above, gate.c)
+// Writes the comparison and the candidate's estimate into r; returns "keep", "discard", or
+// NULL on Ctrl-C.
+static const char *decide(Session *S, Record *r, const char *id, const char *commit, const Record *best,
+                          const char *best_commit) {
+    int sprt = !strcmp(S->gate, "sprt");
+    double val = rec_num(r, "val_bpb", NAN);
+    const char *st = "keep";   // the session's first successful run: the baseline
+    // the first run's weights are the model a keep saves: extra runs must not replace them
+    char *run_model = state_file(S, "run-model.bin"), *held = state_file(S, "run-model.first.bin");
+    if (sprt && rename(run_model, held) != 0) unlink(held);
+    if (!best && sprt && extra_runs(S, "noise", commit, id, S->noise_runs) != 0) st = NULL;   // aborted
+    else if (best && sprt) st = sequential_decision(S, r, id, commit, best_commit);
+    if (sprt && rename(held, run_model) != 0) unlink(run_model);
+    free(run_model);
+    free(held);
+    if (best && !sprt) {   // (no extra runs: best is still valid)
+        double b = rec_num(best, "val_bpb", NAN);
+        rec_set_num(r, "best_before", b);
+        rec_set_num(r, "delta", val - b);
+        st = val < b - rec_num(r, "gate_threshold", 0) ? "keep" : "discard";
+    }
+    if (!st) return NULL;
+    RunStats c = commit_runs(S, commit);
+    runstats_add(&c, val);
+    double sigma, dof;
+    session_noise(S, commit, val, &sigma, &dof);
+    rec_set_num(r, "est_val_bpb", c.mean);
+    rec_set_num(r, "est_se", sigma > 0 ? runstats_se(&c, sigma) : NAN);
+    rec_set_num(r, "est_runs", c.n);
+    if (sprt) {   // the session's sigma is the pooled one from now on
+        S->sigma = sigma;
+        rec_set_num(r, "sigma_dof", dof);
+        session_save(S);
+    }
+    return st;
+}
+
+// ----------------------------------------------------------------------------
+// One experiment
 
 const char *experiment(Session *S, const char *desc, const Record *extra, int reset) {
     char *commit = head_commit();
@@ -193,47 +245,11 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     }
     const Record *best = session_best(S);   // valid until the next ledger_add (extra runs)
     char *best_commit = best ? xstrdup(rec_get(best, "commit")) : NULL;
-    int sprt = !strcmp(S->gate, "sprt");
-    double thr = !strcmp(S->gate, "noise") ? 2 * S->sigma : 0;
     rec_set_str(&r, "gate", S->gate);
-    rec_set_num(&r, "gate_threshold", thr);
+    rec_set_num(&r, "gate_threshold", !strcmp(S->gate, "noise") ? 2 * S->sigma : 0);
     rec_set_raw(&r, "seed_only", seed_only_change(parent, commit) ? "true" : "false");
     if (!strcmp(st, "ok")) {
-        double val = rec_num(&r, "val_bpb", NAN);
-        // the first run's weights are the model a keep saves: extra runs must not replace them
-        char *run_model = state_file(S, "run-model.bin"), *held = state_file(S, "run-model.first.bin");
-        if (sprt && rename(run_model, held) != 0) unlink(held);
-        if (!best && sprt && extra_runs(S, "noise", commit, id, S->noise_runs) != 0) st = NULL;
-        if (!st) {   // aborted during the baseline's noise runs: nothing recorded for it
-        } else if (best && sprt) {
-            st = sequential_decision(S, &r, id, commit, best_commit);
-        }
-        if (sprt && rename(held, run_model) != 0) unlink(run_model);
-        free(run_model);
-        free(held);
-        if (!st || (best && sprt)) {   // aborted, or decided by the sequential test
-        } else if (best) {
-            double b = rec_num(best, "val_bpb", NAN);
-            rec_set_num(&r, "best_before", b);
-            rec_set_num(&r, "delta", val - b);
-            st = val < b - thr ? "keep" : "discard";
-        } else {
-            st = "keep";   // the session's first successful run: the baseline
-        }
-        if (st) {
-            RunStats c = commit_runs(S, commit);
-            runstats_add(&c, val);
-            double sigma, dof;
-            session_noise(S, commit, val, &sigma, &dof);
-            rec_set_num(&r, "est_val_bpb", c.mean);
-            rec_set_num(&r, "est_se", sigma > 0 ? runstats_se(&c, sigma) : NAN);
-            rec_set_num(&r, "est_runs", c.n);
-            if (sprt) {   // the session's sigma is the pooled one from now on
-                S->sigma = sigma;
-                rec_set_num(&r, "sigma_dof", dof);
-                session_save(S);
-            }
-        }
+        st = decide(S, &r, id, commit, best, best_commit);
         snprintf(status, sizeof status, "%s", st ? st : "aborted");
         if (st) rec_set_str(&r, "status", status);
     }

@@ -6,15 +6,7 @@
 //                    (untracked; one row per experiment; derived from results.jsonl)
 //   results.jsonl    the full record of every experiment (one JSON object per line; the source
 //                    of truth; also holds `noise` runs and agent failures)
-//                    Record kinds: experiment (one .tsv row; its first run), noise (the
-//                    baseline's extra runs, or `autoresearch noise`), confirm (a confirmation
-//                    run of experiment_id, same commit), rebaseline (the best re-run every M
-//                    experiments: after_experiments, drift, drift_reason, tokens_change),
-//                    agent_error. Every run is a record: a commit's estimate is the mean of
-//                    its runs (gate.c). experiment records carry est_val_bpb, est_se,
-//                    est_runs (the candidate at decision time), best_before/best_runs (the
-//                    best's estimate), gate_reason, and on a keep effect, effect_lo, effect_hi
-//                    (improvement over the previous best with its 95% interval; > 0 better).
+//                    Its kinds and fields: LEDGER_FIELDS below.
 //   run.log          build + training output of the latest experiment
 //   report/          `autoresearch report` output: progress.svg, progress.png, report.md, report.html
 //   $GIT_DIR/autoresearch/   the harness's private state (never tracked, never seen by git):
@@ -39,7 +31,7 @@
 //   run.c         `run` and `noise`, and the Ctrl-C handling
 //   loop.c        `loop`: the session's branch, the iterations, when to stop
 //   agent.c       one agent call: the prompt, the built-in search, what the agent may not change
-//   experiment.c  one experiment: the keep decision (strict, noise or sprt) and its record
+//   experiment.c  one experiment and the keep decision (decide(): strict, noise or sprt)
 //   gate.c        the keep decision's statistics: per-commit estimates, noise, sequential test
 //   training.c    one supervised training run into a record; extra runs (noise, confirm, rebaseline)
 //   build.c       a commit's train.c built in the pristine tree
@@ -94,6 +86,109 @@ void rec_free(Record *r);
 // Ledger: results.jsonl (source of truth) and results.tsv (derived).
 
 #define TSV_HEADER "commit\tval_bpb\tmemory_gb\tstatus\tdescription"
+
+// Every field of a results.jsonl record: X(name, who writes it, what it means). Writers:
+//   harness     this program (experiment.c, training.c, data.c, live.c)
+//   supervisor  the fixed layer's result file (`autoresearch train`), which train.c cannot write
+//   progress    the supervisor's progress file, as the run ended (live.c)
+//   gate        the keep decision (experiment.c, with gate.c's statistics)
+//   agent       agent.c: the agent's command, its description, the search agent's mutation
+//   chain       chain.c: the hash chain, and a ledger_accepted record
+// Any other name is a line of train.c's summary block, kept as it printed it: informational,
+// never trusted. A summary line whose name is in this table is kept as summary_<name>.
+#define LEDGER_FIELDS(X) \
+    X(kind, "harness", "experiment (one .tsv row: its first run), noise (the baseline's extra runs, or " \
+      "`noise`), confirm (a candidate's confirmation run), rebaseline (the best re-run every M " \
+      "experiments), agent_error, ledger_accepted") \
+    X(id, "harness", "an experiment's id: <session>-<n>") \
+    X(session, "harness", "the session's tag: branch autoresearch/<tag>") \
+    X(n, "harness", "the experiment's number in its session, from 1") \
+    X(commit, "harness", "the commit run (\"\" for a row that ran nothing)") \
+    X(parent, "harness", "HEAD^ of commit") \
+    X(description, "agent", "what it tries: -m, the agent's DESCRIPTION line (trimmed, bounded), the mutation") \
+    X(status, "harness", "keep | discard | crash | invalid (experiment); ok | crash (extra runs); agent_error") \
+    X(reason, "harness", "why: a crash, an invalid change, an agent failure, an accepted ledger") \
+    X(experiment_id, "harness", "the experiment an extra run belongs to") \
+    X(noise_run, "harness", "an extra run's number i of noise_runs") \
+    X(noise_runs, "harness", "how many extra runs of its kind were asked for") \
+    X(after_experiments, "harness", "a rebaseline's point: after this many experiments") \
+    X(run, "harness", "the run's unique id; the test ledger's test_bpb is keyed by it") \
+    X(start_time, "harness", "UTC, ISO 8601") \
+    X(end_time, "harness", "UTC, ISO 8601") \
+    X(wall_seconds, "harness", "build + training + evaluation, seconds") \
+    X(base_commit, "harness", "the session's base: integrity is checked against it") \
+    X(train_sha256, "harness", "sha256 of the train.c bytes compiled (the bytes committed)") \
+    X(fixed_sha256, "harness", "the fixed-layer hash (see the top of this file)") \
+    X(budget_mode, "harness", "time | tokens | flops") \
+    X(budget_amount, "harness", "seconds, tokens or FLOPs (absent: train.c's default)") \
+    X(timeout_s, "harness", "the hard limit on the run") \
+    X(seed, "harness", "AUTORESEARCH_SEED of the run (absent: train.c's own)") \
+    X(seed_only, "harness", "the commit changes only lines that mention a seed") \
+    X(dataset_id, "harness", "the data set the session pinned") \
+    X(tokenizer_sha256, "harness", "sha256 of the pinned tokenizer.bin") \
+    X(train_bin_sha256, "harness", "sha256 of the pinned train.bin") \
+    X(val_bin_sha256, "harness", "sha256 of the pinned val.bin") \
+    X(test_bin_sha256, "harness", "sha256 of the pinned test.bin") \
+    X(exit_code, "harness", "the supervisor's exit code") \
+    X(leftover_processes, "harness", "processes the run left running (killed)") \
+    X(fixed_error, "harness", "the fixed layer's last complaint in run.log, for a crash") \
+    X(model_saved, "harness", "the trainer saved its weights") \
+    X(model_file, "harness", "a keep's weights: $GIT_DIR/autoresearch/models/<tag>.bin") \
+    X(val_source, "harness", "supervisor: val_bpb is the supervisor's") \
+    X(val_mismatch, "harness", "train.c printed a val_bpb other than the supervisor's") \
+    X(test_bpb, "harness", "never in the file: the test ledger's (testledger.c, out of the agent's sight), " \
+      "joined by run in memory for status and report") \
+    X(val_bpb, "supervisor", "validation bits per byte, scored by the supervisor (null: none)") \
+    X(memory_gb, "supervisor", "the trainer's peak memory, GB") \
+    X(sandbox, "supervisor", "the trainer's sandbox (landlock+seccomp ..., or none and why)") \
+    X(sandbox_denials, "supervisor", "system calls the sandbox refused") \
+    X(sandbox_denied, "supervisor", "which ones") \
+    X(trainer_exit, "supervisor", "the trainer's own exit status") \
+    X(dataset, "supervisor", "the data set scored on") \
+    X(eval_tokens, "supervisor", "tokens of the validation split scored") \
+    X(eval_seconds, "supervisor", "seconds the scoring took") \
+    X(training_seconds, "supervisor", "training time on the supervisor's clock") \
+    X(total_tokens_M, "supervisor", "tokens trained, millions") \
+    X(num_steps, "supervisor", "optimizer steps") \
+    X(probe_causal_max, "supervisor", "largest change of earlier positions' logits when later tokens change") \
+    X(probe_frozen_max, "supervisor", "largest change of logits between two calls on the same input") \
+    X(probe_tolerance, "supervisor", "what the probes allow") \
+    X(steps, "progress", "steps at the end of training") \
+    X(tokens, "progress", "tokens trained (the fixed layer's count)") \
+    X(tokens_per_sec, "progress", "training throughput") \
+    X(budget_used, "progress", "share of the budget used, [0,1]") \
+    X(speed_ratio, "harness", "tokens/s over the mean of the best's runs") \
+    X(fast_keep, "harness", "a keep at FAST_KEEP_RATIO or more in a time budget: check the machine") \
+    X(gate, "gate", "sprt | strict | noise") \
+    X(gate_threshold, "gate", "the margin a strict / noise keep needs (noise: 2 sigma)") \
+    X(best_before, "gate", "the best's estimate at decision time") \
+    X(best_runs, "gate", "its runs") \
+    X(delta, "gate", "candidate - best, val_bpb (< 0 better)") \
+    X(est_val_bpb, "gate", "the candidate's estimate: the mean of its runs") \
+    X(est_se, "gate", "its standard error") \
+    X(est_runs, "gate", "its runs") \
+    X(sigma, "gate", "the session's run-to-run noise of val_bpb") \
+    X(sigma_dof, "gate", "its degrees of freedom (pooled within commits)") \
+    X(gate_stat, "gate", "effect / se at the decision") \
+    X(gate_keep_at, "gate", "the boundary gate_stat had to pass to keep") \
+    X(false_keep, "gate", "alpha: P(keep | no better) <= alpha") \
+    X(gate_reason, "gate", "better | worse | not better | noise (cap) | confirmation crashed | ...") \
+    X(effect, "gate", "a keep's improvement over the best (> 0 better)") \
+    X(effect_lo, "gate", "its 95% interval, low end") \
+    X(effect_hi, "gate", "its 95% interval, high end") \
+    X(drift, "gate", "a rebaseline found the machine changed under the session") \
+    X(drift_reason, "gate", "how: tokens per run or the unchanged best's val_bpb moved") \
+    X(tokens_change, "gate", "a rebaseline's tokens trained vs the best's earlier runs") \
+    X(agent, "agent", "the --agent command, or search") \
+    X(agent_leftover_processes, "agent", "processes the agent left running (killed)") \
+    X(search_param, "agent", "the search agent's tunable") \
+    X(search_from, "agent", "its value before") \
+    X(search_to, "agent", "its value tried") \
+    X(prev_sha256, "chain", "sha256 of the line before: the hash chain") \
+    X(time, "chain", "ledger_accepted: when") \
+    X(problem, "chain", "ledger_accepted: what did not verify") \
+    X(lines, "chain", "ledger_accepted: lines before it") \
+    X(prefix_sha256, "chain", "ledger_accepted: sha256 of everything before it")
 
 typedef struct {
     Record *r;

@@ -11,21 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-// Fields the harness writes itself; a summary line with one of these names is kept under
-// summary_<name> (val_bpb: the trusted value comes from the fixed layer's result file).
-static const char *harness_keys[] = {
-    "kind", "id", "session", "n", "commit", "parent", "description", "status", "reason", "val_bpb",
-    "test_bpb", "memory_gb", "start_time", "end_time", "wall_seconds", "budget_mode",
-    "budget_amount", "timeout_s", "train_sha256", "fixed_sha256", "base_commit", "exit_code",
-    "val_source", "val_mismatch", "best_before", "delta", "gate", "gate_threshold", "seed_only",
-    "agent", "search_param", "search_from", "search_to", "eval_tokens", "sigma", "steps", "tokens",
-    "tokens_per_sec", "budget_used", "speed_ratio", "fast_keep", "prev_sha256", "run", "sandbox",
-    "training_seconds", "total_tokens_M", "num_steps", "eval_seconds", "probe_causal_max",
-    "probe_frozen_max", "probe_tolerance", "trainer_exit", "sandbox_denials", "sandbox_denied",
-    "dataset_id", "tokenizer_sha256", "train_bin_sha256", "val_bin_sha256", "test_bin_sha256",
-    "model_saved", "model_file", "fixed_error", "leftover_processes", "est_val_bpb", "est_se", "est_runs",
-    "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at", "sigma_dof",
-    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", NULL};
+// Fields the harness writes itself (LEDGER_FIELDS); a summary line with one of these names is
+// kept under summary_<name> (val_bpb: the trusted value comes from the fixed layer's result file).
+#define FIELD_NAME(name, writer, meaning) #name,
+static const char *harness_keys[] = {LEDGER_FIELDS(FIELD_NAME) NULL};
 
 static int is_harness_key(const char *k) {
     for (int i = 0; harness_keys[i]; i++)

@@ -305,6 +305,11 @@ check "a rebaseline run of the best after experiment 4" bash -c \
     "grep '\"kind\": \"rebaseline\"' results.jsonl | grep -q '\"after_experiments\": 4' &&
      grep '\"kind\": \"rebaseline\"' results.jsonl | grep -q '\"drift\": false'"
 check "seed-only change still flagged" bash -c "grep '\"description\": \"seed 45\"' results.jsonl | grep -q '\"seed_only\": true'"
+# every field of every kind of record is harness.h's LEDGER_FIELDS, or a line of train.c's summary
+known=$( (grep -o '^    X([a-z_0-9]*' "$ROOT/harness/harness.h" | cut -c7-; sed -n '/^---$/,$p' run.log |
+    grep -o '^[A-Za-z_0-9]*:' | tr -d :) | sort -u)
+undocumented=$(grep -o '"[A-Za-z_0-9]*": ' results.jsonl | tr -d '": ' | sort -u | grep -v '^summary_' | grep -vxF "$known")
+check "every ledger field is in LEDGER_FIELDS (or train.c's summary)" test -z "$undocumented" -a "$(echo "$known" | wc -l)" -gt 80
 "$AR" status > $TMP/st.txt
 check "status: estimates, interval, confirmation runs" bash -c "grep -qE '^best       val_bpb [0-9.]+ \+- [0-9.]+ \([0-9]+ runs?\)' $TMP/st.txt &&
     grep -q 'improvement 0.0[0-9]*, 95% interval \[0.0' $TMP/st.txt && grep -qE '^runs .* [1-9][0-9]* confirmation, 1 rebaseline' $TMP/st.txt"
