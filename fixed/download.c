@@ -158,6 +158,16 @@ static void sync_dir(const char *path) {
 // ----------------------------------------------------------------------------
 // The download loop
 
+// The download is whole: the part becomes dest. DOWNLOAD_OK, or DOWNLOAD_EFAIL with err set.
+static int finish(const char *url, const char *part, const char *dest, char *err, size_t errlen) {
+    if (rename(part, dest) != 0) {
+        snprintf(err, errlen, "cannot download %s: cannot rename %s: %s", url, part, strerror(errno));
+        return DOWNLOAD_EFAIL;
+    }
+    sync_dir(dest);
+    return DOWNLOAD_OK;
+}
+
 int download_file(const char *url, const char *dest, const DownloadOpts *opts,
                   char *err, size_t errlen) {
     if (file_exists(dest)) return DOWNLOAD_OK;
@@ -255,24 +265,14 @@ int download_file(const char *url, const char *dest, const DownloadOpts *opts,
         if (x.st == ST_CAPPED || (rc == CURLE_OK && x.st == ST_BODY) ||
             (rc == CURLE_OK && x.code >= 200 && x.code < 300 && x.st == ST_NONE)) {
             // ST_NONE with 2xx: an empty body (an empty file, or an empty remainder).
-            if (rename(part, dest) != 0) {
-                snprintf(err, errlen, "cannot download %s: cannot rename %s: %s", url, part, strerror(errno));
-                break;
-            }
-            sync_dir(dest);
-            result = DOWNLOAD_OK;
+            result = finish(url, part, dest, err, errlen);
             break;
         }
         if (x.st == ST_RESTART || (x.st == ST_HTTPERR && x.code == 416)) {
             // The part does not fit what the server has (it is complete, longer, or the
             // server answered another range). If the server's total equals the part, done.
             if (x.code == 416 && x.cr_total >= 0 && x.cr_total == x.have && x.have > 0) {
-                if (rename(part, dest) != 0) {
-                    snprintf(err, errlen, "cannot download %s: cannot rename %s: %s", url, part, strerror(errno));
-                    break;
-                }
-                sync_dir(dest);
-                result = DOWNLOAD_OK;
+                result = finish(url, part, dest, err, errlen);
                 break;
             }
             if (x.code == 416 && x.have == 0) {  // a capped request on an empty file

@@ -188,6 +188,16 @@ static void warnings(Doc *d, const Report *R) {
     tag(d, "", "</ul>\n");
 }
 
+// A run's closing cells: steps, tokens (with_tokens), tokens/s, wall seconds, notes.
+static void run_cells(Doc *d, const Report *R, const Record *r, int with_tokens) {
+    num_cell(d, r, "steps", "%.0f");
+    if (with_tokens) num_cell(d, r, "tokens", "%.0f");
+    num_cell(d, r, "tokens_per_sec", "%.0f");
+    num_cell(d, r, "wall_seconds", "%.1f");
+    notes(d, R, r);
+    row_end(d);
+}
+
 static void experiments_table(Doc *d, const Report *R) {
     heading(d, 2, "Experiments");
     static const char *cols[] = {"#", "commit", "status", "description", "val_bpb", "Δ vs best", "95% interval",
@@ -206,12 +216,7 @@ static void experiments_table(Doc *d, const Report *R) {
         ran ? cell(d, "%.6f", rec_num(r, "val_bpb", 0)) : cell(d, "-");
         num_cell(d, r, "delta", "%+.6f");
         cell(d, "%s", ci);
-        num_cell(d, r, "steps", "%.0f");
-        num_cell(d, r, "tokens", "%.0f");
-        num_cell(d, r, "tokens_per_sec", "%.0f");
-        num_cell(d, r, "wall_seconds", "%.1f");
-        notes(d, R, r);
-        row_end(d);
+        run_cells(d, R, r, 1);
     }
     table_end(d);
 }
@@ -236,11 +241,7 @@ static void runs_table(Doc *d, const Report *R) {
         cell(d, "%.7s", str(r, "commit"));
         cell(d, "%s", str(r, "seed"));
         rec_get(r, "val_bpb") ? cell(d, "%.6f", rec_num(r, "val_bpb", 0)) : cell(d, "crash");
-        num_cell(d, r, "steps", "%.0f");
-        num_cell(d, r, "tokens_per_sec", "%.0f");
-        num_cell(d, r, "wall_seconds", "%.1f");
-        notes(d, R, r);
-        row_end(d);
+        run_cells(d, R, r, 0);
     }
     table_end(d);
 }

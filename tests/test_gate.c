@@ -6,6 +6,7 @@
 // Deterministic (seeded), a second or so.
 #include "harness.h"
 #include "testlib.h"
+#include "util.h"
 
 #include <stdint.h>
 
