@@ -78,7 +78,46 @@ static void write_prompt(Session *S, const char *path, const char *desc_file) {
     free(p);
 }
 
-// The agent's description: its description file, else its last "DESCRIPTION:" line.
+// Makes s one clean line for the ledger, in place: control characters (an ANSI colour, a tab)
+// become spaces, the ends are trimmed, and it is cut to at most max bytes, at a character
+// boundary.
+static char *clean_line(char *s, size_t max) {
+    for (char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = ' ';
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80) n--;   // not inside a UTF-8 sequence
+        s[n] = 0;
+    }
+    while (n && s[n - 1] == ' ') s[--n] = 0;
+    size_t lead = strspn(s, " ");
+    memmove(s, s + lead, n - lead + 1);
+    return s;
+}
+
+// What the agent printed last (its log's last lines, one clean line): why an agent failed
+// in its own words, e.g. the model server's error. NULL when it printed nothing.
+static char *agent_output(const char *log) {
+    char *text = read_file(log, NULL), *out = NULL;
+    const char *last[3] = {0};
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (*clean_line(line, (size_t)-1)) last[0] = last[1], last[1] = last[2], last[2] = line;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!last[i]) continue;
+        char *t = out ? xasprintf("%s | %s", out, last[i]) : xstrdup(last[i]);
+        free(out);
+        out = t;
+    }
+    free(text);
+    return out ? clean_line(out, 300) : NULL;
+}
+
+// The agent's description: its description file, else its last "DESCRIPTION:" line; one
+// clean line of at most 200 bytes.
 static char *agent_description(const char *desc_file, const char *log) {
     char *d = read_file(desc_file, NULL), *out = NULL;
     if (d) {
@@ -106,8 +145,8 @@ static char *agent_description(const char *desc_file, const char *log) {
         }
         free(text);
     }
+    if (out && !*clean_line(out, 200)) { free(out); out = NULL; }
     if (!out) out = xstrdup("(no description)");
-    if (strlen(out) > 200) out[200] = 0;
     return out;
 }
 
@@ -328,6 +367,9 @@ int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, R
         if (left[0]) die("loop: cannot restore %s to the session's base %.7s after the agent changed it", left[0], S->base);
         free_list(left);
         if (rc == 1 && *desc) { free(*desc); *desc = NULL; }
+        char *said = rc == 1 ? agent_output(log) : NULL;
+        if (said) rec_set_str(extra, "agent_output", said);
+        free(said);
     }
     free(uo);
     free(prompt);

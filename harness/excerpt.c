@@ -1,9 +1,12 @@
-// excerpt.c -- what of a crashed run's log reaches the next agent prompt. The trainer's output
+// excerpt.c -- a run's output: its summary block and the fixed layer's result file, parsed; and
+// what of a crashed run's log reaches the next agent prompt. The trainer's output
 // is written by train.c, which the agent wrote: a channel for prompt injection. So the prompt
 // gets a bounded excerpt, the trusted diagnosis first (the harness's reason, which comes from
 // the supervisor's result file, and for a failed build the compiler's error lines), then the
 // log's end inside delimiters that mark it as untrusted data, with anything that could close
 // the delimiters or the Markdown fence defused.
+#include <ctype.h>
+#include <math.h>
 #include <string.h>
 
 #include "harness.h"
@@ -69,4 +72,70 @@ char *crash_excerpt(const char *log_path, const char *reason) {
     free(untrusted);
     free(log);
     return out;
+}
+
+// ----------------------------------------------------------------------------
+// Run output
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    return s;
+}
+
+// "label: value" -> sets out[label]; numbers stay numbers. Returns 1 if the line matched.
+static int kv_line(char *line, Record *out) {
+    char *s = trim(line);
+    char *colon = strchr(s, ':');
+    if (!colon || colon == s) return 0;
+    for (char *p = s; p < colon; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_')) return 0;
+    if (isdigit((unsigned char)*s)) return 0;
+    *colon = 0;
+    char *v = trim(colon + 1);
+    char *end;
+    double d = strtod(v, &end);
+    if (*v && !*end && strcspn(v, "xX") == strlen(v)) {
+        rec_set_raw(out, s, isfinite(d) ? v : "null");   // "nan" / "inf" -> null
+    } else {
+        rec_set_str(out, s, v);
+    }
+    return 1;
+}
+
+int parse_summary(const char *log, Record *out, int *fail) {
+    *fail = 0;
+    char *text = xstrdup(log);
+    char *last = NULL;   // start of the line after the last "---"
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        char *t = trim(line);
+        if (!strcmp(t, "FAIL") || !strncmp(t, "FAIL ", 5) || !strncmp(t, "FAIL:", 5)) *fail = 1;
+        if (!strcmp(t, "---") && nl) last = nl + 1;
+        if (nl) *nl = '\n';
+    }
+    int n = 0;
+    for (char *line = last, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (!*trim(line)) break;
+        if (!kv_line(line, out)) break;
+        n++;
+    }
+    free(text);
+    return n;
+}
+
+int parse_kv_file(const char *path, Record *out) {
+    char *text = read_file(path, NULL);
+    if (!text) return -1;
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        kv_line(line, out);
+    }
+    free(text);
+    return 0;
 }

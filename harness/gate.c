@@ -219,3 +219,12 @@ void drift_check(const Session *S, Record *r) {
     rec_set_raw(r, "drift", why[0] ? "true" : "false");
     if (why[0]) rec_set_str(r, "drift_reason", why);
 }
+
+double stddev(const double *x, int n) {
+    if (n < 2) return 0;
+    double m = 0, s = 0;
+    for (int i = 0; i < n; i++) m += x[i];
+    m /= n;
+    for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return sqrt(s / (n - 1));
+}

@@ -39,13 +39,13 @@
 //   session.c     the session: state file, lock, shared options, its view of the ledger
 //   git.c         git plumbing, committing train.c, git's view of integrity
 //   integrity.c   integrity from content (the object store), git hardening
-//   ledger.c      flat JSON records, results.jsonl and results.tsv, the run output parsers
+//   ledger.c      flat JSON records, results.jsonl and results.tsv
 //   chain.c       the ledger's hash chain
 //   testledger.c  the test ledger: test_bpb, out of the agent's sight
 //   live.c        the training run in flight: progress file, live line, throughput
 //   proc.c        child processes
 //   search.c      train.c's tunables block and the built-in search agent
-//   excerpt.c     a crashed run's log, as the next prompt shows it
+//   excerpt.c     a run's output: its summary block, result file, and crash excerpt
 //   status.c      `status`, and one session's records (View)
 //   report.c      `report`: report.md and report.html
 //   plot.c        the progress plot, SVG and PNG
@@ -180,6 +180,7 @@ void rec_free(Record *r);
     X(drift_reason, "gate", "how: tokens per run or the unchanged best's val_bpb moved") \
     X(tokens_change, "gate", "a rebaseline's tokens trained vs the best's earlier runs") \
     X(agent, "agent", "the --agent command, or search") \
+    X(agent_output, "agent", "an agent failure: the last lines the agent printed (bounded)") \
     X(agent_leftover_processes, "agent", "processes the agent left running (killed)") \
     X(search_param, "agent", "the search agent's tunable") \
     X(search_from, "agent", "its value before") \
@@ -210,7 +211,7 @@ int ledger_append(const char *jsonl_path, const char *tsv_path, const Record *r,
                   size_t errlen);
 
 // ----------------------------------------------------------------------------
-// Run output: the summary block and the fixed layer's result file.
+// Run output (excerpt.c): the summary block and the fixed layer's result file.
 
 // Parses the last summary block ("---" then "label: value" lines) of a log. Returns the
 // number of fields found (0: no block); sets *fail when a line reads FAIL.
@@ -270,7 +271,7 @@ int plot_svg(const char *path, const PlotPoint *p, int n, const PlotInfo *info, 
 int plot_png(const char *path, const PlotPoint *p, int n, const PlotInfo *info, char *err, size_t errlen);
 
 // ----------------------------------------------------------------------------
-// Small numeric helpers.
+// Small numeric helpers (gate.c).
 
 double stddev(const double *x, int n);    // sample standard deviation (n-1); 0 if n < 2
 
