@@ -2,6 +2,7 @@
 #   make            build ./autoresearch and build/train
 #   make baseline   the quick start: prepare the default data, then one baseline training run
 #   make test       every test, under AddressSanitizer + UBSan
+#   make test-agents  the README's aider line, real aider from PyPI, a scripted model server
 #   make bench      benchmarks (long; figures go to stdout)
 CC      ?= cc
 OPT     ?= -O2
@@ -45,7 +46,7 @@ HEADERS          := $(wildcard fixed/*.h harness/*.h tests/*.h)
 DEPS_STAMP       := build/.deps-ok
 TEST_DEPS_STAMP  := build/.test-deps-ok
 
-.PHONY: all deps baseline test bench clean train
+.PHONY: all deps baseline test test-agents bench clean train
 all: autoresearch build/train
 
 deps: $(DEPS_STAMP)
@@ -115,6 +116,18 @@ baseline: all
 
 test: all $(TEST_DEPS_STAMP) $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)
+
+# The README's aider line with the real aider, installed from PyPI into a virtual environment
+# kept in build/ (reinstalled when this pin changes), against a scripted model server on
+# loopback (tests/agents/aider_test.sh). Test code only: the product has no Python.
+AIDER_VERSION := 0.86.2
+AIDER_VENV    := build/agents-venv
+$(AIDER_VENV)/.aider-$(AIDER_VERSION): | $(TEST_DEPS_STAMP)
+	rm -rf $(AIDER_VENV) && python3 -m venv $(AIDER_VENV)
+	$(AIDER_VENV)/bin/pip install -q --disable-pip-version-check aider-chat==$(AIDER_VERSION)
+	touch $@
+test-agents: all build/san/libharness.a build/san/libfixed.a $(AIDER_VENV)/.aider-$(AIDER_VERSION)
+	@AIDER_VENV=$(AIDER_VENV) tests/agents/aider_test.sh
 
 bench: all $(BENCH_BIN)
 	@bench/run.sh
