@@ -12,18 +12,15 @@ This is the one file the research agent edits. It is a C port of the autoresearc
   - MLP 4x, relu(x)^2; final norm; head; logits softcapped 15*tanh(z/15) in fp32; cross-entropy
   - optimizer MuonAdamW: AdamW for embeddings/head/scalars, Muon (Nesterov, Polar Express,
     NorMuon, cautious weight decay) for every matrix in the blocks
-Layout follows llm.c's train_gpt2.c: X_forward / X_backward pairs of plain functions over
-float*, all parameters in one buffer. The backward pass is written by hand: `make gradcheck`
-compares every tensor's gradient with finite differences (the harness runs it before every
-training run).
+Layout follows llm.c's train_gpt2.c. The backward pass is written by hand: `make gradcheck`
+checks every tensor's gradient by finite differences (the harness runs it before every run).
 
 Map of the file, top to bottom:
   tunables    the hyperparameters (the harness's search agent mutates this block); the levers:
               ATTN_QBLOCK (attention blocking), HEAD_ROWS (head chunking), TRAIN_FP32 (precision)
-  Config      the model's shape: config_default (the tunables), config_tiny (the gradient check)
-  gpt_layout  the parameter table: one line per tensor with its shape, optimizer group,
-              initialisation and whether matmuls read it; adding a tensor is one line there
-              (plus the field you read it by)
+  Config      the model's shape: config_default (the tunables), config_of (also the gradient check's)
+  gpt_layout  the parameter table: one line per tensor (shape, optimizer group, init, whether
+              matmuls read it); adding a tensor is one line there, plus the field to read it by
   GPT         the model in parts: config, weights, activations, scratch, optimizer state
   layers      X_forward / X_backward pairs: linear, rmsnorm, embedding and lambda mix, value
               embeddings, RoPE + QK-norm, attention, relu^2
@@ -187,13 +184,12 @@ typedef struct {
     pe_t *polar_xm, *polar_gram, *polar_gram2;   // X in pe_t, A = X X^T and A^2
 } Scratch;
 
-typedef struct { int n; int t[MAX_LAYERS * 6]; } MuonGroup;   // table indices of one shape
 #define MAX_GROUPS 8   // distinct Muon shapes: c_q, c_k/c_v, attn.c_proj, c_fc, mlp.c_proj, ve_gate
 
 typedef struct {
     float *m1, *m2;             // AdamW moments; Muon momentum and NorMuon second moment
     int adam_t;
-    MuonGroup groups[MAX_GROUPS];   // Muon matrices grouped by shape
+    ParamShape groups[MAX_GROUPS];   // Muon matrices grouped by shape
     int ngroups;
 } OptState;
 
@@ -298,19 +294,7 @@ static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
     Config *c = &m->cfg;
     m->Bmax = Bmax;
     gpt_layout(m);
-    // Muon groups: same-shape block matrices, in table order
-    OptState *o = &m->opt;
-    const ParamTable *pt = &m->w.table;
-    for (int i = 0; i < pt->n; i++) {
-        const Param *t = &pt->t[i];
-        if (t->group != OPT_MUON) continue;
-        int gi = 0;
-        while (gi < o->ngroups && !(pt->t[o->groups[gi].t[0]].rows == t->rows &&
-                                    pt->t[o->groups[gi].t[0]].cols == t->cols)) gi++;
-        if (gi == MAX_GROUPS) { fprintf(stderr, "train: more than %d matrix shapes\n", MAX_GROUPS); exit(1); }
-        if (gi == o->ngroups) o->groups[o->ngroups++].n = 0;
-        o->groups[gi].t[o->groups[gi].n++] = i;
-    }
+    m->opt.ngroups = param_shapes(&m->w.table, OPT_MUON, m->opt.groups, MAX_GROUPS);   // Muon's stacks
     Arena ar = {0};
     gpt_alloc(m, &ar);
     ar = arena_block(&ar);
@@ -323,7 +307,7 @@ static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
             m->rope_cos[t * half + i] = (float)cos(freq);
             m->rope_sin[t * half + i] = (float)sin(freq);
         }
-    params_init(pt, m->w.params, seed);
+    params_init(&m->w.table, m->w.params, seed);
     gpt_sync_mm(m);
 }
 
@@ -412,15 +396,17 @@ static void rmsnorm_backward_row(float *dx, const float *dy, const float *x, flo
     else     for (int i = 0; i < C; i++) dx[i] = r * (dy[i] - x[i] * dot);
 }
 
+// o = norm(x) for one row; returns 1/rms
+static float norm_row(mm_t *o, const float *x, int C) {
+    float r = rms_row(x, C);
+    for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
+    return r;
+}
+
 // out = norm(x) row by row, rstd = 1/rms
 static void rmsnorm_forward(mm_t *out, float *rstd, const float *x, int N, int C) {
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * C;
-        float r = rms_row(xr, C);
-        for (int i = 0; i < C; i++) out[(size_t)n * C + i] = to_mm(xr[i] * r);
-        rstd[n] = r;
-    }
+    for (int n = 0; n < N; n++) rstd[n] = norm_row(out + (size_t)n * C, x + (size_t)n * C, C);
 }
 
 // dx (+)= rmsnorm backward of dy, row by row; dxm (if not NULL) gets a bf16 copy of dx
@@ -456,10 +442,7 @@ static void mix_norm_forward(float *xin, mm_t *ln, float *rstd, const float *pre
         float *x = xin + (size_t)n * C;
         const float *p = prev + (size_t)n * C, *z = x0 + (size_t)n * C;
         for (int i = 0; i < C; i++) x[i] = rl * p[i] + xl * z[i];
-        float r = rms_row(x, C);
-        mm_t *o = ln + (size_t)n * C;
-        for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
-        rstd[n] = r;
+        rstd[n] = norm_row(ln + (size_t)n * C, x, C);
     }
 }
 
@@ -470,11 +453,7 @@ static void add_norm_forward(float *out, mm_t *ln, float *rstd, const float *a, 
         float *x = out + (size_t)n * C;
         const float *p = a + (size_t)n * C, *q = b + (size_t)n * C;
         for (int i = 0; i < C; i++) x[i] = p[i] + q[i];
-        if (!ln) continue;
-        float r = rms_row(x, C);
-        mm_t *o = ln + (size_t)n * C;
-        for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
-        rstd[n] = r;
+        if (ln) rstd[n] = norm_row(ln + (size_t)n * C, x, C);
     }
 }
 
@@ -1110,7 +1089,7 @@ static void gpt_optimizer_step(GPT *m, float lrm, float momentum, float wd) {
     }
     // Muon, one group of same-shape matrices at a time (the original stacks them the same way)
     for (int gi = 0; gi < o->ngroups; gi++) {
-        const MuonGroup *grp = &o->groups[gi];
+        const ParamShape *grp = &o->groups[gi];
         int rows = pt->t[grp->t[0]].rows, cols = pt->t[grp->t[0]].cols;
         size_t n = (size_t)rows * cols;
         for (int k = 0; k < grp->n; k++) {
@@ -1158,24 +1137,12 @@ static float muon_weight_decay(double progress) { return (float)(WEIGHT_DECAY * 
 //   Matrices are row-major in the PyTorch (out, in) layout.
 
 static int gpt_save(const GPT *m, const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { fprintf(stderr, "train: cannot write %s\n", tmp); return -1; }
     const Config *c = &m->cfg;
     int32_t hdr[8] = {c->V, c->T, c->C, c->NL, c->NH, c->NKV, c->hs, c->F};
-    size_t np = m->w.table.size;
-    int64_t np64 = (int64_t)np;
-    int ok = fwrite("ARGPT01\0", 1, 8, f) == 8 && fwrite(hdr, 4, 8, f) == 8 &&
-             fwrite(c->window, 4, c->NL, f) == (size_t)c->NL && fwrite(&np64, 8, 1, f) == 1 &&
-             fwrite(m->w.params, 4, np, f) == np;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "train: writing %s failed (disk full?)\n", path);
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    int64_t np = (int64_t)m->w.table.size;
+    const void *parts[] = {"ARGPT01", hdr, c->window, &np, m->w.params};
+    size_t sizes[] = {8, sizeof hdr, 4 * (size_t)c->NL, 8, 4 * (size_t)np};
+    return file_write_parts(path, parts, sizes, 5);
 }
 
 // ----------------------------------------------------------------------------
@@ -1191,20 +1158,13 @@ static long gpt_sample(GPT *m, int bos, int ntok, uint64_t seed, int32_t *out) {
     for (; n < T && n <= ntok; n++) {
         gpt_forward(m, ids, 1);
         const mm_t *x = m->acts.lnf + (size_t)(n - 1) * c->C;
-        float mx = -INFINITY;
         for (int v = 0; v < c->V; v++) {
             const float *w = m->w.params + m->w.lm_head + (size_t)v * c->C;
             float acc = 0.0f;
             for (int i = 0; i < c->C; i++) acc += from_mm(x[i]) * w[i];
-            z[v] = SOFTCAP * tanhf(acc / SOFTCAP) / 0.8f;
-            if (z[v] > mx) mx = z[v];
+            z[v] = SOFTCAP * tanhf(acc / SOFTCAP);
         }
-        double sum = 0;
-        for (int v = 0; v < c->V; v++) sum += exp(z[v] - mx);
-        double u = rng_uniform(&s) * sum, cum = 0;
-        int pick = c->V - 1;
-        for (int v = 0; v < c->V; v++) { cum += exp(z[v] - mx); if (cum >= u) { pick = v; break; } }
-        ids[n] = pick;
+        ids[n] = sample_token(z, c->V, 0.8f, &s);
     }
     memcpy(out, ids + 1, (size_t)(n - 1) * sizeof(int32_t));
     free(ids); free(z);
@@ -1217,30 +1177,23 @@ static long gpt_sample(GPT *m, int bos, int ntok, uint64_t seed, int32_t *out) {
 static double gradcheck_loss(void *model, const int32_t *inp, const int32_t *tgt, int backward) {
     GPT *m = model;
     int B = m->Bmax, N = B * m->cfg.T;
-    if (!backward) {
-        gpt_forward(m, inp, B);
-        return gpt_head(m, tgt, B, m->s.nll, 0.0f) / N;
-    }
     gpt_zero_grad(m);
-    return gpt_forward_backward(m, inp, tgt, B, 1.0f);
+    gpt_forward(m, inp, B);
+    double loss = gpt_head(m, tgt, B, m->s.nll, backward ? 1.0f / N : 0.0f) / N;
+    if (backward) gpt_backward(m, inp, B);
+    return loss;
 }
 static void gradcheck_sync(void *model) { gpt_sync_mm(model); }
-
-static void gradcheck_view(GradcheckModel *g, GPT *m) {
-    gradcheck_tensors(g, &m->w.table, m->w.params, m->w.grads);
-    g->model = m;
-    g->loss = gradcheck_loss;
-    g->params_changed = gradcheck_sync;
-#ifdef GRADCHECK_SKIP
-    g->skip = GRADCHECK_SKIP;
-#endif
-}
 
 void gradcheck_model(GradcheckModel *g, int V, int T, int B) {
     static GPT m;
     Config c = config_of(V, T, 8);
     gpt_build(&m, &c, B, 1);
-    gradcheck_view(g, &m);
+    *g = (GradcheckModel){.model = &m, .loss = gradcheck_loss, .params_changed = gradcheck_sync};
+    gradcheck_tensors(g, &m.w.table, m.w.params, m.w.grads);
+#ifdef GRADCHECK_SKIP
+    g->skip = GRADCHECK_SKIP;
+#endif
 }
 
 // ----------------------------------------------------------------------------
@@ -1336,13 +1289,7 @@ int main(int argc, char **argv) {
     if (!out || !*out) out = "model.bin";
     if (gpt_save(&m, out) == 0) printf("%-18s%s\n", "model_file:", out);
     int32_t ids[64];
-    long n = gpt_sample(&m, tokenizer_bos(tok), 64, seed, ids);
-    char text[4096];
-    long len = tokenizer_decode(tok, ids, n, text, sizeof text - 1);
-    if (len < 0) len = 0;
-    text[len] = 0;
-    for (long i = 0; i < len; i++) if (text[i] == '\n' || text[i] == '\r') text[i] = ' ';
-    printf("%-18s%s\n", "sample:", text);
+    print_sample(tok, ids, gpt_sample(&m, tokenizer_bos(tok), 64, seed, ids));
 
     dataloader_close(dl);
     free(inp); free(tgt);

@@ -220,6 +220,47 @@ static inline float rng_normal(uint64_t *s) {
     return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
 }
 
+// Draws a token from softmax(z / temperature) (z is overwritten)
+static inline int sample_token(float *z, int V, float temperature, uint64_t *rng) {
+    float mx = -INFINITY;
+    for (int v = 0; v < V; v++) { z[v] /= temperature; if (z[v] > mx) mx = z[v]; }
+    double sum = 0;
+    for (int v = 0; v < V; v++) sum += exp(z[v] - mx);
+    double u = rng_uniform(rng) * sum, cum = 0;
+    for (int v = 0; v < V; v++) { cum += exp(z[v] - mx); if (cum >= u) return v; }
+    return V - 1;
+}
+
+// ----------------------------------------------------------------------------
+// Files: parts written back to back to path through a temporary file and a rename, so a
+// reader sees the old file or the whole new one. 0, or -1 after a one-line message.
+
+static inline int file_write_parts(const char *path, const void *const *parts, const size_t *sizes, int n) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) { fprintf(stderr, "train: cannot write %s\n", tmp); return -1; }
+    int ok = 1;
+    for (int i = 0; i < n; i++) ok = ok && fwrite(parts[i], 1, sizes[i], f) == sizes[i];
+    if (fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "train: writing %s failed (disk full?)\n", path);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+// The summary's "sample:" line: n ids decoded, line breaks as spaces
+static inline void print_sample(const Tokenizer *tok, const int32_t *ids, long n) {
+    char text[4096];
+    long len = tokenizer_decode(tok, ids, n, text, sizeof text - 1);
+    if (len < 0) len = 0;
+    text[len] = 0;
+    for (long i = 0; i < len; i++) if (text[i] == '\n' || text[i] == '\r') text[i] = ' ';
+    printf("%-18s%s\n", "sample:", text);
+}
+
 // ----------------------------------------------------------------------------
 // exp for the softmaxes and the softcap, in plain C that compilers vectorise inside `omp simd`
 // loops (glibc's expf does not vectorise without -ffast-math): Cody-Waite range reduction and
@@ -303,6 +344,22 @@ static inline size_t param_add(ParamTable *pt, const char *name, int layer, int 
 }
 
 static inline size_t param_count(const Param *t) { return (size_t)t->rows * t->cols; }
+
+// The tensors of one group, by shape (in table order): what Muon stacks. Returns the count
+typedef struct { int n; int t[MAX_PARAMS]; } ParamShape;   // table indices
+static inline int param_shapes(const ParamTable *pt, int group, ParamShape *out, int max) {
+    int n = 0;
+    for (int i = 0; i < pt->n; i++) {
+        const Param *t = &pt->t[i];
+        if (t->group != group) continue;
+        int k = 0;
+        while (k < n && !(pt->t[out[k].t[0]].rows == t->rows && pt->t[out[k].t[0]].cols == t->cols)) k++;
+        if (k == max) { fprintf(stderr, "train: more than %d matrix shapes in one group\n", max); exit(1); }
+        if (k == n) out[n++].n = 0;
+        out[k].t[out[k].n++] = i;
+    }
+    return n;
+}
 
 // Every tensor drawn from its Init, in table order, from one stream
 static inline void params_init(const ParamTable *pt, float *params, uint64_t seed) {
