@@ -25,7 +25,7 @@ TRAIN_LIBS  := -ldnnl $(LDLIBS)
 # and the tokenizer, nothing else of the fixed layer. train.c includes prepare.h and the
 # toolbox (fixed/toolbox.h: header-only, the matmuls and the rest of the machinery).
 CLIENT_SRC  := fixed/client.c fixed/summary.c fixed/tokenizer.c fixed/util.c
-TRAIN_HDR   := fixed/prepare.h fixed/toolbox.h fixed/gradcheck.h
+TRAIN_HDR   := fixed/prepare.h fixed/toolbox.h fixed/exp_fast.h fixed/gradcheck.h
 
 FIXED_SRC   := $(filter-out fixed/client.c fixed/gradcheck.c,$(wildcard fixed/*.c))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
@@ -93,7 +93,7 @@ build/train: train.c $(TRAIN_HDR) build/libclient.a
 # The gradient check (fixed/gradcheck.c, see gradcheck.h) drives train.c's tiny model in fp32;
 # train.c's main is renamed out of its way (and never runs: it only has to link).
 build/gradcheck: fixed/gradcheck.c train.c $(TRAIN_HDR) build/libclient.a
-	$(CC) $(TRAIN_FLAGS) -O1 -DTRAIN_FP32 -Dmain=train_main -c train.c -o build/gradcheck-train.o
+	$(CC) $(TRAIN_FLAGS) -O1 -DTRAIN_FP32 -Dmain=train_c_main -c train.c -o build/gradcheck-train.o
 	$(CC) $(TRAIN_FLAGS) -O1 fixed/gradcheck.c build/gradcheck-train.o build/libclient.a -o $@ $(TRAIN_LIBS)
 gradcheck: build/gradcheck
 	@build/gradcheck

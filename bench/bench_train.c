@@ -11,7 +11,7 @@
 //   bench_train NAME...    only the named configurations (default, larger, largest)
 //   bench_train --curve N  loss of a small model over N steps on a fixed learnable stream
 //                          (bench/train.bench.sh compares the bf16 and fp32 builds' curves)
-#define main train_main   // train.c's main, out of the way of this program's
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
 #undef main
 #include <immintrin.h>

@@ -5,7 +5,7 @@
 #ifndef TRAIN_FP32
 #define TRAIN_FP32 1
 #endif
-#define main train_main   // train.c's main, out of the way of this program's
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
 #undef main
 #include "score.h"

@@ -1,7 +1,7 @@
 // test_train_bf16.c -- train.c in the build's matmul precision (bf16 by default; fp32 under
 // make PRECISION=fp32): bf16 rounding, gradients against finite differences within bf16
 // noise, Polar Express through bf16 matmuls, and a tiny model overfitting one batch.
-#define main train_main   // train.c's main, out of the way of this program's
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
 #undef main
 #include "testlib.h"
