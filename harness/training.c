@@ -82,8 +82,20 @@ void build_and_train(Session *S, const char *commit, Record *r, double *test) {
         reason = pr.timed_out ? "build timed out" : "build failed";
         goto done;
     }
+    char *exe = self_exe(), gskip[256], gwhy[600];   // the gradient check, then the run
+    int grc = gradcheck_pristine(S, exe, &pr, gskip, sizeof gskip, gwhy, sizeof gwhy, err, sizeof err);
+    if (grc < 0) die("%s", err);
+    if (gradcheck_available(S)) rec_set_str(r, "gradcheck", grc ? "failed" : "ok");
+    if (*gskip) rec_set_str(r, "gradcheck_skip", gskip);
+    if (pr.aborted || grc) {
+        status = pr.aborted ? "aborted" : "crash";
+        snprintf(why, sizeof why, "gradient check: %s", gwhy);
+        reason = pr.aborted ? NULL : why;
+        free(exe);
+        goto done;
+    }
     char *result = state_file(S, "result.txt"), *model = state_file(S, "run-model.bin");
-    char *scratch = state_file(S, "scratch"), *exe = self_exe();
+    char *scratch = state_file(S, "scratch");
     unlink(result);
     unlink(model);
     char *env[10], *progress = live_progress_path(S);
