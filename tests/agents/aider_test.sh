@@ -74,7 +74,7 @@ check "an edit of fixed/prepare.h: invalid, restored" bash -c \
 check "a new file: invalid, removed" bash -c \
     "grep -q '\"description\": \"invalid: changed helper.h: add a header\"' results.jsonl && test ! -e helper.h"
 check "every call reached the model with the harness's prompt" bash -c \
-    "test \$(wc -l < $TMP/calls) -eq 6 && grep -q 'This iteration (from' $TMP/requests.jsonl"
+    "test \$(wc -l < $TMP/calls) -eq 6 && grep -q 'The session.s state (from' $TMP/requests.jsonl"
 check "aider connected to the model server only" bash -c \
     "test -s $TMP/net.log && ! grep -v \"('127.0.0.1', $port)\" $TMP/net.log"
 
