@@ -365,7 +365,7 @@ int session_load(Session *S, const char *tag) {
     return rc;
 }
 
-static void iso_time(char *out, size_t n) {
+void iso_time(char *out, size_t n) {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -539,7 +539,7 @@ int session_experiments(const Session *S) {
     return n;
 }
 
-static const Record *find_id(const Session *S, const char *id) {
+const Record *find_id(const Session *S, const char *id) {
     for (int i = 0; i < S->L.n; i++) {
         const char *x = rec_get(&S->L.r[i], "id");
         if (x && !strcmp(x, id)) return &S->L.r[i];
@@ -547,7 +547,7 @@ static const Record *find_id(const Session *S, const char *id) {
     return NULL;
 }
 
-static void ledger_add(Session *S, Record *r) {
+void ledger_add(Session *S, Record *r) {
     char err[512];
     if (chain_append(S->jsonl, S->head_path, &S->chain, r, err, sizeof err) != 0)
         die("%s; stopping: the ledger is the harness's alone (nothing was recorded; the next command says what changed)", err);
@@ -559,7 +559,7 @@ static void ledger_add(Session *S, Record *r) {
     memset(r, 0, sizeof *r);
 }
 
-static void merge(Record *dst, const Record *src) {
+void rec_merge(Record *dst, const Record *src) {
     for (int i = 0; src && i < src->n; i++) {
         if (src->f[i].is_str) rec_set_str(dst, src->f[i].key, src->f[i].val);
         else rec_set_raw(dst, src->f[i].key, src->f[i].val);
@@ -585,7 +585,9 @@ static const char *harness_keys[] = {
     "dataset_id", "tokenizer_sha256", "train_bin_sha256", "val_bin_sha256", "test_bin_sha256",
     "model_saved", "model_file", "fixed_error", "leftover_processes", "est_val_bpb", "est_se", "est_runs",
     "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at", "sigma_dof",
-    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", NULL};
+    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", "job", "job_id",
+    "executor", "slot", "diff_sha256", "rebased_from", "rebased_to", "original_commit", "original_parent",
+    "slurm_state", NULL};
 
 static int is_harness_key(const char *k) {
     for (int i = 0; harness_keys[i]; i++)
@@ -594,7 +596,7 @@ static int is_harness_key(const char *k) {
 }
 
 // Do the changes from parent to commit touch only lines that mention a seed?
-static int seed_only_change(const char *parent, const char *commit) {
+int seed_only_change(const char *parent, const char *commit) {
     if (!parent || !*parent) return 0;
     char *d = git_str("diff", "-U0", "--no-color", parent, commit, "--", "train.c", NULL);
     if (!d) return 0;
@@ -626,7 +628,7 @@ static char *fixed_error(void) {
 
 // The path of the running harness binary: the supervisor is `autoresearch train`, from the
 // binary built before the session, which train.c cannot change.
-static char *self_exe(void) {
+char *self_exe(void) {
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) die("cannot find the harness binary (/proc/self/exe): %s", strerror(errno));
@@ -637,7 +639,7 @@ static char *self_exe(void) {
 // Builds and runs commit (HEAD) under the supervisor; fills r with the outcome: status "ok",
 // "crash" or "invalid" (+ reason), and *test with the test split's score (NAN if none), which
 // goes to the test ledger, never into r. The trainer's weights go to $STATE/run-model.bin.
-static void build_and_train(Session *S, const char *commit, Record *r, double *test) {
+void build_and_train(Session *S, const char *commit, Record *r, double *test) {
     char t0s[32], t1s[32];
     *test = NAN;
     iso_time(t0s, sizeof t0s);
@@ -803,7 +805,7 @@ static void remove_marker(Session *S) {
     free(p);
 }
 
-static void print_row(const Record *r, int n) {
+void print_row(const Record *r, int n) {
     const char *st = rec_get(r, "status"), *c = rec_get(r, "commit"), *d = rec_get(r, "description");
     char shortc[8] = "-------";
     if (c && strlen(c) >= 7) { memcpy(shortc, c, 7); shortc[7] = 0; }
@@ -830,7 +832,7 @@ static void print_row(const Record *r, int n) {
 
 // Before anything runs: the ledger is what the harness wrote, and the data set is the one the
 // session pinned (refused with the reason otherwise: nothing is recorded).
-static void preflight(Session *S, Record *r) {
+void preflight(Session *S, Record *r) {
     char err[1024];
     if (chain_unchanged(S->jsonl, S->head_path, &S->chain, err, sizeof err) != 0)
         die("%s; stopping: the ledger is the harness's alone (the next command says what changed)", err);
@@ -838,7 +840,7 @@ static void preflight(Session *S, Record *r) {
 }
 
 // The trainer's weights after a kept run become the session's model: the best commit's.
-static void keep_model(Session *S, Record *r, const char *status, const char *commit) {
+void keep_model(Session *S, Record *r, const char *status, const char *commit) {
     char *run = state_file(S, "run-model.bin");
     int saved = file_exists(run);
     if (!strcmp(status, "keep") && saved) {
@@ -864,7 +866,7 @@ static void keep_model(Session *S, Record *r, const char *status, const char *co
 
 // What every training record carries: the hashes of train.c and of the fixed layer, the
 // session's base commit, budget and timeout.
-static void record_context(const Session *S, Record *r) {
+void record_context(const Session *S, Record *r) {
     char th[65] = "", fh[65];
     sha256_file_hex("train.c", th);
     fixed_hash(fh);
@@ -981,9 +983,9 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     rec_set_str(&r, "commit", commit);
     rec_set_str(&r, "parent", parent ? parent : "");
     rec_set_str(&r, "description", desc);
-    merge(&r, extra);
+    rec_merge(&r, extra);
     Record m = {0};
-    merge(&m, &r);
+    rec_merge(&m, &r);
     rec_set_num(&m, "pid", getpid());
     char now[32];
     iso_time(now, sizeof now);
@@ -1123,7 +1125,7 @@ void record_event(Session *S, const char *kind, const char *status, const char *
     if (reason) rec_set_str(&r, "reason", reason);
     rec_set_str(&r, "start_time", now);
     rec_set_str(&r, "base_commit", S->base);
-    merge(&r, extra);
+    rec_merge(&r, extra);
     if (!strcmp(kind, "experiment")) print_row(&r, n);
     ledger_add(S, &r);
 }

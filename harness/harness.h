@@ -398,6 +398,23 @@ void session_sandbox(const Session *S, char *out, size_t n);
 int commit_train(const char *msg);
 // Resets the working tree to commit and removes the given untracked files.
 void reset_to(const char *commit, char **untracked);
+// The pieces of one experiment that the worker pool (pool.c, job.c) shares with experiment():
+// builds and trains commit under the supervisor into r (status ok/crash/invalid/aborted; the
+// test score in *test, never in r); appends r to the ledger (taking its fields); finds a
+// record by id; copies src's fields into dst; the record's context (hashes, base, budget);
+// the checks before a run (ledger chain, data set: dies when broken); a kept run's weights
+// ($STATE/run-model.bin) become the session's model; the one-line row; a seed-only change?
+void build_and_train(Session *S, const char *commit, Record *r, double *test);
+void ledger_add(Session *S, Record *r);
+const Record *find_id(const Session *S, const char *id);
+void rec_merge(Record *dst, const Record *src);
+void record_context(const Session *S, Record *r);
+void preflight(Session *S, Record *r);
+void keep_model(Session *S, Record *r, const char *status, const char *commit);
+void print_row(const Record *r, int n);
+int seed_only_change(const char *parent, const char *commit);
+char *self_exe(void);                 // the running harness binary (/proc/self/exe)
+void iso_time(char *out, size_t n);   // now, UTC, 2026-11-21T03:04:05Z
 // Options shared by run / loop / noise: returns 1 if argv[*i] was one (consumed).
 int session_option(Session *S, int argc, char **argv, int *i);
 #define SESSION_OPTIONS_HELP \

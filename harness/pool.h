@@ -1,0 +1,107 @@
+// pool.h -- many experiments at once: `loop --workers N --executor local|slurm`.
+//
+// One writer: the loop (pool.c) alone appends to the ledgers. Each run (an experiment's first
+// run, a confirmation, noise or rebaseline run) is a job: a folder $STATE/jobs/<name>/ with
+// spec.json (what to run), and an executor that starts `autoresearch job DIR` for it (job.c:
+// it builds and trains the commit in the experiment's own git worktree under the supervisor
+// and leaves result.json, test.json and run.log there, never touching the ledger). The loop
+// follows the jobs, ingests their result files and decides. $STATE/pool.json lists what is in
+// flight (experiments, jobs, their executor's ids), so a killed loop adopts them again.
+#ifndef POOL_H
+#define POOL_H
+
+#include "harness.h"
+
+// ----------------------------------------------------------------------------
+// Executors (executor.c: local; slurm.c: Slurm)
+
+typedef enum { JOB_PENDING, JOB_RUNNING, JOB_DONE } JobState;
+
+typedef struct {
+    int slurm;                 // 0: local processes; 1: Slurm batch jobs
+    int threads;               // cores (OpenMP threads) per worker
+    int workers;
+    const char *slurm_args;    // passed to sbatch as they are (split on blanks, quotes kept)
+} Executor;
+
+// Starts `autoresearch job DIR` on slot `slot` (0..workers-1): a local process pinned to the
+// slot's cores, or `sbatch --parsable`. id: "local:PID" or the Slurm job id. 0 or -1 + err.
+int exec_submit(const Executor *X, const char *dir, int slot, const char *name, char *id, size_t idn,
+                char *err, size_t errlen);
+// The state of job id; for a job that ended, why (Slurm's state and reason) when it ended
+// other than by itself (killed, cancelled, node failure); "" otherwise. For a pending Slurm job,
+// why it waits.
+JobState exec_poll(const Executor *X, const char *id, const char *dir, char *why, size_t n);
+void exec_cancel(const Executor *X, const char *id);
+
+// slurm.c
+int slurm_submit(const Executor *X, const char *dir, const char *name, char *id, size_t idn, char *err, size_t errlen);
+JobState slurm_poll(const char *id, char *why, size_t n);
+void slurm_cancel(const char *id);
+
+// ----------------------------------------------------------------------------
+// The worker side (job.c): `autoresearch job DIR`.
+int job_main(int argc, char **argv);
+
+// ----------------------------------------------------------------------------
+// The loop side (pool.c)
+
+typedef struct {
+    Executor X;
+    int search;                // the built-in search agent (external agents: not in pool mode)
+    unsigned long long search_seed;
+    int max_exp;
+    double until;
+    double queue_limit;        // seconds a job may wait in the queue before status reports it
+} PoolOpts;
+// What is in flight ($STATE/pool.json, poolstate.c): experiments and their jobs.
+#define POOL_MAX 256
+typedef struct {
+    char name[128];            // the job's folder, $STATE/jobs/<name>
+    char id[64];               // the executor's id ("" until submitted)
+    char kind[16];             // experiment | confirm | noise | rebaseline
+    char commit[41];
+    char exp[160];             // the experiment it is a run of ("" for a rebaseline)
+    char wt[1024];             // the worktree it runs in
+    int own_wt;                // the worktree is the job's own (noise, rebaseline): removed with it
+    int slot, run_i, run_k, after;
+    long seed;
+    double submitted, started; // epoch seconds
+    JobState st;
+    char why[256];             // why it waits in the queue
+} PoolJob;
+typedef struct {
+    char id[160];
+    int n, baseline;
+    char commit[41], parent[41], rebased_from[41], original_parent[41];
+    char desc[256];
+    char wt[1024];             // its worktree: on its own commit, off the session's branch
+    char diff[65];             // sha256 of its normalised diff
+    char first[128];           // the job whose result is its first run ("" while none)
+    int want;                  // 1: it needs another run (a confirmation, or the rebased commit's first)
+    int confirm_crashed;
+    Record extra;              // the agent's fields (search_param, ...)
+} PoolExp;
+typedef struct {
+    Session *S;
+    const PoolOpts *o;
+    PoolJob job[POOL_MAX];
+    int nj;
+    PoolExp exp[POOL_MAX];
+    int ne;
+    long seq;                  // jobs named so far
+    int since_rebase;          // experiments dispatched since the wave's rebaseline run
+    char *path, *jobs, *wts;   // pool.json, jobs/, worktrees/
+} Pool;
+void pool_save(const Pool *P);
+int pool_load(Pool *P);        // 0, or -1 when there is no pool.json
+char *pool_job_dir(const Pool *P, const char *name);
+
+// Runs the session S (branch checked out, baseline not necessarily run) with the pool until a
+// limit or Ctrl-C (the first drains what runs, the second cancels it). Returns the exit code.
+int pool_loop(Session *S, const PoolOpts *o);
+// status: one line per slot of a pool in flight (nothing when there is none); json: add the
+// slots to o as slot_<i>_* fields.
+void pool_status(const Session *S, Record *json);
+
+#endif
