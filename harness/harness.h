@@ -29,6 +29,8 @@
 //       pristine/            the base tree exported by the harness: every experiment builds here
 //       models/<tag>.bin     the session's model: the weights of its best (kept) commit
 //       ledger.head          where results.jsonl's hash chain ends (chain.c)
+//       pool.json jobs/ worktrees/   `loop --workers`: what is in flight, each job's folder,
+//                            each experiment's git worktree (pool.h)
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
 // .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by

@@ -50,6 +50,13 @@ static const Record *recorded_job(const Session *S, const char *name) {
     return NULL;
 }
 
+static void append(Pool *P, Record *r) {
+    double t0 = now_seconds();
+    ledger_add(P->S, r);
+    P->t_append += now_seconds() - t0;
+    P->n_append++;
+}
+
 // ----------------------------------------------------------------------------
 // Worktrees
 
@@ -165,6 +172,7 @@ static void submit(Pool *P, PoolJob *j) {
 // A new job of kind on commit in slot; wt: the worktree it runs in (own: made for it).
 void pool_dispatch(Pool *P, int slot, const char *kind, const char *commit, const char *exp, const char *wt,
                      long seed, int run_i, int run_k, int after) {
+    double t0 = now_seconds();
     if (P->nj == POOL_MAX) die("loop: more than %d jobs in flight", POOL_MAX);
     PoolJob *j = &P->job[P->nj++];
     memset(j, 0, sizeof *j);
@@ -202,6 +210,8 @@ void pool_dispatch(Pool *P, int slot, const char *kind, const char *commit, cons
     free(json); free(line); free(sp); free(dir);
     rec_free(&spec);
     submit(P, j);
+    P->t_dispatch += now_seconds() - t0;
+    P->n_dispatch++;
 }
 
 void pool_drop_job(Pool *P, int i, int keep_dir) {
@@ -283,7 +293,7 @@ void pool_ingest_run(Pool *P, PoolJob *j) {
     if (rec_get(&r, "drift_reason")) printf("drift: %s\n", rec_get(&r, "drift_reason"));
     fflush(stdout);
     test_ledger_append(S, &r, test);
-    ledger_add(S, &r);
+    append(P, &r);
 }
 
 // ----------------------------------------------------------------------------
@@ -302,6 +312,13 @@ static void decision_fields(Record *r, const Session *S, const GateDecision *d, 
         rec_set_num(r, "effect_lo", d->lo);
         rec_set_num(r, "effect_hi", d->hi);
     }
+}
+
+static void first_fields(const Pool *P, Record *r, const PoolExp *e) {
+    PoolJob j = {.slot = e->first_slot};
+    snprintf(j.name, sizeof j.name, "%s", e->first);
+    snprintf(j.id, sizeof j.id, "%s", e->first_id);
+    job_fields(P, r, &j);
 }
 
 static void remove_exp(Pool *P, PoolExp *e) {
@@ -333,6 +350,7 @@ static void finalize(Pool *P, PoolExp *e, Record *r, double test, const char *st
             rec_set_str(r, "original_parent", e->original_parent);
         }
         if (*e->diff) rec_set_str(r, "diff_sha256", e->diff);
+        first_fields(P, r, e);
         rec_set_str(r, "gate", S->gate);
         rec_set_num(r, "gate_threshold", 0);
         rec_set_raw(r, "seed_only", *e->parent && seed_only_change(e->parent, e->commit) ? "true" : "false");
@@ -359,7 +377,7 @@ static void finalize(Pool *P, PoolExp *e, Record *r, double test, const char *st
         keep_model(S, r, status, e->commit);
         print_row(r, e->n);
         test_ledger_append(S, r, test);
-        ledger_add(S, r);
+        append(P, r);
     } else {
         rec_free(r);
     }
@@ -395,10 +413,10 @@ static int rebase(Pool *P, PoolExp *e, const char *best, Record *first, double t
         rec_set_str(first, "commit", e->commit);
         rec_set_str(first, "description", d);
         rec_set_str(first, "experiment_id", e->id);
-        rec_set_str(first, "job", e->first);
+        first_fields(P, first, e);
         rec_set_str(first, "rebased_to", fresh);
         test_ledger_append(S, first, test);
-        ledger_add(S, first);
+        append(P, first);
     } else rec_free(first);
     printf("[%3d] %.7s beats the best but was run off %.7s: rebased onto %.7s as %.7s, running it again\n", e->n,
            e->commit, e->parent, best, fresh);

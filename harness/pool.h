@@ -78,6 +78,8 @@ typedef struct {
     char wt[1024];             // its worktree: on its own commit, off the session's branch
     char diff[65];             // sha256 of its normalised diff
     char first[128];           // the job whose result is its first run ("" while none)
+    char first_id[64];         // its executor's id, and slot
+    int first_slot;
     int want;                  // 1: it needs another run (a confirmation, or the rebased commit's first)
     int confirm_crashed;
     Record extra;              // the agent's fields (search_param, ...)
@@ -92,6 +94,10 @@ typedef struct {
     long seq;                  // jobs named so far
     int since_rebase;          // experiments dispatched since the wave's rebaseline run
     char *path, *jobs, *wts;   // pool.json, jobs/, worktrees/
+    // the harness's own cost, reported when the loop ends: seconds spent dispatching jobs
+    // (worktree, spec, submission), from a result file's write to its ingestion, appending
+    double t_dispatch, t_ingest, t_append;
+    int n_dispatch, n_ingest, n_append;
 } Pool;
 void pool_save(const Pool *P);
 int pool_load(Pool *P);        // 0, or -1 when there is no pool.json

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 // Defined in pool.c.
@@ -220,6 +221,10 @@ int pool_loop(Session *S, const PoolOpts *o) {
             if (st == JOB_PENDING && (j->st != st || strcmp(j->why, w))) snprintf(j->why, sizeof j->why, "%s", w), changed = 1;
             if (st == JOB_RUNNING && j->st != st) j->started = (double)time(NULL), changed = 1;
             if (st != JOB_DONE) { j->st = st; continue; }
+            char *rp = xasprintf("%s/%s/result.json", P->jobs, j->name);
+            struct stat rs;
+            double written = stat(rp, &rs) == 0 ? (double)rs.st_mtim.tv_sec + rs.st_mtim.tv_nsec * 1e-9 : NAN;
+            free(rp);
             if (w[0]) {   // Slurm ended it: its state and reason go into the record
                 char *sp = xasprintf("%s/%s/slurm.txt", P->jobs, j->name), err[256];
                 write_file_atomic(sp, w, strlen(w), err, sizeof err);
@@ -230,10 +235,18 @@ int pool_loop(Session *S, const PoolOpts *o) {
                 if (!strcmp(P->exp[k].id, j->exp)) e = &P->exp[k];
             if (e) {   // the first run: held in its folder until the gate decides
                 snprintf(e->first, sizeof e->first, "%s", j->name);
+                snprintf(e->first_id, sizeof e->first_id, "%s", j->id);
+                e->first_slot = j->slot;
                 pool_drop_job(P, i, 1);
             } else {
                 pool_ingest_run(P, j);
                 pool_drop_job(P, i, 0);
+            }
+            if (isfinite(written)) {
+                struct timespec now;
+                clock_gettime(CLOCK_REALTIME, &now);
+                P->t_ingest += (double)now.tv_sec + now.tv_nsec * 1e-9 - written;
+                P->n_ingest++;
             }
             i--;
             changed = 1;
@@ -261,6 +274,10 @@ int pool_loop(Session *S, const PoolOpts *o) {
         nanosleep(&ts, NULL);
     }
     if (!P->nj && !P->ne) unlink(P->path);
+    if (P->n_dispatch)
+        printf("loop: harness overhead per job (mean of %d): dispatch %.1f ms, result file to ledger %.1f ms, "
+               "ledger append %.1f ms\n", P->n_dispatch, 1e3 * P->t_dispatch / P->n_dispatch,
+               P->n_ingest ? 1e3 * P->t_ingest / P->n_ingest : 0.0, P->n_append ? 1e3 * P->t_append / P->n_append : 0.0);
     const Record *b = session_best(S);
     printf("loop: %s; session %s: %d experiments, best val_bpb %.6f at %.7s\n", why, S->tag, session_experiments(S),
            b ? rec_num(b, "val_bpb", 0) : 0.0, b ? rec_get(b, "commit") : "-------");

@@ -44,6 +44,8 @@ void pool_save(const Pool *P) {
         rec_set_str(&r, "worktree", e->wt);
         rec_set_str(&r, "diff_sha256", e->diff);
         rec_set_str(&r, "first", e->first);
+        rec_set_str(&r, "first_id", e->first_id);
+        rec_set_num(&r, "first_slot", e->first_slot);
         rec_set_num(&r, "want", e->want);
         rec_set_num(&r, "confirm_crashed", e->confirm_crashed);
         for (int k = 0; k < e->extra.n; k++) {   // the agent's fields, prefixed
@@ -141,6 +143,8 @@ int pool_load(Pool *P) {
             copy_str(e->wt, sizeof e->wt, r, "worktree");
             copy_str(e->diff, sizeof e->diff, r, "diff_sha256");
             copy_str(e->first, sizeof e->first, r, "first");
+            copy_str(e->first_id, sizeof e->first_id, r, "first_id");
+            e->first_slot = (int)rec_num(r, "first_slot", 0);
             e->want = (int)rec_num(r, "want", 0);
             e->confirm_crashed = (int)rec_num(r, "confirm_crashed", 0);
             for (int f = 0; f < r->n; f++) {
