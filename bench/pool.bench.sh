@@ -13,7 +13,8 @@ ROOT=$PWD
 export TMP=$(mktemp -d /tmp/pool-bench.XXXXXX)
 SLURM_DIR=
 trap '[ -n "$SLURM_DIR" ] && tests/slurm/cluster.sh stop "$SLURM_DIR"; rm -rf "$TMP"' EXIT
-AR=$ROOT/autoresearch
+cp "$ROOT/autoresearch" "$TMP/autoresearch"   # a rebuild meanwhile must not change the binary under test
+AR=$TMP/autoresearch
 . tests/harness_lib.sh
 budget=${POOL_BENCH_BUDGET:-15}
 n=${POOL_BENCH_EXPERIMENTS:-5}

@@ -58,77 +58,6 @@ static void append(Pool *P, Record *r) {
 }
 
 // ----------------------------------------------------------------------------
-// Worktrees
-
-static void in_root(const Session *S) {
-    if (chdir(S->root) != 0) die("cannot enter %s", S->root);
-}
-
-void pool_wt_remove(const Session *S, const char *path) {
-    if (!*path) return;
-    in_root(S);
-    if (!git_ok("worktree", "remove", "--force", path, NULL)) remove_tree(path);
-    git_ok("worktree", "prune", NULL);
-}
-
-void pool_wt_add(const Pool *P, const char *path, const char *commit) {
-    in_root(P->S);
-    if (file_exists(path)) pool_wt_remove(P->S, path);
-    mkdir_p(P->wts);
-    if (!git_ok("worktree", "add", "-q", "--detach", path, commit, NULL)) die("cannot add the worktree %s: %s", path, git_err);
-}
-
-// sha256 of the change parent..commit of train.c: its hunks without line numbers, every run of
-// blanks one space, so the same edit is the same diff wherever it lands.
-static void normalise(const char *d, char out[65]) {
-    char *norm = xmalloc(d ? strlen(d) + 2 : 2), *o = norm;
-    char *copy = xstrdup(d ? d : "");
-    for (char *l = copy, *nl; l && *l; l = nl ? nl + 1 : NULL) {
-        nl = strchr(l, '\n');
-        if (nl) *nl = 0;
-        if (!strncmp(l, "diff ", 5) || !strncmp(l, "index ", 6) || !strncmp(l, "--- ", 4) || !strncmp(l, "+++ ", 4) ||
-            !strncmp(l, "@@", 2))
-            continue;
-        for (char *c = l; *c; c++) {
-            int blank = *c == ' ' || *c == '\t';
-            if (!blank || (o > norm && o[-1] != ' ')) *o++ = blank ? ' ' : *c;
-        }
-        *o++ = '\n';
-    }
-    *o = 0;
-    free(copy);
-    sha256_hex(norm, strlen(norm), out);
-    free(norm);
-}
-
-// The same for two versions of train.c's text (the search agent's candidate, before its commit).
-void pool_text_diff(const Pool *P, const char *a, const char *b, char out[65]) {
-    char *pa = xasprintf("%s/diff-a.c", P->jobs), *pb = xasprintf("%s/diff-b.c", P->jobs), err[512];
-    if (write_file_atomic(pa, a, strlen(a), err, sizeof err) != 0 || write_file_atomic(pb, b, strlen(b), err, sizeof err) != 0)
-        die("%s", err);
-    const char *argv[] = {"git", "diff", "--no-index", "-U3", "--no-color", pa, pb, NULL};
-    char *d = NULL;
-    cmd_capture(argv, &d, NULL);   // exit status 1: they differ
-    normalise(d, out);
-    free(d);
-    unlink(pa);
-    unlink(pb);
-    free(pa);
-    free(pb);
-}
-
-int pool_diff_dispatched(const Pool *P, const char *diff) {
-    for (int i = 0; i < P->ne; i++)
-        if (!strcmp(P->exp[i].diff, diff)) return 1;
-    const Session *S = P->S;
-    for (int i = 0; i < S->L.n; i++) {
-        const char *d = rec_get(&S->L.r[i], "diff_sha256"), *s = rec_get(&S->L.r[i], "session");
-        if (d && s && !strcmp(d, diff) && !strcmp(s, S->tag)) return 1;
-    }
-    return 0;
-}
-
-// ----------------------------------------------------------------------------
 // Jobs
 
 int pool_next_n(const Pool *P) {
@@ -173,6 +102,9 @@ static void submit(Pool *P, PoolJob *j) {
 void pool_dispatch(Pool *P, int slot, const char *kind, const char *commit, const char *exp, const char *wt,
                      long seed, int run_i, int run_k, int after) {
     double t0 = now_seconds();
+    Record pf = {0};
+    preflight(P->S, &pf);   // the ledger as the harness wrote it, the pinned data set unchanged
+    rec_free(&pf);
     if (P->nj == POOL_MAX) die("loop: more than %d jobs in flight", POOL_MAX);
     PoolJob *j = &P->job[P->nj++];
     memset(j, 0, sizeof *j);
@@ -249,11 +181,19 @@ static void job_result(const Pool *P, const char *name, Record *r, double *test)
     // run.log of the repository root: the latest run's output
     size_t len;
     char *lp = xasprintf("%s/run.log", dir), *log = read_file(lp, &len);
-    if (log) { in_root(P->S); write_file_atomic("run.log", log, len, err, sizeof err); }
+    if (log) { pool_in_root(P->S); write_file_atomic("run.log", log, len, err, sizeof err); }
     free(log); free(lp); free(text); free(rp); free(tp); free(dir); free(sp); free(why);
 }
 
+// The data set the run trained on: the session's, checked when its job was dispatched.
+static void data_fields(const Session *S, Record *r) {
+    if (!S->data_id[0]) return;
+    rec_set_str(r, "dataset_id", S->data_id);
+    for (int i = 0; i < DATA_FILES; i++) rec_set_str(r, data_key(i), S->data_sha[i]);
+}
+
 static void job_fields(const Pool *P, Record *r, const PoolJob *j) {
+    data_fields(P->S, r);
     rec_set_str(r, "job", j->name);
     rec_set_str(r, "job_id", j->id);
     rec_set_str(r, "executor", P->o->X.slurm ? "slurm" : "local");
@@ -294,6 +234,18 @@ void pool_ingest_run(Pool *P, PoolJob *j) {
     fflush(stdout);
     test_ledger_append(S, &r, test);
     append(P, &r);
+}
+
+// The baseline's runs so far, whatever their outcome: its first, its noise runs recorded and in
+// flight (a noise run that crashed is not run again, as with one worker).
+int pool_noise_runs(const Pool *P, const PoolExp *e) {
+    int n = 1 + pool_jobs_of(P, e->id, "noise");
+    for (int i = 0; i < P->S->L.n; i++) {
+        const Record *r = &P->S->L.r[i];
+        const char *k = rec_get(r, "kind"), *x = rec_get(r, "experiment_id"), *s = rec_get(r, "session");
+        n += k && x && s && !strcmp(k, "noise") && !strcmp(x, e->id) && !strcmp(s, P->S->tag);
+    }
+    return n;
 }
 
 // ----------------------------------------------------------------------------
@@ -381,7 +333,7 @@ static void finalize(Pool *P, PoolExp *e, Record *r, double test, const char *st
     } else {
         rec_free(r);
     }
-    if (!strcmp(status, "keep")) { in_root(S); reset_to(e->commit, NULL); }
+    if (!strcmp(status, "keep")) { pool_in_root(S); reset_to(e->commit, NULL); }
     remove_exp(P, e);
     pool_save(P);
 }
@@ -398,13 +350,13 @@ static int rebase(Pool *P, PoolExp *e, const char *best, Record *first, double t
         if (!git_ok("reset", "-q", "--hard", best, NULL)) die("cannot reset %s: %s", e->wt, git_err);
         if (!git_ok("cherry-pick", "--no-commit", e->commit, NULL)) {
             git_ok("reset", "-q", "--hard", best, NULL);
-            in_root(S);
+            pool_in_root(S);
             return 1;
         }
         if (commit_train(e->desc) != 0) die("cannot commit the rebased change in %s: %s", e->wt, git_err);
         fresh = head_commit();
     } else if (!git_ok("reset", "-q", "--hard", fresh, NULL)) die("cannot reset %s: %s", e->wt, git_err);
-    in_root(S);
+    pool_in_root(S);
     if (!done) {   // the first run stays in the ledger, as a run of the commit it ran
         char d[300];
         snprintf(d, sizeof d, "run 1 of %s before its rebase onto %.7s", e->id, best);
@@ -458,7 +410,7 @@ int pool_decide(Pool *P, PoolExp *e) {
     }
     double val = rec_num(&r, "val_bpb", NAN);
     if (!best) {   // the baseline: its noise runs (sprt) are dispatched beside it
-        if (sprt && commit_runs(S, e->commit).n + 1 < S->noise_runs) { rec_free(&r); return 0; }
+        if (sprt && pool_noise_runs(P, e) < S->noise_runs) { rec_free(&r); return 0; }
         finalize(P, e, &r, test, "keep");
         return 0;
     }

@@ -102,6 +102,24 @@ typedef struct {
 void pool_save(const Pool *P);
 int pool_load(Pool *P);        // 0, or -1 when there is no pool.json
 char *pool_job_dir(const Pool *P, const char *name);
+// poolgit.c: worktrees (added detached at commit; removed with git, else by hand) and the
+// sha256 of a normalised diff (of two texts of train.c); was a diff dispatched in the session?
+void pool_in_root(const Session *S);
+void pool_wt_add(const Pool *P, const char *path, const char *commit);
+void pool_wt_remove(const Session *S, const char *path);
+void pool_text_diff(const Pool *P, const char *a, const char *b, char out[65]);
+int pool_diff_dispatched(const Pool *P, const char *diff);
+// pool.c, for the scheduler (poolloop.c)
+void pool_dispatch(Pool *P, int slot, const char *kind, const char *commit, const char *exp, const char *wt, long seed,
+                   int run_i, int run_k, int after);
+int pool_decide(Pool *P, PoolExp *e);
+void pool_ingest_run(Pool *P, PoolJob *j);
+void pool_drop_job(Pool *P, int i, int keep_dir);
+int pool_free_slot(const Pool *P);
+int pool_next_n(const Pool *P);
+long pool_free_seed(const Pool *P, const char *commit);
+int pool_jobs_of(const Pool *P, const char *exp, const char *kind);
+int pool_noise_runs(const Pool *P, const PoolExp *e);
 
 // Runs the session S (branch checked out, baseline not necessarily run) with the pool until a
 // limit or Ctrl-C (the first drains what runs, the second cancels it). Returns the exit code.

@@ -7,27 +7,13 @@
 #include "pool.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-// Defined in pool.c.
-void pool_dispatch(Pool *P, int slot, const char *kind, const char *commit, const char *exp, const char *wt, long seed,
-                   int run_i, int run_k, int after);
-int pool_decide(Pool *P, PoolExp *e);
-void pool_ingest_run(Pool *P, PoolJob *j);
-void pool_drop_job(Pool *P, int i, int keep_dir);
-int pool_free_slot(const Pool *P);
-int pool_next_n(const Pool *P);
-long pool_free_seed(const Pool *P, const char *commit);
-int pool_jobs_of(const Pool *P, const char *exp, const char *kind);
-void pool_wt_add(const Pool *P, const char *path, const char *commit);
-void pool_wt_remove(const Session *S, const char *path);
-void pool_text_diff(const Pool *P, const char *a, const char *b, char out[65]);
-int pool_diff_dispatched(const Pool *P, const char *diff);
 
 static PoolExp *new_exp(Pool *P, const char *commit, const char *parent, const char *desc) {
     if (P->ne == POOL_MAX) die("loop: more than %d experiments in flight", POOL_MAX);
@@ -120,7 +106,7 @@ static int fill(Pool *P, int *none) {
             continue;
         }
         if (base && !strcmp(S->gate, "sprt")) {   // the baseline's noise runs, beside its first run
-            int have = commit_runs(S, base->commit).n + 1 + pool_jobs_of(P, base->id, "noise");
+            int have = pool_noise_runs(P, base);
             if (have < S->noise_runs) {
                 pool_dispatch(P, slot, "noise", base->commit, base->id, NULL, pool_free_seed(P, base->commit), have + 1,
                               S->noise_runs, 0);
@@ -178,6 +164,31 @@ static void cancel_all(Pool *P) {
     printf("loop: cancelled %d job%s; nothing of them is recorded\n", n, n == 1 ? "" : "s");
 }
 
+// Job folders and worktrees that nothing in flight names: a kill between making one and
+// naming it in pool.json.
+static void remove_orphans(Pool *P) {
+    const char *dirs[2] = {P->jobs, P->wts};
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(dirs[k]);
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            const char *nm = de->d_name;
+            if (nm[0] == '.') continue;
+            int used = 0;
+            for (int i = 0; i < P->nj; i++) used |= !strcmp(P->job[i].name, nm);
+            for (int i = 0; i < P->ne; i++) used |= !strcmp(P->exp[i].first, nm) || !strcmp(P->exp[i].id, nm);
+            if (used) continue;
+            char *p = xasprintf("%s/%s", dirs[k], nm);
+            if (k) pool_wt_remove(P->S, p);
+            else remove_tree(p);
+            free(p);
+        }
+        if (d) closedir(d);
+    }
+    pool_in_root(P->S);
+    git_ok("worktree", "prune", NULL);
+}
+
 // Submits again a job a kill interrupted between naming it and its executor's answer.
 static void resubmit(Pool *P, PoolJob *j) {
     char *dir = pool_job_dir(P, j->name), *res = xasprintf("%s/result.json", dir), err[512];
@@ -201,6 +212,7 @@ int pool_loop(Session *S, const PoolOpts *o) {
     if (pool_load(P) == 0 && (P->nj || P->ne))
         printf("loop: adopting %d job%s and %d experiment%s in flight\n", P->nj, P->nj == 1 ? "" : "s", P->ne,
                P->ne == 1 ? "" : "s");
+    remove_orphans(P);
     for (int i = 0; i < P->nj; i++)
         if (!P->job[i].id[0]) resubmit(P, &P->job[i]);
     printf("loop: %d workers, %s executor, %d thread%s each\n", o->X.workers, o->X.slurm ? "slurm" : "local",

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,68 +16,76 @@ static const char *state_name[] = {"pending", "running", "done"};
 
 char *pool_job_dir(const Pool *P, const char *name) { return xasprintf("%s/%s", P->jobs, name); }
 
+// The fields of an experiment and of a job as pool.json spells them.
+typedef struct {
+    const char *key;
+    char type;                 // s: char array, i: int, l: long, d: double
+    size_t off, size;
+} Col;
+#define S_(T, f, k) {k, 's', offsetof(T, f), sizeof(((T *)0)->f)}
+#define N_(T, f, k, t) {k, t, offsetof(T, f), 0}
+static const Col exp_cols[] = {
+    S_(PoolExp, id, "id"), N_(PoolExp, n, "n", 'i'), N_(PoolExp, baseline, "baseline", 'i'),
+    S_(PoolExp, commit, "commit"), S_(PoolExp, parent, "parent"), S_(PoolExp, rebased_from, "rebased_from"),
+    S_(PoolExp, original_parent, "original_parent"), S_(PoolExp, desc, "description"), S_(PoolExp, wt, "worktree"),
+    S_(PoolExp, diff, "diff_sha256"), S_(PoolExp, first, "first"), S_(PoolExp, first_id, "first_id"),
+    N_(PoolExp, first_slot, "first_slot", 'i'), N_(PoolExp, want, "want", 'i'),
+    N_(PoolExp, confirm_crashed, "confirm_crashed", 'i'), {NULL, 0, 0, 0}};
+static const Col job_cols[] = {
+    S_(PoolJob, name, "name"), S_(PoolJob, id, "job_id"), S_(PoolJob, kind, "job_kind"), S_(PoolJob, commit, "commit"),
+    S_(PoolJob, exp, "experiment"), S_(PoolJob, wt, "worktree"), N_(PoolJob, own_wt, "own_worktree", 'i'),
+    N_(PoolJob, slot, "slot", 'i'), N_(PoolJob, run_i, "run_i", 'i'), N_(PoolJob, run_k, "run_k", 'i'),
+    N_(PoolJob, after, "after", 'i'), N_(PoolJob, seed, "seed", 'l'), N_(PoolJob, submitted, "submitted", 'd'),
+    N_(PoolJob, started, "started", 'd'), S_(PoolJob, why, "why"), {NULL, 0, 0, 0}};
+
+static void to_record(Record *r, const char *kind, const void *obj, const Col *c) {
+    rec_set_str(r, "kind", kind);
+    for (const char *b = obj; c->key; c++) {
+        const void *p = b + c->off;
+        if (c->type == 's') rec_set_str(r, c->key, p);
+        else rec_set_num(r, c->key, c->type == 'i' ? *(const int *)p : c->type == 'l' ? (double)*(const long *)p
+                                                                                       : *(const double *)p);
+    }
+}
+
+static void from_record(const Record *r, void *obj, const Col *c) {
+    for (char *b = obj; c->key; c++) {
+        void *p = b + c->off;
+        if (c->type == 's') snprintf(p, c->size, "%s", rec_get(r, c->key) ? rec_get(r, c->key) : "");
+        else if (c->type == 'i') *(int *)p = (int)rec_num(r, c->key, 0);
+        else if (c->type == 'l') *(long *)p = (long)rec_num(r, c->key, -1);
+        else *(double *)p = rec_num(r, c->key, 0);
+    }
+}
+
 void pool_save(const Pool *P) {
     char *all = xstrdup("");
-    Record m = {0};
-    rec_set_str(&m, "kind", "pool");
-    rec_set_str(&m, "session", P->S->tag);
-    rec_set_num(&m, "pid", getpid());
-    rec_set_str(&m, "executor", P->o->X.slurm ? "slurm" : "local");
-    rec_set_num(&m, "workers", P->o->X.workers);
-    rec_set_num(&m, "queue_limit", P->o->queue_limit);
-    rec_set_num(&m, "seq", (double)P->seq);
-    rec_set_num(&m, "since_rebase", P->since_rebase);
-    Record *rs = xmalloc((size_t)(1 + P->ne + P->nj) * sizeof *rs);
-    int n = 0;
-    rs[n++] = m;
+    int n = 1 + P->ne + P->nj;
+    Record *rs = xmalloc((size_t)n * sizeof *rs);
+    memset(rs, 0, (size_t)n * sizeof *rs);
+    rec_set_str(&rs[0], "kind", "pool");
+    rec_set_str(&rs[0], "session", P->S->tag);
+    rec_set_num(&rs[0], "pid", getpid());
+    rec_set_str(&rs[0], "executor", P->o->X.slurm ? "slurm" : "local");
+    rec_set_num(&rs[0], "workers", P->o->X.workers);
+    rec_set_num(&rs[0], "queue_limit", P->o->queue_limit);
+    rec_set_num(&rs[0], "seq", (double)P->seq);
+    rec_set_num(&rs[0], "since_rebase", P->since_rebase);
     for (int i = 0; i < P->ne; i++) {
         const PoolExp *e = &P->exp[i];
-        Record r = {0};
-        rec_set_str(&r, "kind", "exp");
-        rec_set_str(&r, "id", e->id);
-        rec_set_num(&r, "n", e->n);
-        rec_set_num(&r, "baseline", e->baseline);
-        rec_set_str(&r, "commit", e->commit);
-        rec_set_str(&r, "parent", e->parent);
-        rec_set_str(&r, "rebased_from", e->rebased_from);
-        rec_set_str(&r, "original_parent", e->original_parent);
-        rec_set_str(&r, "description", e->desc);
-        rec_set_str(&r, "worktree", e->wt);
-        rec_set_str(&r, "diff_sha256", e->diff);
-        rec_set_str(&r, "first", e->first);
-        rec_set_str(&r, "first_id", e->first_id);
-        rec_set_num(&r, "first_slot", e->first_slot);
-        rec_set_num(&r, "want", e->want);
-        rec_set_num(&r, "confirm_crashed", e->confirm_crashed);
+        Record *r = &rs[1 + i];
+        to_record(r, "exp", e, exp_cols);
         for (int k = 0; k < e->extra.n; k++) {   // the agent's fields, prefixed
             char *key = xasprintf("x_%s", e->extra.f[k].key);
-            if (e->extra.f[k].is_str) rec_set_str(&r, key, e->extra.f[k].val);
-            else rec_set_raw(&r, key, e->extra.f[k].val);
+            if (e->extra.f[k].is_str) rec_set_str(r, key, e->extra.f[k].val);
+            else rec_set_raw(r, key, e->extra.f[k].val);
             free(key);
         }
-        rs[n++] = r;
     }
     for (int i = 0; i < P->nj; i++) {
-        const PoolJob *j = &P->job[i];
-        Record r = {0};
-        rec_set_str(&r, "kind", "job");
-        rec_set_str(&r, "name", j->name);
-        rec_set_str(&r, "job_id", j->id);
-        rec_set_str(&r, "job_kind", j->kind);
-        rec_set_str(&r, "commit", j->commit);
-        rec_set_str(&r, "experiment", j->exp);
-        rec_set_str(&r, "worktree", j->wt);
-        rec_set_num(&r, "own_worktree", j->own_wt);
-        rec_set_num(&r, "slot", j->slot);
-        rec_set_num(&r, "run_i", j->run_i);
-        rec_set_num(&r, "run_k", j->run_k);
-        rec_set_num(&r, "after", j->after);
-        rec_set_num(&r, "seed", (double)j->seed);
-        rec_set_num(&r, "submitted", j->submitted);
-        rec_set_num(&r, "started", j->started);
-        rec_set_str(&r, "state", state_name[j->st]);
-        rec_set_str(&r, "why", j->why);
-        rs[n++] = r;
+        Record *r = &rs[1 + P->ne + i];
+        to_record(r, "job", &P->job[i], job_cols);
+        rec_set_str(r, "state", state_name[P->job[i].st]);
     }
     for (int i = 0; i < n; i++) {
         char *json = rec_to_json(&rs[i]), *t = xasprintf("%s%s\n", all, json);
@@ -89,10 +98,6 @@ void pool_save(const Pool *P) {
     char err[512];
     if (write_file_atomic(P->path, all, strlen(all), err, sizeof err) != 0) die("%s", err);
     free(all);
-}
-
-static void copy_str(char *dst, size_t n, const Record *r, const char *key) {
-    snprintf(dst, n, "%s", rec_get(r, key) ? rec_get(r, key) : "");
 }
 
 // Reads pool.json into records (one per line); -1 when there is none.
@@ -132,21 +137,7 @@ int pool_load(Pool *P) {
         } else if (k && !strcmp(k, "exp") && P->ne < POOL_MAX) {
             PoolExp *e = &P->exp[P->ne++];
             memset(e, 0, sizeof *e);
-            copy_str(e->id, sizeof e->id, r, "id");
-            e->n = (int)rec_num(r, "n", 0);
-            e->baseline = (int)rec_num(r, "baseline", 0);
-            copy_str(e->commit, sizeof e->commit, r, "commit");
-            copy_str(e->parent, sizeof e->parent, r, "parent");
-            copy_str(e->rebased_from, sizeof e->rebased_from, r, "rebased_from");
-            copy_str(e->original_parent, sizeof e->original_parent, r, "original_parent");
-            copy_str(e->desc, sizeof e->desc, r, "description");
-            copy_str(e->wt, sizeof e->wt, r, "worktree");
-            copy_str(e->diff, sizeof e->diff, r, "diff_sha256");
-            copy_str(e->first, sizeof e->first, r, "first");
-            copy_str(e->first_id, sizeof e->first_id, r, "first_id");
-            e->first_slot = (int)rec_num(r, "first_slot", 0);
-            e->want = (int)rec_num(r, "want", 0);
-            e->confirm_crashed = (int)rec_num(r, "confirm_crashed", 0);
+            from_record(r, e, exp_cols);
             for (int f = 0; f < r->n; f++) {
                 if (strncmp(r->f[f].key, "x_", 2)) continue;
                 if (r->f[f].is_str) rec_set_str(&e->extra, r->f[f].key + 2, r->f[f].val);
@@ -155,20 +146,7 @@ int pool_load(Pool *P) {
         } else if (k && !strcmp(k, "job") && P->nj < POOL_MAX) {
             PoolJob *j = &P->job[P->nj++];
             memset(j, 0, sizeof *j);
-            copy_str(j->name, sizeof j->name, r, "name");
-            copy_str(j->id, sizeof j->id, r, "job_id");
-            copy_str(j->kind, sizeof j->kind, r, "job_kind");
-            copy_str(j->commit, sizeof j->commit, r, "commit");
-            copy_str(j->exp, sizeof j->exp, r, "experiment");
-            copy_str(j->wt, sizeof j->wt, r, "worktree");
-            j->own_wt = (int)rec_num(r, "own_worktree", 0);
-            j->slot = (int)rec_num(r, "slot", 0);
-            j->run_i = (int)rec_num(r, "run_i", 0);
-            j->run_k = (int)rec_num(r, "run_k", 0);
-            j->after = (int)rec_num(r, "after", 0);
-            j->seed = (long)rec_num(r, "seed", -1);
-            j->submitted = rec_num(r, "submitted", 0);
-            j->started = rec_num(r, "started", 0);
+            from_record(r, j, job_cols);
             const char *st = rec_get(r, "state");
             j->st = st && !strcmp(st, "running") ? JOB_RUNNING : JOB_PENDING;
         }
