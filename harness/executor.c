@@ -114,6 +114,10 @@ JobState exec_poll(const Executor *X, const char *id, const char *dir, char *why
     return pid > 0 && local_alive(pid, dir) ? JOB_RUNNING : JOB_DONE;
 }
 
+void exec_refresh(const Executor *X) {
+    if (X->slurm) slurm_refresh();
+}
+
 void exec_cancel(const Executor *X, const char *id) {
     if (X->slurm) { slurm_cancel(id); return; }
     pid_t pid = strncmp(id, "local:", 6) ? 0 : (pid_t)atoi(id + 6);

@@ -33,10 +33,12 @@ int exec_submit(const Executor *X, const char *dir, int slot, const char *name, 
 // why it waits.
 JobState exec_poll(const Executor *X, const char *id, const char *dir, char *why, size_t n);
 void exec_cancel(const Executor *X, const char *id);
+void exec_refresh(const Executor *X);   // once before each round of exec_poll
 
 // slurm.c
 int slurm_submit(const Executor *X, const char *dir, const char *name, char *id, size_t idn, char *err, size_t errlen);
 JobState slurm_poll(const char *id, char *why, size_t n);
+void slurm_refresh(void);   // asks squeue once for the round of polls that follows
 void slurm_cancel(const char *id);
 
 // ----------------------------------------------------------------------------

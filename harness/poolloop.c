@@ -221,10 +221,11 @@ int pool_loop(Session *S, const PoolOpts *o) {
     pool_save(P);
     const char *why = "stopped by Ctrl-C";
     int rc = 0;
-    double poll = o->X.slurm ? 0.5 : 0.05;
+    double poll = o->X.slurm ? 1.0 : 0.05;   // Slurm: one squeue a second
     for (;;) {
         if (g_abort) { cancel_all(P); why = "aborted by a second Ctrl-C"; break; }
         int changed = 0;
+        if (P->nj) exec_refresh(&o->X);
         for (int i = 0; i < P->nj; i++) {
             PoolJob *j = &P->job[i];
             char w[256], *dir = pool_job_dir(P, j->name);

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 // Splits --slurm-args on blanks, with '...' and "..." quoting; appends to argv (cap max).
 static int split_args(const char *s, char **argv, int n, int max) {
@@ -76,31 +77,45 @@ static void field(const char *s, const char *key, char *out, size_t n) {
     }
 }
 
+// One squeue a round for all of the user's jobs (not one per job: the controller is shared).
+static struct {
+    char *out;          // "id|state|reason" lines
+    int ok;             // squeue answered
+} Q;
+
+void slurm_refresh(void) {
+    char uid[32];
+    snprintf(uid, sizeof uid, "%d", (int)getuid());
+    const char *sq[] = {"squeue", "-h", "-u", uid, "-o", "%i|%T|%r", NULL};
+    char *eo = NULL;
+    free(Q.out);
+    Q.out = NULL;
+    Q.ok = cmd_capture(sq, &Q.out, &eo) == 0;
+    free(eo);
+}
+
 JobState slurm_poll(const char *id, char *why, size_t n) {
     why[0] = 0;
-    const char *sq[] = {"squeue", "-h", "-j", id, "-o", "%T|%r", NULL};
-    char *out = NULL, *eo = NULL;
-    int rc = cmd_capture(sq, &out, &eo);
+    if (!Q.out) slurm_refresh();
+    if (!Q.ok) return JOB_RUNNING;   // the controller did not answer: the job is not known to be gone
     JobState st = JOB_DONE;
-    if (rc == 0 && out[0]) {
-        out[strcspn(out, "\n")] = 0;
-        char *bar = strchr(out, '|');
-        if (bar) *bar = 0;
-        if (!strcmp(out, "PENDING")) {
+    size_t k = strlen(id);
+    for (const char *l = Q.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, id, k) || l[k] != '|') continue;
+        char state[32] = "", reason[200] = "";
+        sscanf(l + k + 1, "%31[^|]|%199[^\n]", state, reason);
+        if (!strcmp(state, "PENDING")) {
             st = JOB_PENDING;
-            snprintf(why, n, "%s", bar ? bar + 1 : "");
-        } else if (!strcmp(out, "RUNNING") || !strcmp(out, "CONFIGURING") || !strcmp(out, "COMPLETING") ||
-                   !strcmp(out, "SUSPENDED") || !strcmp(out, "STAGE_OUT") || !strcmp(out, "RESIZING")) {
+            snprintf(why, n, "%s", reason);
+        } else if (!strcmp(state, "RUNNING") || !strcmp(state, "CONFIGURING") || !strcmp(state, "COMPLETING") ||
+                   !strcmp(state, "SUSPENDED") || !strcmp(state, "STAGE_OUT") || !strcmp(state, "RESIZING")) {
             st = JOB_RUNNING;
         }
-    } else if (rc != 0 && !strstr(eo, "Invalid job id")) {
-        st = JOB_RUNNING;   // the controller did not answer: the job is not known to be gone
+        break;
     }
-    free(out);
-    free(eo);
+    char *out = NULL, *eo = NULL;
     if (st != JOB_DONE) return st;
     const char *sc[] = {"scontrol", "show", "job", "-o", id, NULL};
-    out = eo = NULL;
     if (cmd_capture(sc, &out, &eo) == 0) {
         char state[64], reason[128];
         field(out, "JobState", state, sizeof state);

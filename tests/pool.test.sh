@@ -69,9 +69,12 @@ check "branch head is the best" head_is_best
 
 echo "== local: kill -9 mid-wave, then loop again"
 new_repo kill
-"$AR" loop --agent search --tag k1 --workers 2 --max-experiments 3 $SLOW --gate strict > $TMP/out1.txt 2>&1 &
+"$AR" loop --agent search --tag k1 --workers 2 --threads-per-worker 1 --max-experiments 3 $SLOW --gate strict \
+    > $TMP/out1.txt 2>&1 &
 pid=$!
 wait_for 60 two_running
+cpus() { grep Cpus_allowed_list /proc/$(slot_id $1 | cut -d: -f2)/status | cut -f2; }
+check "each local worker is pinned to its slot's core" bash -c "test '$(cpus 0)' = 0 && test '$(cpus 1)' = $((1 % $(nproc)))"
 "$AR" status > $TMP/st.txt 2>&1
 check "status shows each slot: experiment, job id, state, elapsed" bash -c \
     "grep -qE '^slot 0 .* job local:[0-9]+, running for [0-9]+s' $TMP/st.txt && grep -qE '^slot 1 .* job local:[0-9]+, running for' $TMP/st.txt"
@@ -80,7 +83,8 @@ cp .git/autoresearch/pool.json $TMP/pool.json
 check "the workers outlive the harness" bash -c "pgrep -f 'autoresearch[^ ]* job .*/jobs/k1-j' >/dev/null"
 "$AR" status > $TMP/st.txt 2>&1
 check "status says the loop is gone and the jobs wait to be adopted" grep -q 'the loop is not running' $TMP/st.txt
-"$AR" loop --agent search --tag k1 --workers 2 --max-experiments 3 $SLOW --gate strict > $TMP/out2.txt 2>&1
+"$AR" loop --agent search --tag k1 --workers 2 --threads-per-worker 1 --max-experiments 3 $SLOW --gate strict \
+    > $TMP/out2.txt 2>&1
 check "the next loop adopts them and finishes" bash -c "test $? -eq 0 && grep -q 'adopting' $TMP/out2.txt"
 check "nothing lost: every experiment and job in flight at the kill is recorded" bash -c \
     "for j in \$(grep -o '\"name\": \"[^\"]*\"' $TMP/pool.json | cut -d'\"' -f4); do grep -q \"\\\"job\\\": \\\"\$j\\\"\" results.jsonl || exit 1; done
