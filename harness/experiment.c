@@ -266,7 +266,7 @@ void record_event(Session *S, const char *kind, const char *status, const char *
     Record r = {0};
     char now[32];
     iso_time(now, sizeof now);
-    int n = session_experiments(S) + 1;
+    int n = (session_experiments(S) > S->n_reserved ? session_experiments(S) : S->n_reserved) + 1;
     rec_set_str(&r, "kind", kind);
     if (!strcmp(kind, "experiment")) {
         char id[160];

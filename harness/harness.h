@@ -335,6 +335,7 @@ struct Session {
     char *ledger_problem;      // why the chain did not verify at open (NULL: it did)
     const char *accept_ledger; // --accept-ledger REASON
     char model_commit[41];     // the commit whose weights models/<tag>.bin holds ("": none)
+    int n_reserved;            // loop --workers: experiment numbers up to this one are taken by runs in flight
 };
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
@@ -495,6 +496,8 @@ typedef struct {
     int sandbox;            // --agent-sandbox
     const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
     int nallow;
+    const char *worktree;   // loop --workers: the experiment's own worktree the agent works in (NULL: the root)
+    const char *in_flight;  // loop --workers: the prompt's list of the experiments in flight (NULL: none)
 } LoopOpts;
 // One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
 // failure (reason filled; the tree is back at best), 2 for an invalid change (logged, reset).

@@ -61,9 +61,10 @@ static const char *loop_help =
     "                          slurm: --cpus-per-task, when given)\n"
     "  --slurm-args \"...\"      passed to sbatch as they are (partition, --time, --gres=gpu:1)\n"
     "  --queue-limit S         a job pending longer is reported STUCK by status (default 1800)\n"
-    "  With --workers > 1 or --executor slurm only --agent search is supported; Ctrl-C\n"
-    "  drains (no new experiment; those in flight finish and are decided), a second Ctrl-C\n"
-    "  cancels every job and records nothing of them.\n" SESSION_OPTIONS_HELP;
+    "  The search agent proposes a distinct candidate per free slot; an external agent is\n"
+    "  called once per free slot (one call at a time) in the experiment's worktree, with the\n"
+    "  experiments in flight listed in its prompt. Ctrl-C drains (no new experiment; those in\n"
+    "  flight finish and are decided), a second Ctrl-C cancels every job, recording nothing.\n" SESSION_OPTIONS_HELP;
 
 static double parse_until(const char *s) {
     time_t now = time(NULL);
@@ -149,16 +150,14 @@ int loop_main(int argc, char **argv) {
     if (o.agent_timeout <= 0) die("--agent-timeout must be positive");
     po.X.slurm = !strcmp(executor, "slurm");
     int pool = po.X.workers > 1 || po.X.slurm;
-    if (pool && strcmp(o.agent, "search"))
-        die("loop: --workers %d / --executor %s drive only the built-in search agent (--agent search); an external "
-            "agent runs one experiment at a time (--workers 1)", po.X.workers, executor);
     if (pool && !strcmp(S.gate, "noise")) die("loop: --gate noise needs one worker; use sprt or strict with --workers");
     if (!pool && po.X.slurm_args) die("loop: --slurm-args needs --executor slurm");
     if (!po.X.threads && !po.X.slurm) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         po.X.threads = nc > po.X.workers ? (int)(nc / po.X.workers) : 1;
     }
-    po.search = 1, po.search_seed = o.search_seed, po.max_exp = max_exp, po.until = until;
+    po.agent = strcmp(o.agent, "search") ? &o : NULL;
+    po.search_seed = o.search_seed, po.max_exp = max_exp, po.until = until, po.max_fail = max_fail, po.retry = retry;
     char t[96];
     char *cb = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
     if (tag) snprintf(t, sizeof t, "%s", tag);

@@ -273,7 +273,7 @@ static void first_fields(const Pool *P, Record *r, const PoolExp *e) {
     job_fields(P, r, &j);
 }
 
-static void remove_exp(Pool *P, PoolExp *e) {
+void pool_remove_exp(Pool *P, PoolExp *e) {
     if (*e->first) {
         char *dir = pool_job_dir(P, e->first);
         remove_tree(dir);
@@ -334,7 +334,7 @@ static void finalize(Pool *P, PoolExp *e, Record *r, double test, const char *st
         rec_free(r);
     }
     if (!strcmp(status, "keep")) { pool_in_root(S); reset_to(e->commit, NULL); }
-    remove_exp(P, e);
+    pool_remove_exp(P, e);
     pool_save(P);
 }
 

@@ -50,8 +50,10 @@ int job_main(int argc, char **argv);
 
 typedef struct {
     Executor X;
-    int search;                // the built-in search agent (external agents: not in pool mode)
+    const LoopOpts *agent;     // an external agent (agent == NULL or "search": the built-in search)
     unsigned long long search_seed;
+    int max_fail;              // --max-agent-failures (0: never stop)
+    double retry;              // --retry-delay
     int max_exp;
     double until;
     double queue_limit;        // seconds a job may wait in the queue before status reports it
@@ -100,6 +102,8 @@ typedef struct {
     // (worktree, spec, submission), from a result file's write to its ingestion, appending
     double t_dispatch, t_ingest, t_append;
     int n_dispatch, n_ingest, n_append;
+    int agent_fails;           // external agent: failures in a row, and when to call it again
+    double agent_after;
 } Pool;
 void pool_save(const Pool *P);
 int pool_load(Pool *P);        // 0, or -1 when there is no pool.json
@@ -122,6 +126,17 @@ int pool_next_n(const Pool *P);
 long pool_free_seed(const Pool *P, const char *commit);
 int pool_jobs_of(const Pool *P, const char *exp, const char *kind);
 int pool_noise_runs(const Pool *P, const PoolExp *e);
+// poolloop.c: a new experiment in flight (its worktree not yet made); its line when dispatched
+PoolExp *pool_new_exp(Pool *P, const char *commit, const char *parent, const char *desc);
+void pool_announce(const PoolExp *e, const PoolJob *j);
+void pool_remove_exp(Pool *P, PoolExp *e);
+// poolagent.c: one call of an external agent for a free slot, in a new experiment's worktree
+// off the best, told what is in flight. 1 when it started a job, 0 when not (a failure,
+// recorded; an invalid change, recorded; a change already dispatched), -1 when the loop
+// should stop (--max-agent-failures).
+int pool_agent(Pool *P, int slot);
+// The sha256 of the normalised diff between two commits' train.c.
+void pool_commit_diff(const char *parent, const char *commit, char out[65]);
 
 // Runs the session S (branch checked out, baseline not necessarily run) with the pool until a
 // limit or Ctrl-C (the first drains what runs, the second cancels it). Returns the exit code.

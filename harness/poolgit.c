@@ -64,6 +64,12 @@ void pool_text_diff(const Pool *P, const char *a, const char *b, char out[65]) {
     free(pb);
 }
 
+void pool_commit_diff(const char *parent, const char *commit, char out[65]) {
+    char *d = git_str("diff", "-U3", "--no-color", parent, commit, "--", "train.c", NULL);
+    normalise(d, out);
+    free(d);
+}
+
 int pool_diff_dispatched(const Pool *P, const char *diff) {
     for (int i = 0; i < P->ne; i++)
         if (!strcmp(P->exp[i].diff, diff)) return 1;

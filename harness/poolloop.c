@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static PoolExp *new_exp(Pool *P, const char *commit, const char *parent, const char *desc) {
+PoolExp *pool_new_exp(Pool *P, const char *commit, const char *parent, const char *desc) {
     if (P->ne == POOL_MAX) die("loop: more than %d experiments in flight", POOL_MAX);
     PoolExp *e = &P->exp[P->ne++];
     memset(e, 0, sizeof *e);
@@ -30,7 +30,7 @@ static PoolExp *new_exp(Pool *P, const char *commit, const char *parent, const c
     return e;
 }
 
-static void announce(const PoolExp *e, const PoolJob *j) {
+void pool_announce(const PoolExp *e, const PoolJob *j) {
     printf("[%3d] %.7s %s%.7s to slot %d, job %s: %s\n", e->n, e->commit, *e->parent ? "off " : "", e->parent, j->slot,
            j->id, e->desc);
     fflush(stdout);
@@ -60,7 +60,7 @@ static int propose(Pool *P, int slot) {
     }
     free(src);
     if (!out) return 0;
-    PoolExp *e = new_exp(P, bc, bc, m.desc);
+    PoolExp *e = pool_new_exp(P, bc, bc, m.desc);
     pool_wt_add(P, e->wt, bc);
     if (chdir(e->wt) != 0) die("cannot enter %s", e->wt);
     if (write_file_atomic("train.c", out, strlen(out), err, sizeof err) != 0) die("%s", err);
@@ -76,7 +76,7 @@ static int propose(Pool *P, int slot) {
     rec_set_num(&e->extra, "search_from", m.from);
     rec_set_num(&e->extra, "search_to", m.to);
     pool_dispatch(P, slot, "experiment", e->commit, e->id, e->wt, S->seed, 1, 1, 0);
-    announce(e, &P->job[P->nj - 1]);
+    pool_announce(e, &P->job[P->nj - 1]);
     P->since_rebase++;
     return 1;
 }
@@ -96,7 +96,7 @@ static int fill(Pool *P, int *none) {
             want->want = 0;
             if (!*want->first) {
                 pool_dispatch(P, slot, "experiment", want->commit, want->id, want->wt, S->seed, 1, 1, 0);
-                announce(want, &P->job[P->nj - 1]);
+                pool_announce(want, &P->job[P->nj - 1]);
             } else {
                 int i = commit_runs(S, want->commit).n + 2;
                 pool_dispatch(P, slot, "confirm", want->commit, want->id, want->wt, pool_free_seed(P, want->commit), i,
@@ -120,12 +120,12 @@ static int fill(Pool *P, int *none) {
         if (!best) {   // the session's first experiment: the unmodified baseline
             if (total > 0 && session_experiments(S) > 0) break;
             char *parent = git_str("rev-parse", "--verify", "-q", "HEAD^", NULL);
-            PoolExp *e = new_exp(P, S->base, parent ? parent : "", "baseline");
+            PoolExp *e = pool_new_exp(P, S->base, parent ? parent : "", "baseline");
             free(parent);
             e->baseline = 1;
             pool_wt_add(P, e->wt, e->commit);
             pool_dispatch(P, slot, "experiment", e->commit, e->id, e->wt, S->seed, 1, 1, 0);
-            announce(e, &P->job[P->nj - 1]);
+            pool_announce(e, &P->job[P->nj - 1]);
             started++;
             continue;
         }
@@ -137,6 +137,13 @@ static int fill(Pool *P, int *none) {
             P->since_rebase = 0;
             pool_save(P);
             started++;
+            continue;
+        }
+        if (P->o->agent) {   // an external agent: one call for this slot
+            if ((double)time(NULL) < P->agent_after) break;
+            int rc = pool_agent(P, slot);
+            if (rc < 0) { *none = 2; break; }
+            started += rc;
             continue;
         }
         if (!propose(P, slot)) { *none = 1; break; }
@@ -208,6 +215,11 @@ int pool_loop(Session *S, const PoolOpts *o) {
     P->path = xasprintf("%s/pool.json", S->state);
     P->jobs = xasprintf("%s/jobs", S->state);
     P->wts = xasprintf("%s/worktrees", S->state);
+    // the agent's checks run in a worktree: the ledgers by their full paths
+    char *jl = xasprintf("%s/results.jsonl", S->root), *ts = xasprintf("%s/results.tsv", S->root);
+    free(S->jsonl);
+    free(S->tsv);
+    S->jsonl = jl, S->tsv = ts;
     mkdir_p(P->jobs);
     if (pool_load(P) == 0 && (P->nj || P->ne))
         printf("loop: adopting %d job%s and %d experiment%s in flight\n", P->nj, P->nj == 1 ? "" : "s", P->ne,
@@ -276,9 +288,9 @@ int pool_loop(Session *S, const PoolOpts *o) {
         }
         int none = 0;
         int started = fill(P, &none);
-        if (!P->nj && !started) {
+        if (!P->nj && !started && !(o->agent && !g_stop && (double)time(NULL) < P->agent_after)) {
             if (P->ne) { why = "experiments in flight with no run to make (pool.json kept)"; rc = 1; break; }
-            if (!g_stop) why = none ? "the search agent has no new candidate" :
+            if (!g_stop) why = none == 2 ? "reached --max-agent-failures" : none ? "the search agent has no new candidate" :
                                o->max_exp && session_experiments(S) >= o->max_exp ? "reached --max-experiments" :
                                "reached --until";
             break;

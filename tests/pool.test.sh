@@ -54,6 +54,23 @@ check "branch head is the best" head_is_best
 check "no normalised diff dispatched twice" test -z "$(grep -o '"diff_sha256": "[^"]*"' results.jsonl | sort | uniq -d)"
 check "worktrees, job folders and pool.json cleaned up" cleaned
 
+echo "== local: an external agent, once per free slot, told what is in flight"
+new_repo ext
+export POOL_AGENT_DIR=$TMP/agent POOL_AGENT_VALUES="0.03 0.03 0.05 0.025 0.02"
+mkdir -p "$POOL_AGENT_DIR"
+"$AR" loop --agent "$ROOT/tests/agents/pool_agent.sh" --tag a1 --workers 2 --max-experiments 4 $FAST --gate strict \
+    --retry-delay 0.1 > $TMP/out.txt 2>&1
+check "loop exits 0 with 4 experiments, each id once" bash -c \
+    "test $? -eq 0 && test \$(tail -n +2 results.tsv | wc -l) -eq 4 && $(declare -f ids_once); ids_once"
+check "each call ran in the experiment's own worktree" bash -c \
+    "test \$(cat $POOL_AGENT_DIR/cwd.* | grep -c '/.git/autoresearch/worktrees/a1-[0-9]*\$') -eq \$(ls $POOL_AGENT_DIR/cwd.* | wc -l)"
+check "the prompt lists the experiment in flight" grep -q '^- a1-2: MATRIX_LR 0.03 (commit' $POOL_AGENT_DIR/prompt.2
+check "the same change proposed again is not dispatched (an agent failure)" bash -c \
+    "grep '\"kind\": \"agent_error\"' results.jsonl | grep -q 'already dispatched in this session' &&
+     test \$(grep -c '\"description\": \"MATRIX_LR 0.03\"' results.jsonl) -eq 1"
+check "branch head is the best" head_is_best
+check "cleaned up" cleaned
+
 echo "== local: a change that beats a best it was not run off is rebased and confirmed"
 new_repo rebase
 "$AR" loop --agent search --tag r1 --workers 4 --max-experiments 8 $FAST --gate strict --search-seed 4 > $TMP/out.txt 2>&1
