@@ -20,36 +20,6 @@
 
 static double wall(void) { return (double)time(NULL) + fmod(now_seconds(), 1.0); }
 
-int pool_free_slot(const Pool *P) {
-    for (int s = 0; s < P->o->X.workers; s++) {
-        int used = 0;
-        for (int i = 0; i < P->nj; i++) used |= P->job[i].slot == s;
-        if (!used) return s;
-    }
-    return -1;
-}
-
-static PoolExp *find_exp(Pool *P, const char *id) {
-    for (int i = 0; i < P->ne; i++)
-        if (!strcmp(P->exp[i].id, id)) return &P->exp[i];
-    return NULL;
-}
-
-int pool_jobs_of(const Pool *P, const char *exp, const char *kind) {
-    int n = 0;
-    for (int i = 0; i < P->nj; i++) n += !strcmp(P->job[i].exp, exp) && (!kind || !strcmp(P->job[i].kind, kind));
-    return n;
-}
-
-// A ledger record of this session that names job `name` (it was ingested before a kill).
-static const Record *recorded_job(const Session *S, const char *name) {
-    for (int i = S->L.n - 1; i >= 0; i--) {
-        const char *j = rec_get(&S->L.r[i], "job"), *s = rec_get(&S->L.r[i], "session");
-        if (j && s && !strcmp(j, name) && !strcmp(s, S->tag)) return &S->L.r[i];
-    }
-    return NULL;
-}
-
 static void append(Pool *P, Record *r) {
     double t0 = now_seconds();
     ledger_add(P->S, r);
@@ -59,34 +29,6 @@ static void append(Pool *P, Record *r) {
 
 // ----------------------------------------------------------------------------
 // Jobs
-
-int pool_next_n(const Pool *P) {
-    int n = 0;
-    const Session *S = P->S;
-    for (int i = 0; i < S->L.n; i++) {
-        const char *k = rec_get(&S->L.r[i], "kind"), *s = rec_get(&S->L.r[i], "session");
-        if (k && s && !strcmp(k, "experiment") && !strcmp(s, S->tag) && rec_num(&S->L.r[i], "n", 0) > n)
-            n = (int)rec_num(&S->L.r[i], "n", 0);
-    }
-    for (int i = 0; i < P->ne; i++)
-        if (P->exp[i].n > n) n = P->exp[i].n;
-    return n + 1;
-}
-
-// The smallest positive seed no run of commit has used, in the ledger or in flight.
-long pool_free_seed(const Pool *P, const char *commit) {
-    for (long seed = fresh_seed(P->S, commit);; seed++) {
-        int used = 0;
-        for (int i = 0; i < P->nj; i++) used |= !strcmp(P->job[i].commit, commit) && P->job[i].seed == seed;
-        for (int i = 0; i < P->S->L.n && !used; i++) {
-            const Record *r = &P->S->L.r[i];
-            const char *s = rec_get(r, "session"), *c = rec_get(r, "commit");
-            used = s && c && !strcmp(s, P->S->tag) && !strcmp(c, commit) && rec_get(r, "seed") &&
-                   (long)rec_num(r, "seed", -1) == seed;
-        }
-        if (!used) return seed;
-    }
-}
 
 static void submit(Pool *P, PoolJob *j) {
     char *dir = pool_job_dir(P, j->name), err[512];
@@ -203,7 +145,7 @@ static void job_fields(const Pool *P, Record *r, const PoolJob *j) {
 // A noise, confirmation or rebaseline run: recorded as it arrives (as extra_run does).
 void pool_ingest_run(Pool *P, PoolJob *j) {
     Session *S = P->S;
-    if (recorded_job(S, j->name)) return;   // recorded before a kill
+    if (pool_recorded_job(S, j->name)) return;   // recorded before a kill
     Record r;
     double test;
     job_result(P, j->name, &r, &test);
@@ -223,7 +165,7 @@ void pool_ingest_run(Pool *P, PoolJob *j) {
         drift_check(S, &r);
     }
     int ok = !strcmp(rec_get(&r, "status"), "ok");
-    PoolExp *e = *j->exp ? find_exp(P, j->exp) : NULL;
+    PoolExp *e = *j->exp ? pool_find_exp(P, j->exp) : NULL;
     if (e && !strcmp(j->kind, "confirm") && !ok) e->confirm_crashed = 1;
     if (ok)
         printf("%s %d/%d %.7s seed %-5ld val_bpb %.6f %6.1fs  job %s\n", j->kind, j->run_i, j->run_k, j->commit, j->seed,
@@ -234,18 +176,6 @@ void pool_ingest_run(Pool *P, PoolJob *j) {
     fflush(stdout);
     test_ledger_append(S, &r, test);
     append(P, &r);
-}
-
-// The baseline's runs so far, whatever their outcome: its first, its noise runs recorded and in
-// flight (a noise run that crashed is not run again, as with one worker).
-int pool_noise_runs(const Pool *P, const PoolExp *e) {
-    int n = 1 + pool_jobs_of(P, e->id, "noise");
-    for (int i = 0; i < P->S->L.n; i++) {
-        const Record *r = &P->S->L.r[i];
-        const char *k = rec_get(r, "kind"), *x = rec_get(r, "experiment_id"), *s = rec_get(r, "session");
-        n += k && x && s && !strcmp(k, "noise") && !strcmp(x, e->id) && !strcmp(s, P->S->tag);
-    }
-    return n;
 }
 
 // ----------------------------------------------------------------------------
@@ -342,7 +272,7 @@ static void finalize(Pool *P, PoolExp *e, Record *r, double test, const char *st
 // when it no longer applies.
 static int rebase(Pool *P, PoolExp *e, const char *best, Record *first, double test) {
     Session *S = P->S;
-    const Record *done = recorded_job(S, e->first);
+    const Record *done = pool_recorded_job(S, e->first);
     char *fresh = NULL;
     if (done && rec_get(done, "rebased_to")) fresh = xstrdup(rec_get(done, "rebased_to"));   // rebased before a kill
     if (chdir(e->wt) != 0) die("cannot enter %s", e->wt);

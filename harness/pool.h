@@ -126,6 +126,9 @@ int pool_next_n(const Pool *P);
 long pool_free_seed(const Pool *P, const char *commit);
 int pool_jobs_of(const Pool *P, const char *exp, const char *kind);
 int pool_noise_runs(const Pool *P, const PoolExp *e);
+PoolExp *pool_find_exp(Pool *P, const char *id);
+// The ledger's record of this session that names job `name` (ingested before a kill), or NULL.
+const Record *pool_recorded_job(const Session *S, const char *name);
 // poolloop.c: a new experiment in flight (its worktree not yet made); its line when dispatched
 PoolExp *pool_new_exp(Pool *P, const char *commit, const char *parent, const char *desc);
 void pool_announce(const PoolExp *e, const PoolJob *j);

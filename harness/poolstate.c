@@ -156,6 +156,82 @@ int pool_load(Pool *P) {
     return 0;
 }
 
+// ----------------------------------------------------------------------------
+// Queries on what is in flight and what the ledger holds
+
+int pool_free_slot(const Pool *P) {
+    for (int s = 0; s < P->o->X.workers; s++) {
+        int used = 0;
+        for (int i = 0; i < P->nj; i++) used |= P->job[i].slot == s;
+        if (!used) return s;
+    }
+    return -1;
+}
+
+PoolExp *pool_find_exp(Pool *P, const char *id) {
+    for (int i = 0; i < P->ne; i++)
+        if (!strcmp(P->exp[i].id, id)) return &P->exp[i];
+    return NULL;
+}
+
+int pool_jobs_of(const Pool *P, const char *exp, const char *kind) {
+    int n = 0;
+    for (int i = 0; i < P->nj; i++) n += !strcmp(P->job[i].exp, exp) && (!kind || !strcmp(P->job[i].kind, kind));
+    return n;
+}
+
+// A ledger record of this session that names job `name` (it was ingested before a kill).
+const Record *pool_recorded_job(const Session *S, const char *name) {
+    for (int i = S->L.n - 1; i >= 0; i--) {
+        const char *j = rec_get(&S->L.r[i], "job"), *s = rec_get(&S->L.r[i], "session");
+        if (j && s && !strcmp(j, name) && !strcmp(s, S->tag)) return &S->L.r[i];
+    }
+    return NULL;
+}
+
+int pool_next_n(const Pool *P) {
+    int n = 0;
+    const Session *S = P->S;
+    for (int i = 0; i < S->L.n; i++) {
+        const char *k = rec_get(&S->L.r[i], "kind"), *s = rec_get(&S->L.r[i], "session");
+        if (k && s && !strcmp(k, "experiment") && !strcmp(s, S->tag) && rec_num(&S->L.r[i], "n", 0) > n)
+            n = (int)rec_num(&S->L.r[i], "n", 0);
+    }
+    for (int i = 0; i < P->ne; i++)
+        if (P->exp[i].n > n) n = P->exp[i].n;
+    return n + 1;
+}
+
+// The smallest positive seed no run of commit has used, in the ledger or in flight.
+long pool_free_seed(const Pool *P, const char *commit) {
+    for (long seed = fresh_seed(P->S, commit);; seed++) {
+        int used = 0;
+        for (int i = 0; i < P->nj; i++) used |= !strcmp(P->job[i].commit, commit) && P->job[i].seed == seed;
+        for (int i = 0; i < P->S->L.n && !used; i++) {
+            const Record *r = &P->S->L.r[i];
+            const char *s = rec_get(r, "session"), *c = rec_get(r, "commit");
+            used = s && c && !strcmp(s, P->S->tag) && !strcmp(c, commit) && rec_get(r, "seed") &&
+                   (long)rec_num(r, "seed", -1) == seed;
+        }
+        if (!used) return seed;
+    }
+}
+
+// The baseline's runs so far, whatever their outcome: its first, its noise runs recorded and in
+// flight (a noise run that crashed is not run again, as with one worker).
+int pool_noise_runs(const Pool *P, const PoolExp *e) {
+    int n = 1 + pool_jobs_of(P, e->id, "noise");
+    for (int i = 0; i < P->S->L.n; i++) {
+        const Record *r = &P->S->L.r[i];
+        const char *k = rec_get(r, "kind"), *x = rec_get(r, "experiment_id"), *s = rec_get(r, "session");
+        n += k && x && s && !strcmp(k, "noise") && !strcmp(x, e->id) && !strcmp(s, P->S->tag);
+    }
+    return n;
+}
+
+// ----------------------------------------------------------------------------
+// status
+
 void pool_status(const Session *S, Record *json) {
     char *path = xasprintf("%s/pool.json", S->state);
     Record *rs;
