@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export TMP=$(mktemp -d /tmp/pool-bench.XXXXXX)
 SLURM_DIR=
-trap '[ -n "$SLURM_DIR" ] && tests/slurm/cluster.sh stop "$SLURM_DIR"; rm -rf "$TMP"' EXIT
+trap '[ -n "$SLURM_DIR" ] && "$ROOT/tests/slurm/cluster.sh" stop "$SLURM_DIR"; rm -rf "$TMP"' EXIT
 cp "$ROOT/autoresearch" "$TMP/autoresearch"   # a rebuild meanwhile must not change the binary under test
 AR=$TMP/autoresearch
 . tests/harness_lib.sh

@@ -102,6 +102,7 @@ typedef struct {
     // (worktree, spec, submission), from a result file's write to its ingestion, appending
     double t_dispatch, t_ingest, t_append;
     int n_dispatch, n_ingest, n_append;
+    double checked_at;         // when the ledger and the data set were last checked before a dispatch
     int agent_fails;           // external agent: failures in a row, and when to call it again
     double agent_after;
 } Pool;

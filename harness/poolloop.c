@@ -81,12 +81,15 @@ static int propose(Pool *P, int slot) {
     return 1;
 }
 
+#define FILL_MAX 4
+
 // Fills free slots; returns how many jobs it started. *none: the agent had nothing new.
 static int fill(Pool *P, int *none) {
     Session *S = P->S;
     const PoolOpts *o = P->o;
     int started = 0, slot;
-    while ((slot = pool_free_slot(P)) >= 0 && !g_abort) {
+    // a few at a time, so that results that arrive meanwhile wait no longer than a few dispatches
+    while ((slot = pool_free_slot(P)) >= 0 && !g_abort && started < FILL_MAX) {
         PoolExp *want = NULL, *base = NULL;
         for (int i = 0; i < P->ne; i++) {
             if (P->exp[i].want && !pool_jobs_of(P, P->exp[i].id, NULL)) want = &P->exp[i];
@@ -295,7 +298,8 @@ int pool_loop(Session *S, const PoolOpts *o) {
                                "reached --until";
             break;
         }
-        struct timespec ts = {0, (long)(poll * 1e9)};
+        if (started >= FILL_MAX) continue;   // more slots to fill: poll again first, without a pause
+        struct timespec ts = {(time_t)poll, (long)((poll - (time_t)poll) * 1e9)};
         nanosleep(&ts, NULL);
     }
     if (!P->nj && !P->ne) unlink(P->path);
