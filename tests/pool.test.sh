@@ -56,7 +56,7 @@ check "worktrees, job folders and pool.json cleaned up" cleaned
 
 echo "== local: an external agent, once per free slot, told what is in flight"
 new_repo ext
-export POOL_AGENT_DIR=$TMP/agent POOL_AGENT_VALUES="0.03 0.03 0.05 0.025 0.02"
+export POOL_AGENT_DIR=$TMP/agent POOL_AGENT_CHANGES="MATRIX_LR=0.03 MATRIX_LR=0.03 MATRIX_LR=0.05 MATRIX_LR=0.025"
 mkdir -p "$POOL_AGENT_DIR"
 "$AR" loop --agent "$ROOT/tests/agents/pool_agent.sh" --tag a1 --workers 2 --max-experiments 4 $FAST --gate strict \
     --retry-delay 0.1 > $TMP/out.txt 2>&1
@@ -72,17 +72,34 @@ check "branch head is the best" head_is_best
 check "cleaned up" cleaned
 
 echo "== local: a change that beats a best it was not run off is rebased and confirmed"
+# the agent's first change (a small gain) runs while its second call takes 3 s; the second (a
+# large gain) is thus dispatched off the baseline and arrives after the first was kept
 new_repo rebase
-"$AR" loop --agent search --tag r1 --workers 4 --max-experiments 8 $FAST --gate strict --search-seed 4 > $TMP/out.txt 2>&1
+export POOL_AGENT_DIR=$TMP/agent2 POOL_AGENT_CHANGES="WARMDOWN=0.45 3+DEPTH=5"
+mkdir -p "$POOL_AGENT_DIR"
+"$AR" loop --agent "$ROOT/tests/agents/pool_agent.sh" --tag r1 --workers 2 --max-experiments 3 $FAST --gate strict \
+    > $TMP/out.txt 2>&1
 check "loop exits 0" test $? -eq 0
 reb=$(grep '"rebased_from"' results.jsonl | head -1)
 new=$(echo "$reb" | grep -o '"commit": "[0-9a-f]*"' | cut -d'"' -f4)
 old=$(echo "$reb" | grep -o '"rebased_from": "[0-9a-f]*"' | cut -d'"' -f4)
-check "a rebased experiment, its first run kept as a run of the old commit" bash -c \
-    "test -n '$new' && grep '\"rebased_to\": \"$new\"' results.jsonl | grep -q '\"commit\": \"$old\"'"
-check "the rebased commit sits on the best it was rebased onto" bash -c \
-    "p=\$(echo '$reb' | grep -o '\"parent\": \"[0-9a-f]*\"' | cut -d'\"' -f4); test \"\$(git rev-parse $new^)\" = \"\$p\""
+kept1=$(sed -n 3p results.tsv | cut -f1,4)
+check "the rebased experiment is kept; its first run stays, as a run of the old commit" bash -c \
+    "test -n '$new' && echo '$reb' | grep -q '\"status\": \"keep\"' &&
+     grep '\"rebased_to\": \"$new\"' results.jsonl | grep -q '\"commit\": \"$old\"'"
+check "the rebased commit sits on the best it was rebased onto, with both changes" bash -c \
+    "test \"\$(git rev-parse --short=7 $new^)\" = '${kept1%%$'\t'*}' && test '${kept1#*$'\t'}' = keep &&
+     git show $new:train.c | grep -q '^#define WARMDOWN 0.45' && git show $new:train.c | grep -q '^#define DEPTH 5'"
 check "branch head is the best" head_is_best
+# the same, with a second change next to the first: it no longer applies on the new best
+new_repo rebase2
+export POOL_AGENT_DIR=$TMP/agent3 POOL_AGENT_CHANGES="WARMDOWN=0.45 3+MATRIX_LR=0.02"
+mkdir -p "$POOL_AGENT_DIR"
+"$AR" loop --agent "$ROOT/tests/agents/pool_agent.sh" --tag r2 --workers 2 --max-experiments 3 $FAST --gate strict \
+    > $TMP/out.txt 2>&1
+check "a better change that no longer applies on the new best is discarded, saying so" bash -c \
+    "test $? -eq 0 && grep '\"id\": \"r2-3\"' results.jsonl | grep '\"status\": \"discard\"' |
+     grep -q 'its change no longer applies on the current best'"
 
 echo "== local: kill -9 mid-wave, then loop again"
 new_repo kill
