@@ -199,6 +199,7 @@ int loop_main(int argc, char **argv) {
     session_save(&S);
     fflush(stdout);
     install_sigint();
+    if (!pool) pool_refuse_in_flight(&S, "loop");
     resume_interrupted(&S, 1);
     if (pool) {
         if (!strcmp(S.gate, "noise")) die("loop: this session uses --gate noise, which needs one worker");

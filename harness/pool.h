@@ -145,6 +145,9 @@ void pool_commit_diff(const char *parent, const char *commit, char out[65]);
 // Runs the session S (branch checked out, baseline not necessarily run) with the pool until a
 // limit or Ctrl-C (the first drains what runs, the second cancels it). Returns the exit code.
 int pool_loop(Session *S, const PoolOpts *o);
+// Dies when a pool has jobs in flight in this repository: one worker's `run`, `noise` or
+// `loop` would number experiments over them.
+void pool_refuse_in_flight(const Session *S, const char *cmd);
 // status: one line per slot of a pool in flight (nothing when there is none); json: add the
 // slots to o as slot_<i>_* fields.
 void pool_status(const Session *S, Record *json);

@@ -229,6 +229,14 @@ int pool_noise_runs(const Pool *P, const PoolExp *e) {
     return n;
 }
 
+void pool_refuse_in_flight(const Session *S, const char *cmd) {
+    char *p = xasprintf("%s/pool.json", S->state);
+    if (file_exists(p))
+        die("%s: jobs of a `loop --workers` are in flight (%s): run that loop again (the same --tag, --workers and "
+            "--executor) to adopt and finish them first", cmd, p);
+    free(p);
+}
+
 // ----------------------------------------------------------------------------
 // status
 

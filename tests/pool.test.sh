@@ -117,6 +117,9 @@ cp .git/autoresearch/pool.json $TMP/pool.json
 check "the workers outlive the harness" bash -c "pgrep -f 'autoresearch[^ ]* job .*/jobs/k1-j' >/dev/null"
 "$AR" status > $TMP/st.txt 2>&1
 check "status says the loop is gone and the jobs wait to be adopted" grep -q 'the loop is not running' $TMP/st.txt
+"$AR" run -m "meanwhile" > $TMP/run.txt 2>&1
+check "one worker's run refuses while the pool's jobs are in flight" bash -c \
+    "test $? -ne 0 && grep -q 'jobs of a .loop --workers. are in flight' $TMP/run.txt"
 "$AR" loop --agent search --tag k1 --workers 2 --threads-per-worker 1 --max-experiments 3 $SLOW --gate strict \
     > $TMP/out2.txt 2>&1
 check "the next loop adopts them and finishes" bash -c "test $? -eq 0 && grep -q 'adopting' $TMP/out2.txt"
