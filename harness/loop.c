@@ -64,7 +64,9 @@ static const char *loop_help =
     "  The search agent proposes a distinct candidate per free slot; an external agent is\n"
     "  called once per free slot (one call at a time) in the experiment's worktree, with the\n"
     "  experiments in flight listed in its prompt. Ctrl-C drains (no new experiment; those in\n"
-    "  flight finish and are decided), a second Ctrl-C cancels every job, recording nothing.\n" SESSION_OPTIONS_HELP;
+    "  flight finish and are decided), a second Ctrl-C cancels every job, recording nothing.\n"
+    "\n"
+    "the session (as for run and noise):\n" SESSION_OPTIONS_HELP;
 
 static double parse_until(const char *s) {
     time_t now = time(NULL);
