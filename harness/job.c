@@ -56,6 +56,7 @@ int job_main(int argc, char **argv) {
         char t[16];
         snprintf(t, sizeof t, "%d", threads);
         setenv("OMP_NUM_THREADS", t, 1);
+        setenv("AUTORESEARCH_THREADS", t, 1);   // the fixed layer's own threads (evaluation) too
     }
 
     Session S;
