@@ -72,10 +72,10 @@ check "branch head is the best" head_is_best
 check "cleaned up" cleaned
 
 echo "== local: a change that beats a best it was not run off is rebased and confirmed"
-# the agent's first change (a small gain) runs while its second call takes 3 s; the second (a
-# large gain) is thus dispatched off the baseline and arrives after the first was kept
+# the agent's first change (a small gain) runs while its second call waits for its result; the
+# second (a large gain) is thus dispatched off the baseline and arrives after the first was kept
 new_repo rebase
-export POOL_AGENT_DIR=$TMP/agent2 POOL_AGENT_CHANGES="WARMDOWN=0.45 3+DEPTH=5"
+export POOL_AGENT_DIR=$TMP/agent2 POOL_AGENT_CHANGES="WARMDOWN=0.45 wait+DEPTH=5"
 mkdir -p "$POOL_AGENT_DIR"
 "$AR" loop --agent "$ROOT/tests/agents/pool_agent.sh" --tag r1 --workers 2 --max-experiments 3 $FAST --gate strict \
     > $TMP/out.txt 2>&1
@@ -93,7 +93,7 @@ check "the rebased commit sits on the best it was rebased onto, with both change
 check "branch head is the best" head_is_best
 # the same, with a second change next to the first: it no longer applies on the new best
 new_repo rebase2
-export POOL_AGENT_DIR=$TMP/agent3 POOL_AGENT_CHANGES="WARMDOWN=0.45 3+MATRIX_LR=0.02"
+export POOL_AGENT_DIR=$TMP/agent3 POOL_AGENT_CHANGES="WARMDOWN=0.45 wait+MATRIX_LR=0.02"
 mkdir -p "$POOL_AGENT_DIR"
 "$AR" loop --agent "$ROOT/tests/agents/pool_agent.sh" --tag r2 --workers 2 --max-experiments 3 $FAST --gate strict \
     > $TMP/out.txt 2>&1
