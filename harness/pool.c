@@ -362,8 +362,7 @@ int pool_decide(Pool *P, PoolExp *e) {
     }
     if (e->confirm_crashed) { d.verdict = GATE_DISCARD; d.why = "confirmation crashed"; rec_set_str(&r, "reason", "a confirmation run crashed"); }
     if (strcmp(e->parent, bc) && d.verdict != GATE_DISCARD) {   // better than a best it was not run off
-        if (rebase(P, e, bc, &r, test) == 0) return 0;
-        job_result(P, e->first, &r, &test);
+        if (rebase(P, e, bc, &r, test) == 0) return 0;   // else r is still the first run
         char why[200];
         snprintf(why, sizeof why, "its change no longer applies on the current best %.7s", bc);
         rec_set_str(&r, "reason", why);
