@@ -15,13 +15,9 @@
 static void write_prompt(Session *S, const char *path, const char *desc_file, const char *in_flight) {
     char *program = read_file("program.md", NULL);
     const Record *best = session_best(S);
-    char *p = xasprintf("%s\n\n---\n\n# This iteration (from `autoresearch loop`)\n\n"
-                        "You are called by the harness for ONE experiment, in the repository root.\n"
-                        "Edit train.c only: make one change that you expect to lower val_bpb, then exit.\n"
-                        "Do not commit, build, train or touch results files: when you exit, the harness\n"
-                        "commits train.c, runs it, keeps or reverts, and logs the result.\n"
-                        "Finish with one line `DESCRIPTION: <what this experiment tries>` (or write that\n"
-                        "line to %s).\n\n"
+    // the protocol of an iteration is program.md's ("The experiment loop"): only the state here
+    char *p = xasprintf("%s\n\n---\n\n# The session's state (from `./autoresearch loop`)\n\n"
+                        "- description file: %s\n"
                         "- session: %s (branch autoresearch/%s), experiment %d\n"
                         "- budget: %s %s, hard timeout %.0f s\n",
                         program ? program : "(program.md is missing)", desc_file, S->tag, S->tag,

@@ -49,6 +49,7 @@
 //   gate.c        the keep decision's statistics: per-commit estimates, noise, sequential test
 //   training.c    one supervised training run into a record; extra runs (noise, confirm, rebaseline)
 //   build.c       a commit's train.c built in the pristine tree
+//   gradcheck.c   the gradient check of that build, under the supervisor, before its run
 //   data.c        the data set the session pinned
 //   session.c     the session: state file, lock, shared options, its view of the ledger
 //   git.c         git plumbing, committing train.c, git's view of integrity
@@ -439,6 +440,14 @@ int git_blob(const char *commit, const char *path, char **data, size_t *len, cha
 // used (err says why), -1 on a harness error.
 int build_train(const Session *S, const char *commit, char train_sha[65], ProcResult *pr, char **binary,
                 char *err, size_t errlen);
+// gradcheck.c: whether the session's base has a gradient check (fixed/gradcheck.c), and runs
+// the pristine build's build/gradcheck under the supervisor (exe train --gradcheck), output to
+// run.log. 0: passed (or none to run), *skip the tensors GRADCHECK_SKIP named; 1: failed, the
+// verdict in why; -1: not started (err).
+char *pristine_dir(const Session *S);   // build.c: $STATE/pristine, the base built there
+int gradcheck_available(const Session *S);
+int gradcheck_pristine(const Session *S, const char *exe, ProcResult *pr, char *skip, size_t skiplen,
+                       char *why, size_t whylen, char *err, size_t errlen);
 
 // The data set (data.c): checks the session's data set (pinning it at the first call) and
 // records its hashes in r. 0, 1 when no data set is prepared, -1 + err when it is broken,
