@@ -21,6 +21,8 @@
 //       pristine/            the base tree exported by the harness: every experiment builds here
 //       models/<tag>.bin     the session's model: the weights of its best (kept) commit
 //       ledger.head          where results.jsonl's hash chain ends (chain.c)
+//       pool.json jobs/ worktrees/   `loop --workers`: what is in flight, each job's folder,
+//                            each experiment's git worktree (pool.h)
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
 // .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by
@@ -31,6 +33,10 @@
 //   run.c         `run` and `noise`, and the Ctrl-C handling
 //   loop.c        `loop`: the session's branch, the iterations, when to stop
 //   agent.c       one agent call: the prompt, the built-in search, what the agent may not change
+//   pool*.c       `loop --workers N`: the scheduler (poolloop.c), decisions and ingestion
+//                 (pool.c), what is in flight (poolstate.c), worktrees and diffs (poolgit.c)
+//   job.c         `autoresearch job DIR`: one run of a worker, leaving its result files
+//   executor.c    where a job runs: local processes pinned to cores; slurm.c: Slurm
 //   experiment.c  one experiment and the keep decision (decide(): strict, noise or sprt)
 //   gate.c        the keep decision's statistics: per-commit estimates, noise, sequential test
 //   training.c    one supervised training run into a record; extra runs (noise, confirm, rebaseline)
@@ -95,6 +101,7 @@ void rec_free(Record *r);
 //   gate        the keep decision (experiment.c, with gate.c's statistics)
 //   agent       agent.c: the agent's command, its description, the search agent's mutation
 //   chain       chain.c: the hash chain, and a ledger_accepted record
+//   pool        pool.c: `loop --workers N`, where each run is a job on a worker
 // Any other name is a line of train.c's summary block, kept as it printed it: informational,
 // never trusted. A summary line whose name is in this table is kept as summary_<name>.
 #define LEDGER_FIELDS(X) \
@@ -188,6 +195,16 @@ void rec_free(Record *r);
     X(search_param, "agent", "the search agent's tunable") \
     X(search_from, "agent", "its value before") \
     X(search_to, "agent", "its value tried") \
+    X(job, "pool", "`loop --workers`: the job folder that ran the record's run") \
+    X(job_id, "pool", "the executor's id of that job (a Slurm job id, a local pid)") \
+    X(executor, "pool", "local | slurm") \
+    X(slot, "pool", "the worker slot the job ran in") \
+    X(slurm_state, "pool", "why Slurm ended a job that did not finish (its state)") \
+    X(diff_sha256, "pool", "sha256 of the experiment's diff to train.c, which a rebase carries") \
+    X(rebased_from, "pool", "the best the change was first made on, before a keep moved the best") \
+    X(rebased_to, "pool", "a run before its rebase: the commit the change was rebased to") \
+    X(original_parent, "pool", "the experiment's parent before its rebase") \
+    X(original_commit, "pool", "the experiment's commit before its rebase") \
     X(prev_sha256, "chain", "sha256 of the line before: the hash chain") \
     X(time, "chain", "ledger_accepted: when") \
     X(problem, "chain", "ledger_accepted: what did not verify") \
@@ -428,6 +445,7 @@ struct Session {
     char *ledger_problem;      // why the chain did not verify at open (NULL: it did)
     const char *accept_ledger; // --accept-ledger REASON
     char model_commit[41];     // the commit whose weights models/<tag>.bin holds ("": none)
+    int n_reserved;            // loop --workers: experiment numbers up to this one are taken by runs in flight
 };
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
@@ -599,11 +617,22 @@ typedef struct {
     int sandbox;            // --agent-sandbox
     const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
     int nallow;
+    const char *worktree;   // loop --workers: the experiment's own worktree the agent works in (NULL: the root)
+    const char *in_flight;  // loop --workers: the prompt's list of the experiments in flight (NULL: none)
 } LoopOpts;
 // One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
 // failure (reason filled; the tree is back at best), 2 for an invalid change (logged, reset).
 int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, Record *extra,
                  char *reason, size_t rn);
+// The pieces of one experiment that the worker pool (pool.h) shares with experiment.c: finds a
+// record by id; copies src's fields into dst; a kept run's weights ($STATE/run-model.bin)
+// become the session's model; the one-line row; a seed-only change?; the harness binary.
+const Record *find_id(const Session *S, const char *id);
+void rec_merge(Record *dst, const Record *src);
+void keep_model(Session *S, Record *r, const char *status, const char *commit);
+void print_row(const Record *r, int n);
+int seed_only_change(const char *parent, const char *commit);
+char *self_exe(void);                 // the running harness binary (/proc/self/exe)
 // Runs the noise series of `noise` (k runs of HEAD) and saves its sigma in the session;
 // returns 0, or -1 if fewer than 2 runs succeeded or it was aborted.
 int noise_series(Session *S, int k);

@@ -37,7 +37,7 @@ static char *fixed_error(void) {
 
 // The path of the running harness binary: the supervisor is `autoresearch train`, from the
 // binary built before the session, which train.c cannot change.
-static char *self_exe(void) {
+char *self_exe(void) {
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) die("cannot find the harness binary (/proc/self/exe): %s", strerror(errno));
