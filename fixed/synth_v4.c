@@ -2,19 +2,28 @@
 // money to count. Each of the three friends starts with a purse of pennies, and whenever one
 // earns some the story says how many they have now:
 //
-//   ... Lucy was in the trugiory with her flute and 412 pennies. ... Amy earned 57 pennies
-//   and had 960. He counted 9114500 feathers. Lucy earned 8 pennies and had 420. ...
+//   ... Max was in the treiplimill with his chaibeow and 54222394 pennies. Ella was in the
+//   vutroloft with her huoon and 51690717 pennies. ... Max earned 29327288 and had 83549682.
+//   Pobra earned 31989858 and had 73468835. ... Ella earned 35775737 and 66409027, and had
+//   312108620. She counted 1850581 beads. ...
 //
 // What the changes from version 3 test (README, "The synthetic source", has the table):
-//   - Running sums (0 bits): "had T" is the member's last total plus what they just earned.
-//     A model must find that member's last total, possibly many sentences back among the
-//     other members' totals (entity-indexed retrieval), and add a two-digit number to it
-//     across the tokenizer's two-digit groups (multi-digit arithmetic with carries). A model
-//     that has learnt neither pays about the amount's bits again; the amount itself (all
-//     equally likely) is dense information.
-//   - 256 rankings of every content table instead of 64: four times the distributions to
-//     memorise, each seen a quarter as often, so more parameters and more data keep paying.
-//   - Fewer equally likely counts: they fill what the sums do not of the floor.
+//   - Running sums (0 bits): "had T" is the member's last total plus the one to three
+//     amounts just earned. A model must find that member's last total, often many sentences
+//     back among the other members' totals (entity-indexed retrieval), and add eight-digit
+//     numbers across the tokenizer's two-digit groups (multi-digit addition with carries).
+//     A model that has learnt neither pays about an amount's 26 bits again for each total;
+//     one that has learnt the magnitudes or the last digits pays less. The amounts (all
+//     equally likely) are dense information that holds the floor in the 0.8-1.5 range.
+//     Who earns is always named, so that a purse's history does not depend on the rest of
+//     the story (the analytic expectation relies on it).
+//   - 256 rankings of every content table instead of 64, and a Zipf exponent of 0.8 instead
+//     of 1.0: four times the distributions to memorise, each seen a quarter as often, with
+//     longer tails, so more parameters and more data keep paying.
+//   - Fewer equally likely counts (12% of the sentences instead of 38%): in version 3 they
+//     were learnt at once and diluted the gap to the floor.
+//   - 8 to 18 sentences (24 in version 3), about 1.1 KB and 360 tokens: a story with its
+//     numbers fits in one 512-token row, so its totals can always be looked back on.
 // Everything else is version 3's (the grammar is synth_story.c's; this file is the version's
 // tables and decisions).
 #include "synth.h"
@@ -27,7 +36,6 @@
 STORY_TABLES(0.8, 1.3, 256);
 static const char *const RESERVED[] = { STORY_RESERVED, "earned", "pennies" };
 static const double P_TYPE[N_TYPES] = { 0.04, 0.04, 0.04, 0.04, 0.03, 0.04, 0.03, 0.12, 0.03, 0.59 };
-// 8 to 18 sentences (24 in version 3): a story with its numbers fits in one 512-token row.
 static Grammar V4 = { STORY_GRAMMAR_TABLES, .p_type = P_TYPE, .ntypes = N_TYPES, .ntopic = 256,
                       .min_sentences = 8, .max_sentences = 18 };
 
