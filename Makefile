@@ -1,6 +1,7 @@
 # autoresearch -- build, test, bench.
 #   make            build ./autoresearch and build/train
 #   make baseline   the quick start: prepare the default data, then one baseline training run
+#   make gradcheck  train.c's backward pass against finite differences (seconds)
 #   make test       every test, under AddressSanitizer + UBSan
 #   make bench      benchmarks (long; figures go to stdout)
 CC      ?= cc
@@ -21,10 +22,12 @@ TRAIN_FLAGS := -std=c11 -O3 -march=native -fno-math-errno -fno-trapping-math -ff
                -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed $(if $(filter fp32,$(PRECISION)),-DTRAIN_FP32,)
 TRAIN_LIBS  := -ldnnl $(LDLIBS)
 # build/train links the client side of prepare.h (fixed/client.c: the supervisor's protocol)
-# and the tokenizer, nothing else of the fixed layer
+# and the tokenizer, nothing else of the fixed layer. train.c includes prepare.h and the
+# toolbox (fixed/toolbox.h: header-only, the matmuls and the rest of the machinery).
 CLIENT_SRC  := fixed/client.c fixed/summary.c fixed/tokenizer.c fixed/util.c
+TRAIN_HDR   := fixed/prepare.h fixed/toolbox.h fixed/exp_fast.h fixed/gradcheck.h
 
-FIXED_SRC   := $(filter-out fixed/client.c,$(wildcard fixed/*.c))
+FIXED_SRC   := $(filter-out fixed/client.c fixed/gradcheck.c,$(wildcard fixed/*.c))
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
 TEST_SRC    := $(wildcard tests/test_*.c)
 BENCH_SRC   := $(wildcard bench/bench_*.c)
@@ -45,7 +48,7 @@ HEADERS          := $(wildcard fixed/*.h harness/*.h tests/*.h)
 DEPS_STAMP       := build/.deps-ok
 TEST_DEPS_STAMP  := build/.test-deps-ok
 
-.PHONY: all deps baseline test bench clean train
+.PHONY: all deps baseline test bench clean train gradcheck
 all: autoresearch build/train
 
 deps: $(DEPS_STAMP)
@@ -84,8 +87,16 @@ autoresearch: build/obj/harness/main.o build/libharness.a build/libfixed.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 train: build/train
-build/train: train.c fixed/prepare.h build/libclient.a
+build/train: train.c $(TRAIN_HDR) build/libclient.a
 	$(CC) $(TRAIN_FLAGS) train.c build/libclient.a -o $@ $(TRAIN_LIBS)
+
+# The gradient check (fixed/gradcheck.c, see gradcheck.h) drives train.c's tiny model in fp32;
+# train.c's main is renamed out of its way (and never runs: it only has to link).
+build/gradcheck: fixed/gradcheck.c train.c $(TRAIN_HDR) build/libclient.a
+	$(CC) $(TRAIN_FLAGS) -O1 -DTRAIN_FP32 -Dmain=train_c_main -c train.c -o build/gradcheck-train.o
+	$(CC) $(TRAIN_FLAGS) -O1 fixed/gradcheck.c build/gradcheck-train.o build/libclient.a -o $@ $(TRAIN_LIBS)
+gradcheck: build/gradcheck
+	@build/gradcheck
 
 # Tests link the sanitized libraries; test_train* compile train.c in (with -DTESTING).
 TEST_DEPS  = $(HEADERS) train.c build/san/libharness.a build/san/libfixed.a

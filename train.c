@@ -12,18 +12,27 @@ This is the one file the research agent edits. It is a C port of the autoresearc
   - MLP 4x, relu(x)^2; final norm; head; logits softcapped 15*tanh(z/15) in fp32; cross-entropy
   - optimizer MuonAdamW: AdamW for embeddings/head/scalars, Muon (Nesterov, Polar Express,
     NorMuon, cautious weight decay) for every matrix in the blocks
-Layout follows llm.c's train_gpt2.c: X_forward / X_backward pairs of plain functions over
-float*, all parameters in one buffer, short names B,T,C,NH,hs,V.
+Layout follows llm.c's train_gpt2.c. The backward pass is written by hand: `make gradcheck`
+checks every tensor's gradient by finite differences (the harness runs it before every run).
 
-Matrix products, attention's included, go through oneDNN's matmul primitive (created once
-per shape, reused). By default they take bf16 inputs (fp32 master weights, fp32 accumulation
-and outputs; norms, softmax, loss in fp32), like torch.autocast(bfloat16). Build with
--DTRAIN_FP32 (make PRECISION=fp32) for fp32 matmuls. The softmaxes and the element-wise
-passes are plain C loops that the compiler vectorises (see exp_fast), parallel with OpenMP on
-the same libgomp threads as oneDNN (see threads_setup for how idle threads wait).
-
-Speed is reported as model FLOPs (gpt_flops_per_token) over the peak of the precision the
-matmuls use (peak_gflops): mfu_percent in the summary.
+Map of the file, top to bottom:
+  tunables    the hyperparameters (the harness's search agent mutates this block); the levers:
+              ATTN_QBLOCK (attention blocking), HEAD_ROWS (head chunking), TRAIN_FP32 (precision)
+  Config      the model's shape: config_default (the tunables), config_of (also the gradient check's)
+  gpt_layout  the parameter table: one line per tensor (shape, optimizer group, init, whether
+              matmuls read it); adding a tensor is one line there, plus the field to read it by
+  GPT         the model in parts: config, weights, activations, scratch, optimizer state
+  layers      X_forward / X_backward pairs: linear, rmsnorm, embedding and lambda mix, value
+              embeddings, RoPE + QK-norm, attention, relu^2
+  passes      gpt_forward, gpt_head (loss and the head's backward), gpt_backward
+  optimizer   Polar Express, NorMuon, cautious weight decay, AdamW: gpt_optimizer_step
+  schedules   lr_multiplier, muon_momentum, muon_weight_decay
+  the rest    gpt_save (the model file's format), gpt_sample, gradcheck_model, main (the loop)
+To change the MLP: relu2_backward, the c_fc/mlp.c_proj lines of gpt_layout and the MLP lines
+of gpt_forward and gpt_backward. The optimizer: gpt_optimizer_step and the group of each
+tensor in gpt_layout. The schedule: lr_multiplier and its two neighbours.
+The machinery (matmuls, precision types, exp_fast, the arena, the parameter table, the peak
+probe) is fixed/toolbox.h, read-only like prepare.h.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -34,10 +43,9 @@ matmuls use (peak_gflops): mfu_percent in the summary.
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <omp.h>
-#include <dnnl.h>
 #include "prepare.h"
+#include "toolbox.h"
 
 // ----------------------------------------------------------------------------
 // Hyperparameters. The harness's search agent mutates the values in this block.
@@ -45,7 +53,7 @@ matmuls use (peak_gflops): mfu_percent in the summary.
 // to HEAD_DIM (512), HEAD_DIM 128, n_kv_head = n_head, DEVICE_BATCH_SIZE 128, TOTAL_BATCH_SIZE
 // 2^19, EMBEDDING_LR 0.6, UNEMBEDDING_LR 0.004, MATRIX_LR 0.04, SCALAR_LR 0.5, WEIGHT_DECAY
 // 0.2, ADAM_BETAS (0.8, 0.95), WARMUP_RATIO 0, WARMDOWN_RATIO 0.5, FINAL_LR_FRAC 0, "SSSL".
-// CPU defaults: see the measurements below the block.
+// The CPU defaults were ranked at equal model FLOPs on this machine (README: "The trainer").
 // @tunables-begin
 #define DEPTH 3                 // number of transformer blocks
 #define MODEL_DIM 256           // width C of the residual stream
@@ -66,237 +74,31 @@ matmuls use (peak_gflops): mfu_percent in the summary.
 #define FINAL_LR_FRAC 0.0       // lr multiplier at the end of the warm-down
 // @tunables-end
 #define WINDOW_PATTERN "SSSL"   // per-layer attention window: S = half context, L = full
-//
-// How the CPU defaults were chosen (2 threads of a Xeon with AVX-512 and AMX-bf16, IMDB corpus:
-// prepare --source file:../shared/data/imdb-train.jsonl.gz, vocab 4096, context 512). Ranking
-// runs used an equal budget of model FLOPs (AUTORESEARCH_BUDGET_MODE=flops), so that other load
-// on the shared machine could not skew them; val_bpb at 24e12 FLOPs (~1/3 of a 5-minute run):
-//   depth 4, width 256, head 128, 8192 tokens/step   1.839  (16384: 1.898; 4096: 1.806)
-//   depth 6 1.909, depth 3 1.805, width 384 depth 4 1.960, width 384 depth 2 1.882 (8192)
-//   head 64 (4 heads) instead of 128 (2 heads), depth 4: 1.848, and slower
-//   depth 3, 4096 tokens/step: 1.781; window "L" 1.787; MATRIX_LR 0.06 1.777;
-//   EMBEDDING_LR 0.3 + UNEMBEDDING_LR 0.008 1.777
-// At 70e12 FLOPs (about a 5-minute run) with both lr changes: depth 3 1.642, depth 4 1.649.
-// A 5-minute run (time budget) of these defaults: val_bpb 1.632, 3.4M tokens, 835 steps,
-// 11.4K tokens/s. Since attention runs through oneDNN (same numerics at equal FLOPs: 70e12
-// FLOPs give val_bpb 1.6415), bench_train's default step takes 240 ms (17.1K tokens/s);
-// the fp32 build's 542-585 ms (7.0K-7.6K tokens/s, 57-61% of the fp32 FMA peak).
-
-// ----------------------------------------------------------------------------
-// Matmul precision. The model's products read mm_t: bf16 (autocast) by default where the CPU
-// has bf16 dot products (-march=native tells: __AVX512BF16__), else fp32, as with
-// -DTRAIN_FP32 (make PRECISION=fp32). Polar Express iterates in pe_t: bf16 wherever the CPU
-// has bf16 dot products, in the fp32 build too, because the original casts to bf16 there
-// itself, outside autocast; so the two builds differ in autocast alone.
-
-#define MM_IN_BF16 1    // matmul() precisions and epilogues, see there
-#define MM_OUT_BF16 2
-#define MM_SET 0
-#define MM_ACC 1
-#define MM_RELU2 2
-
-static inline uint16_t to_bf16(float x) {   // round to nearest even (never NaN in a good run)
-    union { float f; uint32_t u; } v = {.f = x};
-    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
-}
-static inline float from_bf16(uint16_t x) { union { uint32_t u; float f; } v = {.u = (uint32_t)x << 16}; return v.f; }
-static inline float to_f32(float x) { return x; }
-
-#if !defined(TRAIN_FP32) && !defined(__AVX512BF16__)
-#define TRAIN_FP32
-#endif
-#ifdef TRAIN_FP32
-typedef float mm_t;
-#define MM_BF16 0
-#define PRECISION_NAME "fp32"
-#define to_mm to_f32
-#define from_mm to_f32
-#else
-typedef uint16_t mm_t;
-#define MM_BF16 MM_IN_BF16
-#define PRECISION_NAME "bf16"
-#define to_mm to_bf16
-#define from_mm from_bf16
-#endif
-#ifdef __AVX512BF16__
-typedef uint16_t pe_t;
-#define PE_BF16 MM_IN_BF16
-#define to_pe to_bf16
-#define from_pe from_bf16
-#else
-typedef float pe_t;
-#define PE_BF16 0
-#define to_pe to_f32
-#define from_pe to_f32
-#endif
 // Attention queries per matmul block (see attention_forward): fp32 products gain from skipping
 // the keys a block cannot see; bf16 ones run fastest as one (T,T) product (oneDNN's AMX kernels
-// need the batch's matrices back to back). Measured on this machine: fp32 steps with blocks of
-// 64 rows ~4% faster than with 128, 32 ~2%.
+// need the batch's matrices back to back).
 #define ATTN_QBLOCK (MM_BF16 ? 0 : 64)
-
-// The bf16 copy a producer wrote next to its fp32 output (fused, saving a pass), or in the fp32
-// build the fp32 output itself (the copies are NULL there).
-static inline const mm_t *mm_view(const float *f, const mm_t *copy) {
-#ifdef TRAIN_FP32
-    (void)copy;
-    return f;
-#else
-    (void)f;
-    return copy;
-#endif
-}
-
-static void *xcalloc(size_t n, size_t size) {
-    void *p = calloc(n ? n : 1, size);
-    if (!p) { fprintf(stderr, "train: out of memory (%zu x %zu bytes)\n", n, size); exit(1); }
-    return p;
-}
+#define HEAD_ROWS 256             // rows per head matmul chunk (see gpt_head)
+// Tensors whose backward is a deliberate approximation, skipped (and recorded) by the gradient
+// check: none here. E.g. #define GRADCHECK_SKIP "ve_gate"
 
 // ----------------------------------------------------------------------------
-// oneDNN matmul: C(M,N) (+)= op(A)(M,K) @ op(B)(K,N), row-major, for a batch of nb products.
-// Each operand is a Mat: a pointer, the row stride of the matrix as stored and the stride
-// between the batch's matrices. ta: A is stored (K,M); tb: B is stored (N,K) (a PyTorch
-// (out,in) weight). post: MM_SET C = AB, MM_ACC C += AB (gradient accumulation), MM_RELU2
-// C = relu(AB)^2 (the MLP's activation, fused). bf: 0 fp32 in and out,
-// MM_IN_BF16 bf16 in and fp32 out, MM_OUT_BF16 bf16 in and out.
-// One primitive per distinct shape, created on first use (during the budget's uncounted
-// warm-up steps) and reused; each call only swaps the data pointers, so nothing is allocated
-// inside a step. (Measured: oneDNN's fast kernels take any row stride, but a batch whose
-// matrices are not back to back falls back to a slower path: attention lays its operands
-// out head-major for this reason.)
-
-typedef struct { const void *p; long ld, stride; } Mat;
-
-typedef struct { long nb, M, K, N, ta, tb, post, bf, lda, ldb, ldc, sa, sb, sc; } MatmulShape;
-
-typedef struct {
-    MatmulShape s;
-    dnnl_primitive_t prim;
-    dnnl_memory_t a, b, c;
-} Matmul;
-#define MAX_MATMULS 256
-static Matmul mm_cache[MAX_MATMULS];
-static int mm_count;
-static dnnl_engine_t dnn_engine;
-static dnnl_stream_t dnn_stream;
-
-#define DNNL_CHECK(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
-    fprintf(stderr, "train: oneDNN call failed (status %d): %s\n", (int)st_, #call); exit(1); } } while (0)
-
-static Matmul *matmul_get(const MatmulShape *s) {
-    for (int i = 0; i < mm_count; i++)
-        if (!memcmp(&mm_cache[i].s, s, sizeof *s)) return &mm_cache[i];
-    if (mm_count == MAX_MATMULS) { fprintf(stderr, "train: too many matmul shapes\n"); exit(1); }
-    if (!dnn_engine) {
-        DNNL_CHECK(dnnl_engine_create(&dnn_engine, dnnl_cpu, 0));
-        DNNL_CHECK(dnnl_stream_create(&dnn_stream, dnn_engine, dnnl_stream_default_flags));
-    }
-    Matmul *m = &mm_cache[mm_count++];
-    m->s = *s;
-    dnnl_data_type_t dt = s->bf ? dnnl_bf16 : dnnl_f32, ct = s->bf == MM_OUT_BF16 ? dnnl_bf16 : dnnl_f32;
-    // (nb, rows, cols) with strides; a single product is 2-d
-    int nd = s->nb > 1 ? 3 : 2, o = 3 - nd;
-    dnnl_dims_t ad = {s->nb, s->M, s->K}, bd = {s->nb, s->K, s->N}, cd = {s->nb, s->M, s->N};
-    dnnl_dims_t as = {s->sa, s->ta ? 1 : s->lda, s->ta ? s->lda : 1};
-    dnnl_dims_t bs = {s->sb, s->tb ? 1 : s->ldb, s->tb ? s->ldb : 1};
-    dnnl_dims_t cs = {s->sc, s->ldc, 1};
-    dnnl_memory_desc_t amd, bmd, cmd;
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&amd, nd, &ad[o], dt, &as[o]));
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&bmd, nd, &bd[o], dt, &bs[o]));
-    DNNL_CHECK(dnnl_memory_desc_init_by_strides(&cmd, nd, &cd[o], ct, &cs[o]));
-    dnnl_matmul_desc_t md;
-    DNNL_CHECK(dnnl_matmul_desc_init(&md, &amd, &bmd, NULL, &cmd));
-    dnnl_primitive_attr_t attr;
-    DNNL_CHECK(dnnl_primitive_attr_create(&attr));
-    if (s->post != MM_SET) {
-        dnnl_post_ops_t po;
-        DNNL_CHECK(dnnl_post_ops_create(&po));
-        if (s->post == MM_ACC) DNNL_CHECK(dnnl_post_ops_append_sum(po, 1.0f));
-        else {
-            DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
-            DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_square, 0.0f, 0.0f));
-        }
-        DNNL_CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
-        dnnl_post_ops_destroy(po);
-    }
-    dnnl_primitive_desc_t pd;
-    DNNL_CHECK(dnnl_primitive_desc_create(&pd, &md, attr, dnn_engine, NULL));
-    DNNL_CHECK(dnnl_primitive_create(&m->prim, pd));
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
-    DNNL_CHECK(dnnl_memory_create(&m->a, &amd, dnn_engine, DNNL_MEMORY_NONE));
-    DNNL_CHECK(dnnl_memory_create(&m->b, &bmd, dnn_engine, DNNL_MEMORY_NONE));
-    DNNL_CHECK(dnnl_memory_create(&m->c, &cmd, dnn_engine, DNNL_MEMORY_NONE));
-    return m;
-}
-
-static void matmul_mat(Mat C, Mat A, Mat B, int nb, int M, int K, int N, int ta, int tb, int post, int bf) {
-    MatmulShape s = {nb, M, K, N, ta, tb, post, bf, A.ld, B.ld, C.ld, A.stride, B.stride, C.stride};
-    if (nb == 1) s.sa = s.sb = s.sc = 0;
-    Matmul *m = matmul_get(&s);
-    DNNL_CHECK(dnnl_memory_set_data_handle(m->a, (void *)A.p));
-    DNNL_CHECK(dnnl_memory_set_data_handle(m->b, (void *)B.p));
-    DNNL_CHECK(dnnl_memory_set_data_handle(m->c, (void *)C.p));
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, m->a}, {DNNL_ARG_WEIGHTS, m->b}, {DNNL_ARG_DST, m->c}};
-    DNNL_CHECK(dnnl_primitive_execute(m->prim, dnn_stream, 3, args));
-    DNNL_CHECK(dnnl_stream_wait(dnn_stream));
-}
-
-// nb products of densely stored matrices, back to back
-static void matmul_batch(void *C, const void *A, const void *B, int nb, int M, int K, int N,
-                         int ta, int tb, int post, int bf) {
-    Mat a = {A, ta ? M : K, (long)M * K}, b = {B, tb ? K : N, (long)K * N}, c = {C, N, (long)M * N};
-    matmul_mat(c, a, b, nb, M, K, N, ta, tb, post, bf);
-}
-
-static void matmul(void *C, const void *A, const void *B, int M, int K, int N, int ta, int tb, int post, int bf) {
-    matmul_batch(C, A, B, 1, M, K, N, ta, tb, post, bf);
-}
-
-static void matmul_free_all(void) {
-    for (int i = 0; i < mm_count; i++) {
-        dnnl_primitive_destroy(mm_cache[i].prim);
-        dnnl_memory_destroy(mm_cache[i].a);
-        dnnl_memory_destroy(mm_cache[i].b);
-        dnnl_memory_destroy(mm_cache[i].c);
-    }
-    mm_count = 0;
-    if (dnn_stream) dnnl_stream_destroy(dnn_stream);
-    if (dnn_engine) dnnl_engine_destroy(dnn_engine);
-    dnn_stream = NULL; dnn_engine = NULL;
-}
-
-// ----------------------------------------------------------------------------
-// Random numbers (splitmix64): deterministic for a seed, independent of the thread count.
-
-static uint64_t rng_u64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static float rng_uniform(uint64_t *s) { return (float)((rng_u64(s) >> 40) + 0.5) / 16777216.0f; } // (0,1)
-static float rng_normal(uint64_t *s) {
-    float u1 = rng_uniform(s), u2 = rng_uniform(s);
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
-}
-
-// ----------------------------------------------------------------------------
-// Model configuration (a runtime struct so tests can build tiny models)
+// Model configuration (a runtime struct so tests and the gradient check build tiny models).
+// The dimension names used by every layer below:
+//   B  sequences per pass        T  positions per sequence      N = B*T rows
+//   C  width                     V  vocabulary                  NL layers (l indexes them)
+//   NH query heads, NKV key/value heads, hs channels per head: KVD = NKV*hs, QKV = (NH+2*NKV)*hs
+//   F  MLP hidden width          GC gate channels (the value-embedding gate reads ln1[:, :GC])
+//   W  attention window (query i sees keys i-W..i)
 
 #define MAX_LAYERS 64
 #define VE_GATE_CHANNELS 32
 #define NORM_EPS 1.1920929e-07f   // F.rms_norm's default eps for fp32: torch.finfo(float32).eps
-#define HEAD_ROWS 256             // rows per head matmul chunk (see gpt_head)
 
 typedef struct {
-    int V;                   // vocabulary size
-    int T;                   // sequence length (model context)
-    int C;                   // width
-    int NL;                  // layers
-    int NH, NKV, hs;         // query heads, KV heads, head size
-    int F;                   // MLP hidden width
+    int V, T, C, NL;
+    int NH, NKV, hs;
+    int F;
     int qblock;              // attention queries per matmul block (0: see attn_qblock)
     int window[MAX_LAYERS];  // attention window per layer: key j is visible to query i if i-window <= j <= i
 } Config;
@@ -304,6 +106,7 @@ typedef struct {
 // Value embeddings on alternating layers, the last always included.
 static int has_ve(const Config *c, int l) { return l % 2 == (c->NL - 1) % 2; }
 static int gate_ch(const Config *c) { return c->C < VE_GATE_CHANNELS ? c->C : VE_GATE_CHANNELS; }
+static int qkv_dim(const Config *c) { return (c->NH + 2 * c->NKV) * c->hs; }
 
 static void config_windows(Config *c, const char *pattern) {
     int n = (int)strlen(pattern);
@@ -315,12 +118,14 @@ static void config_windows(Config *c, const char *pattern) {
     c->window[c->NL - 1] = c->T;   // the last layer always sees the full context
 }
 
-static Config config_default(int V) {
-    Config c = {.V = V, .T = MAX_SEQ_LEN, .C = MODEL_DIM, .NL = DEPTH, .hs = HEAD_DIM,
-                .NH = MODEL_DIM / HEAD_DIM, .F = MLP_RATIO * MODEL_DIM,
-                .qblock = ATTN_QBLOCK};
+// The tunables' model at vocabulary V and context T with heads of hs channels (HEAD_DIM in
+// training; the gradient check's tiny model keeps depth, head counts and ratios but not sizes)
+static Config config_of(int V, int T, int hs) {
+    int NH = MODEL_DIM / HEAD_DIM;
+    Config c = {.V = V, .T = T, .C = NH * hs, .NL = DEPTH, .hs = hs, .NH = NH,
+                .F = MLP_RATIO * NH * hs, .qblock = ATTN_QBLOCK};
     c.NKV = c.NH / KV_GROUP;
-    if (c.NL > MAX_LAYERS || c.C % c.hs || c.NH % KV_GROUP || c.hs % 2) {
+    if (c.NL > MAX_LAYERS || MODEL_DIM % HEAD_DIM || c.NH % KV_GROUP || c.hs % 2) {
         fprintf(stderr, "train: bad tunables: need DEPTH <= %d, MODEL_DIM %% HEAD_DIM == 0, "
                 "n_head %% KV_GROUP == 0, even HEAD_DIM\n", MAX_LAYERS);
         exit(1);
@@ -328,24 +133,26 @@ static Config config_default(int V) {
     config_windows(&c, WINDOW_PATTERN);
     return c;
 }
+static Config config_default(int V) { return config_of(V, MAX_SEQ_LEN, HEAD_DIM); }
 
 // ----------------------------------------------------------------------------
-// Parameters: one fp32 buffer, described by a table of named tensors (rows, cols) in the
-// PyTorch (out, in) layout. The grads, optimizer moments and the bf16 matmul copy use the same
-// offsets. wq, wk, wv of a layer are adjacent so they act as one (QKV, C) matrix in matmuls.
+// The model in parts (after llama2.c): config, weights, activations of one pass, scratch,
+// optimizer state. Every buffer lives in one arena (fixed/toolbox.h).
 
-enum { G_HEAD, G_EMBED, G_VE, G_RESID, G_X0, G_MUON };
+enum { OPT_HEAD, OPT_EMBED, OPT_VE, OPT_RESID, OPT_X0, OPT_MUON };   // optimizer groups
 
-typedef struct { char name[24]; int rows, cols, group, layer; size_t off; } Tensor;
+typedef struct { size_t wq, wk, wv, wo, wfc, wproj, ve, vegate; } LayerWeights;   // offsets
 
-typedef struct { size_t wq, wk, wv, wo, wfc, wproj, ve, vegate; } LayerOff;
+typedef struct {
+    ParamTable table;           // every tensor, in buffer order
+    size_t wte, lm_head, resid_lambdas, x0_lambdas;
+    LayerWeights layer[MAX_LAYERS];
+    float *params, *grads;
+    mm_t *mm;                   // matmul copy of the weights (== params in the fp32 build)
+} Weights;
 
-typedef struct { int n; int t[MAX_LAYERS * 6]; } MuonGroup;   // tensor indices of one shape
-#define MAX_GROUPS 8   // distinct Muon shapes: c_q, c_k/c_v, attn.c_proj, c_fc, mlp.c_proj, ve_gate
-
-#define MAX_TENSORS (8 * MAX_LAYERS + 8)
-
-// Activations of one (B,T) pass, kept for the backward pass. Per-layer tensors are NL slabs.
+// Activations of one (B,T) pass, kept for the backward pass; per-layer ones are NL slabs
+// (see layer_acts for one layer's view).
 typedef struct {
     float *x0, *rstd0;       // (N,C) normed embedding, (N)
     float *xin, *rstd1;      // (L,N,C) block input after the lambda mix, (L,N)
@@ -354,7 +161,7 @@ typedef struct {
     float *qkv;              // (L,N,QKV) q,k after RoPE and QK-norm, v after the ve mix
     float *qkr;              // (L,N,NH+NKV) 1/rms of each q and k head vector
     mm_t *qh, *kh, *vh;      // (L,B,NH,T,hs), (L,B,NKV,T,hs) x2: q, k, v head-major for attention
-    mm_t *P;                 // (L,B,NH,T,T) attention probabilities (only the blocks computed)
+    mm_t *probs;             // (L,B,NH,T,T) attention probabilities (only the blocks computed)
     float *oh;               // (L,B,NH,T,hs) attention output
     mm_t *att;               // (L,N,C) attention output by token, matmul input of the projection
     float *xmid, *rstd2;     // (L,N,C) xin + attn, (L,N)
@@ -365,172 +172,120 @@ typedef struct {
     mm_t *lnf;               // (N,C) final norm
 } Acts;
 
+// Reused by every layer and step. An _mm buffer is the bf16 copy of the one before it.
 typedef struct {
-    Config cfg;
-    Tensor tensors[MAX_TENSORS];
-    int ntensors;
-    size_t nparams;
-    size_t wte, head, rl, xl;   // offsets
-    LayerOff lo[MAX_LAYERS];
-    float *params, *grads;
-    mm_t *wmm;                  // matmul copy of the weights (== params in the fp32 build)
-    float *m1, *m2;             // AdamW moments; Muon momentum and NorMuon second moment
-    int adam_t;
-    float *cos, *sin;           // (T, hs/2) RoPE tables
-    int Bmax;                   // activations are sized for this batch
-    Acts a;
-    // scratch, reused by every layer and step
     float *tmp, *dres, *dln, *dx0, *dqkv, *dh, *datt, *dgate;
     mm_t *dres_mm, *dqkv_mm, *dh_mm;
-    float *logits; mm_t *dlog_mm; float *nll;
-    float *S, *dP; mm_t *dS;        // (B,NH,T,T) attention scores, dP, dS
-    mm_t *dOh; float *Drow;         // (B,NH,T,hs) dO head-major, (B,NH,T) rowsum(dO*O)
-    float *dqh, *dkh, *dvh;         // head-major gradients of q, k, v
-    MuonGroup groups[MAX_GROUPS];   // Muon matrices grouped by shape
+    float *logits; mm_t *dlogits_mm; float *nll;   // head chunk (HEAD_ROWS,V); (N)
+    float *scores, *dprobs; mm_t *dscores;         // (B,NH,T,T)
+    mm_t *doh; float *drow;                        // (B,NH,T,hs) dO head-major, (B,NH,T) rowsum(dO*O)
+    float *dqh, *dkh, *dvh;                        // head-major gradients of q, k, v
+    float *polar_x, *polar_y;   // Polar Express, a whole group: X (the stack), Y = (bA + cA^2) X
+    pe_t *polar_xm, *polar_gram, *polar_gram2;   // X in pe_t, A = X X^T and A^2
+} Scratch;
+
+#define MAX_GROUPS 8   // distinct Muon shapes: c_q, c_k/c_v, attn.c_proj, c_fc, mlp.c_proj, ve_gate
+
+typedef struct {
+    float *m1, *m2;             // AdamW moments; Muon momentum and NorMuon second moment
+    int adam_t;
+    ParamShape groups[MAX_GROUPS];   // Muon matrices grouped by shape
     int ngroups;
-    float *ostack, *oy;         // Polar Express work matrices, for a whole group
-    pe_t *oxm, *oam, *oa2m;
-    void *arena;                // every buffer above lives in it
+} OptState;
+
+typedef struct {
+    Config cfg;
+    Weights w;
+    Acts acts;
+    Scratch s;
+    OptState opt;
+    float *rope_cos, *rope_sin;   // (T, hs/2)
+    int Bmax;                     // activations are sized for this batch
+    void *arena;
 } GPT;
 
-static int qkv_dim(const Config *c) { return (c->NH + 2 * c->NKV) * c->hs; }
-
-static size_t add_tensor(GPT *m, const char *name, int layer, int rows, int cols, int group) {
-    Tensor *t = &m->tensors[m->ntensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->rows = rows; t->cols = cols; t->group = group; t->layer = layer;
-    t->off = m->nparams;
-    m->nparams += (size_t)rows * cols;
-    return t->off;
-}
-
+// The parameter table. The original's init: embeddings N(0,1), head N(0,0.001), q,k,v,fc and
+// value embeddings U(-s,s) with s = sqrt(3)/sqrt(C), output projections and gates zero,
+// lambdas 1 and 0.1. wq, wk, wv of a layer are adjacent so they act as one (QKV, C) matrix.
 static void gpt_layout(GPT *m) {
-    Config *c = &m->cfg;
+    const Config *c = &m->cfg;
+    Weights *w = &m->w;
+    ParamTable *pt = &w->table;
     int KVD = c->NKV * c->hs;
-    m->ntensors = 0; m->nparams = 0;
-    m->wte = add_tensor(m, "wte", -1, c->V, c->C, G_EMBED);
-    m->head = add_tensor(m, "lm_head", -1, c->V, c->C, G_HEAD);
-    m->rl = add_tensor(m, "resid_lambdas", -1, 1, c->NL, G_RESID);
-    m->xl = add_tensor(m, "x0_lambdas", -1, 1, c->NL, G_X0);
+    Init s = UNIFORM(sqrtf(3.0f) / sqrtf((float)c->C));
+    pt->n = 0; pt->size = 0;
+    w->wte = param_add(pt, "wte", -1, c->V, c->C, OPT_EMBED, NORMAL(1.0f), NO_MM);
+    w->lm_head = param_add(pt, "lm_head", -1, c->V, c->C, OPT_HEAD, NORMAL(0.001f), MM_COPY);
+    w->resid_lambdas = param_add(pt, "resid_lambdas", -1, 1, c->NL, OPT_RESID, CONST(1.0f), NO_MM);
+    w->x0_lambdas = param_add(pt, "x0_lambdas", -1, 1, c->NL, OPT_X0, CONST(0.1f), NO_MM);
     for (int l = 0; l < c->NL; l++) {
-        LayerOff *o = &m->lo[l];
-        o->wq = add_tensor(m, "c_q", l, c->NH * c->hs, c->C, G_MUON);
-        o->wk = add_tensor(m, "c_k", l, KVD, c->C, G_MUON);
-        o->wv = add_tensor(m, "c_v", l, KVD, c->C, G_MUON);
-        o->wo = add_tensor(m, "attn.c_proj", l, c->C, c->C, G_MUON);
-        o->wfc = add_tensor(m, "c_fc", l, c->F, c->C, G_MUON);
-        o->wproj = add_tensor(m, "mlp.c_proj", l, c->C, c->F, G_MUON);
+        LayerWeights *o = &w->layer[l];
+        o->wq = param_add(pt, "c_q", l, c->NH * c->hs, c->C, OPT_MUON, s, MM_COPY);
+        o->wk = param_add(pt, "c_k", l, KVD, c->C, OPT_MUON, s, MM_COPY);
+        o->wv = param_add(pt, "c_v", l, KVD, c->C, OPT_MUON, s, MM_COPY);
+        o->wo = param_add(pt, "attn.c_proj", l, c->C, c->C, OPT_MUON, ZEROS, MM_COPY);
+        o->wfc = param_add(pt, "c_fc", l, c->F, c->C, OPT_MUON, s, MM_COPY);
+        o->wproj = param_add(pt, "mlp.c_proj", l, c->C, c->F, OPT_MUON, ZEROS, MM_COPY);
         o->ve = o->vegate = (size_t)-1;
         if (has_ve(c, l)) {
-            o->ve = add_tensor(m, "value_embed", l, c->V, KVD, G_VE);
-            o->vegate = add_tensor(m, "ve_gate", l, c->NKV, gate_ch(c), G_MUON);
+            o->ve = param_add(pt, "value_embed", l, c->V, KVD, OPT_VE, s, NO_MM);
+            o->vegate = param_add(pt, "ve_gate", l, c->NKV, gate_ch(c), OPT_MUON, ZEROS, NO_MM);
         }
     }
 }
 
-// Copies the weights that matmuls read into the bf16 buffer (after init and every update).
-static void gpt_sync_mm(GPT *m) {
-#ifdef TRAIN_FP32
-    (void)m;
-#else
-    for (int i = 0; i < m->ntensors; i++) {
-        Tensor *t = &m->tensors[i];
-        if (t->group != G_HEAD && !(t->group == G_MUON && strcmp(t->name, "ve_gate"))) continue;
-        size_t n = (size_t)t->rows * t->cols;
-        float *p = m->params + t->off; mm_t *q = m->wmm + t->off;
-        #pragma omp parallel for schedule(static)
-        for (size_t j = 0; j < n; j++) q[j] = to_mm(p[j]);
-    }
-#endif
-}
+static void gpt_sync_mm(GPT *m) { params_to_mm(&m->w.table, m->w.params, m->w.mm); }
 
-// The original's init: embeddings N(0,1), head N(0,0.001), q,k,v,fc and value embeddings
-// U(-s,s) with s = sqrt(3)/sqrt(C), output projections and gates zero, lambdas 1 and 0.1.
-static void gpt_init_weights(GPT *m, uint64_t seed) {
-    Config *c = &m->cfg;
-    uint64_t s = seed;
-    float bound = sqrtf(3.0f) / sqrtf((float)c->C);
-    memset(m->params, 0, m->nparams * sizeof(float));
-    for (int i = 0; i < m->ntensors; i++) {
-        Tensor *t = &m->tensors[i];
-        float *p = m->params + t->off;
-        size_t n = (size_t)t->rows * t->cols;
-        const char *nm = t->name;
-        if (!strcmp(nm, "wte")) for (size_t j = 0; j < n; j++) p[j] = rng_normal(&s);
-        else if (!strcmp(nm, "lm_head")) for (size_t j = 0; j < n; j++) p[j] = 0.001f * rng_normal(&s);
-        else if (!strcmp(nm, "resid_lambdas")) for (size_t j = 0; j < n; j++) p[j] = 1.0f;
-        else if (!strcmp(nm, "x0_lambdas")) for (size_t j = 0; j < n; j++) p[j] = 0.1f;
-        else if (!strcmp(nm, "c_q") || !strcmp(nm, "c_k") || !strcmp(nm, "c_v") ||
-                 !strcmp(nm, "c_fc") || !strcmp(nm, "value_embed"))
-            for (size_t j = 0; j < n; j++) p[j] = bound * (2.0f * rng_uniform(&s) - 1.0f);
-        // attn.c_proj, mlp.c_proj, ve_gate stay zero
-    }
-    gpt_sync_mm(m);
-}
-
-// All of a model's buffers live in one arena, laid out by calling gpt_alloc twice: once to
-// measure, once to point (llm.c's malloc_and_point). The arena is backed by 2 MB pages: the
-// matmuls stream through far more memory than the TLB covers in 4 KB pages, and page walks
-// are dear in a virtual machine. Each buffer starts at a different offset within a 4 KB page
-// (a multiple of 128 bytes): element-wise passes over same-size buffers (AdamW walks four)
-// would otherwise hit the same cache sets and stall on 4K aliasing between their loads and
-// stores. Measured here: both together make a bf16 training step ~15% faster.
-typedef struct { char *base; size_t used; int n; } Arena;
-static void *arena_take(Arena *ar, size_t bytes) {
-    size_t off = ((ar->used + 4095) & ~(size_t)4095) + (size_t)(ar->n++ % 32) * 128;
-    ar->used = off + bytes;
-    return ar->base ? ar->base + off : NULL;
-}
-#define ALLOC(ptr, count) ((ptr) = arena_take(ar, (size_t)(count) * sizeof *(ptr)))
-
+// Measures (ar->base NULL) or points every buffer of the model
 static void gpt_alloc(GPT *m, Arena *ar) {
     const Config *c = &m->cfg;
-    ALLOC(m->params, m->nparams); ALLOC(m->grads, m->nparams);
-    ALLOC(m->m1, m->nparams); ALLOC(m->m2, m->nparams);
+    size_t np = m->w.table.size;
+    ALLOC(m->w.params, np); ALLOC(m->w.grads, np);
+    ALLOC(m->opt.m1, np); ALLOC(m->opt.m2, np);
 #ifdef TRAIN_FP32
-    m->wmm = m->params;
+    m->w.mm = m->w.params;
 #else
-    ALLOC(m->wmm, m->nparams);
+    ALLOC(m->w.mm, np);
 #endif
-    ALLOC(m->cos, c->T * c->hs / 2); ALLOC(m->sin, c->T * c->hs / 2);
+    ALLOC(m->rope_cos, c->T * c->hs / 2); ALLOC(m->rope_sin, c->T * c->hs / 2);
     // activations, per layer where the backward needs them
     size_t N = (size_t)m->Bmax * c->T, L = c->NL, C = c->C, F = c->F, QKV = qkv_dim(c);
     size_t KVD = (size_t)c->NKV * c->hs, TT = (size_t)m->Bmax * c->NH * c->T * c->T;
-    Acts *a = &m->a;
+    Acts *a = &m->acts;
     ALLOC(a->x0, N * C); ALLOC(a->rstd0, N);
     ALLOC(a->xin, L * N * C); ALLOC(a->rstd1, L * N); ALLOC(a->ln1, L * N * C);
     ALLOC(a->gate, L * N * c->NKV);
     ALLOC(a->qkv, L * N * QKV); ALLOC(a->qkr, L * N * (c->NH + c->NKV));
     ALLOC(a->qh, L * N * C); ALLOC(a->kh, L * N * KVD); ALLOC(a->vh, L * N * KVD);
-    ALLOC(a->P, L * TT); ALLOC(a->oh, L * N * C); ALLOC(a->att, L * N * C);
+    ALLOC(a->probs, L * TT); ALLOC(a->oh, L * N * C); ALLOC(a->att, L * N * C);
     ALLOC(a->xmid, L * N * C); ALLOC(a->rstd2, L * N); ALLOC(a->ln2, L * N * C);
     ALLOC(a->hact, L * N * F); ALLOC(a->bout, L * N * C);
     ALLOC(a->rstdf, N); ALLOC(a->lnf, N * C);
-    // scratch
-    ALLOC(m->tmp, N * C); ALLOC(m->dres, N * C); ALLOC(m->dln, N * C); ALLOC(m->dx0, N * C);
-    ALLOC(m->dqkv, N * QKV); ALLOC(m->dh, N * F); ALLOC(m->datt, N * C); ALLOC(m->dgate, N * c->NKV);
+    Scratch *s = &m->s;
+    ALLOC(s->tmp, N * C); ALLOC(s->dres, N * C); ALLOC(s->dln, N * C); ALLOC(s->dx0, N * C);
+    ALLOC(s->dqkv, N * QKV); ALLOC(s->dh, N * F); ALLOC(s->datt, N * C); ALLOC(s->dgate, N * c->NKV);
 #ifndef TRAIN_FP32
-    ALLOC(m->dres_mm, N * C); ALLOC(m->dqkv_mm, N * QKV); ALLOC(m->dh_mm, N * F);
+    ALLOC(s->dres_mm, N * C); ALLOC(s->dqkv_mm, N * QKV); ALLOC(s->dh_mm, N * F);
 #endif
-    ALLOC(m->S, TT); ALLOC(m->dP, TT); ALLOC(m->dS, TT);
-    ALLOC(m->dOh, N * C); ALLOC(m->Drow, N * c->NH);
-    ALLOC(m->dqh, N * C); ALLOC(m->dkh, N * KVD); ALLOC(m->dvh, N * KVD);
-    ALLOC(m->logits, HEAD_ROWS * c->V); ALLOC(m->nll, N);
+    ALLOC(s->scores, TT); ALLOC(s->dprobs, TT); ALLOC(s->dscores, TT);
+    ALLOC(s->doh, N * C); ALLOC(s->drow, N * c->NH);
+    ALLOC(s->dqh, N * C); ALLOC(s->dkh, N * KVD); ALLOC(s->dvh, N * KVD);
+    ALLOC(s->logits, HEAD_ROWS * c->V); ALLOC(s->nll, N);
 #ifdef TRAIN_FP32
-    m->dlog_mm = m->logits;   // the head's gradient overwrites the logits in place
+    s->dlogits_mm = s->logits;   // the head's gradient overwrites the logits in place
 #else
-    ALLOC(m->dlog_mm, HEAD_ROWS * c->V);
+    ALLOC(s->dlogits_mm, HEAD_ROWS * c->V);
 #endif
     // Polar Express work matrices, for the largest group
     size_t maxmat = 0, maxsq = 0;
-    for (int gi = 0; gi < m->ngroups; gi++) {
-        Tensor *t = &m->tensors[m->groups[gi].t[0]];
-        size_t nb = m->groups[gi].n, r = t->rows < t->cols ? t->rows : t->cols;
+    for (int gi = 0; gi < m->opt.ngroups; gi++) {
+        const Param *t = &m->w.table.t[m->opt.groups[gi].t[0]];
+        size_t nb = m->opt.groups[gi].n, r = t->rows < t->cols ? t->rows : t->cols;
         if (nb * t->rows * t->cols > maxmat) maxmat = nb * t->rows * t->cols;
         if (nb * r * r > maxsq) maxsq = nb * r * r;
     }
-    ALLOC(m->ostack, maxmat); ALLOC(m->oy, maxmat); ALLOC(m->oxm, maxmat);
-    ALLOC(m->oam, maxsq); ALLOC(m->oa2m, maxsq);
+    ALLOC(s->polar_x, maxmat); ALLOC(s->polar_y, maxmat); ALLOC(s->polar_xm, maxmat);
+    ALLOC(s->polar_gram, maxsq); ALLOC(s->polar_gram2, maxsq);
 }
 
 static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
@@ -539,39 +294,49 @@ static void gpt_build(GPT *m, const Config *cfg, int Bmax, uint64_t seed) {
     Config *c = &m->cfg;
     m->Bmax = Bmax;
     gpt_layout(m);
-    // Muon groups: same-shape block matrices, in tensor order
-    for (int i = 0; i < m->ntensors; i++) {
-        Tensor *t = &m->tensors[i];
-        if (t->group != G_MUON) continue;
-        int gi = 0;
-        while (gi < m->ngroups && !(m->tensors[m->groups[gi].t[0]].rows == t->rows &&
-                                    m->tensors[m->groups[gi].t[0]].cols == t->cols)) gi++;
-        if (gi == MAX_GROUPS) { fprintf(stderr, "train: more than %d matrix shapes\n", MAX_GROUPS); exit(1); }
-        if (gi == m->ngroups) m->groups[m->ngroups++].n = 0;
-        m->groups[gi].t[m->groups[gi].n++] = i;
-    }
+    m->opt.ngroups = param_shapes(&m->w.table, OPT_MUON, m->opt.groups, MAX_GROUPS);   // Muon's stacks
     Arena ar = {0};
     gpt_alloc(m, &ar);
-    size_t huge = (size_t)2 << 20, bytes = (ar.used + huge - 1) & ~(huge - 1);
-    ar = (Arena){.base = aligned_alloc(huge, bytes)};
-    if (!ar.base) { fprintf(stderr, "train: out of memory (%zu MB for the model)\n", bytes >> 20); exit(1); }
-    madvise(ar.base, bytes, MADV_HUGEPAGE);
-    memset(ar.base, 0, bytes);
+    ar = arena_block(&ar);
     gpt_alloc(m, &ar);
     m->arena = ar.base;
     int half = c->hs / 2;
     for (int t = 0; t < c->T; t++)
         for (int i = 0; i < half; i++) {
             double freq = t / pow(10000.0, 2.0 * i / c->hs);
-            m->cos[t * half + i] = (float)cos(freq);
-            m->sin[t * half + i] = (float)sin(freq);
+            m->rope_cos[t * half + i] = (float)cos(freq);
+            m->rope_sin[t * half + i] = (float)sin(freq);
         }
-    gpt_init_weights(m, seed);
+    params_init(&m->w.table, m->w.params, seed);
+    gpt_sync_mm(m);
 }
 
 static void gpt_free(GPT *m) {
     free(m->arena);
     memset(m, 0, sizeof *m);
+}
+
+// One layer's slabs of the activations of a pass of B sequences: both passes read them here
+typedef struct {
+    const float *prev;       // block input before the mix: x0 or the previous block's output
+    float *xin, *rstd1, *gate, *qkv, *qkr, *oh, *xmid, *rstd2, *bout;
+    mm_t *ln1, *qh, *kh, *vh, *probs, *att, *ln2, *hact;
+} LayerActs;
+
+static LayerActs layer_acts(const GPT *m, int l, int B) {
+    const Config *c = &m->cfg;
+    const Acts *a = &m->acts;
+    size_t N = (size_t)B * c->T, NC = N * c->C, KV = N * c->NKV * c->hs;
+    return (LayerActs){
+        .prev = l ? a->bout + (l - 1) * NC : a->x0,
+        .xin = a->xin + l * NC, .rstd1 = a->rstd1 + l * N, .ln1 = a->ln1 + l * NC,
+        .gate = a->gate + l * N * c->NKV, .qkv = a->qkv + l * N * qkv_dim(c),
+        .qkr = a->qkr + l * N * (c->NH + c->NKV),
+        .qh = a->qh + l * NC, .kh = a->kh + l * KV, .vh = a->vh + l * KV,
+        .probs = a->probs + l * (size_t)B * c->NH * c->T * c->T, .oh = a->oh + l * NC, .att = a->att + l * NC,
+        .xmid = a->xmid + l * NC, .rstd2 = a->rstd2 + l * N, .ln2 = a->ln2 + l * NC,
+        .hact = a->hact + l * N * c->F, .bout = a->bout + l * NC,
+    };
 }
 
 // Model FLOPs per token for forward + backward: 6 per weight of every matrix product (block
@@ -583,9 +348,9 @@ static void gpt_free(GPT *m) {
 static double gpt_flops_per_token(const GPT *m) {
     const Config *c = &m->cfg;
     double mat = 0;
-    for (int i = 0; i < m->ntensors; i++) {
-        const Tensor *t = &m->tensors[i];
-        if (t->group == G_MUON || t->group == G_HEAD) mat += (double)t->rows * t->cols;
+    for (int i = 0; i < m->w.table.n; i++) {
+        const Param *t = &m->w.table.t[i];
+        if (t->group == OPT_MUON || t->group == OPT_HEAD) mat += (double)t->rows * t->cols;
     }
     double attn = 0;
     for (int l = 0; l < c->NL; l++) {
@@ -594,6 +359,21 @@ static double gpt_flops_per_token(const GPT *m) {
         attn += 12.0 * c->NH * c->hs * keys / c->T;
     }
     return 6.0 * mat + attn;
+}
+
+// ----------------------------------------------------------------------------
+// Linear layers (bias-free), llm.c's matmul_forward / matmul_backward, W (OC,C) as PyTorch
+
+// out (N,OC) = inp (N,C) @ W^T; post: MM_SET, or MM_RELU2 | MM_BF16_OUT (the fused MLP)
+static void linear_forward(void *out, const mm_t *inp, const mm_t *w, int N, int C, int OC, int post) {
+    matmul(out, inp, w, N, C, OC, MM_TB | MM_BF16 | post);
+}
+
+// dinp (N,C) = dout (N,OC) @ W; dW (OC,C) += dout^T @ inp
+static void linear_backward(float *dinp, float *dw, const mm_t *dout, const mm_t *inp, const mm_t *w,
+                            int N, int C, int OC) {
+    matmul(dw, dout, inp, OC, N, C, MM_TA | MM_ACC | MM_BF16);
+    matmul(dinp, dout, w, N, OC, C, MM_BF16);
 }
 
 // ----------------------------------------------------------------------------
@@ -614,6 +394,29 @@ static void rmsnorm_backward_row(float *dx, const float *dy, const float *x, flo
     dot *= r * r / C;   // mean(dy*y) * r, folded: y = x*r
     if (acc) for (int i = 0; i < C; i++) dx[i] += r * (dy[i] - x[i] * dot);
     else     for (int i = 0; i < C; i++) dx[i] = r * (dy[i] - x[i] * dot);
+}
+
+// o = norm(x) for one row; returns 1/rms
+static float norm_row(mm_t *o, const float *x, int C) {
+    float r = rms_row(x, C);
+    for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
+    return r;
+}
+
+// out = norm(x) row by row, rstd = 1/rms
+static void rmsnorm_forward(mm_t *out, float *rstd, const float *x, int N, int C) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) rstd[n] = norm_row(out + (size_t)n * C, x + (size_t)n * C, C);
+}
+
+// dx (+)= rmsnorm backward of dy, row by row; dxm (if not NULL) gets a bf16 copy of dx
+static void rmsnorm_backward(float *dx, mm_t *dxm, const float *dy, const float *x, const float *rstd,
+                             int N, int C, int acc) {
+    #pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        rmsnorm_backward_row(dx + (size_t)n * C, dy + (size_t)n * C, x + (size_t)n * C, rstd[n], C, acc);
+        if (dxm) for (int i = 0; i < C; i++) dxm[(size_t)n * C + i] = to_mm(dx[(size_t)n * C + i]);
+    }
 }
 
 // ----------------------------------------------------------------------------
@@ -639,10 +442,7 @@ static void mix_norm_forward(float *xin, mm_t *ln, float *rstd, const float *pre
         float *x = xin + (size_t)n * C;
         const float *p = prev + (size_t)n * C, *z = x0 + (size_t)n * C;
         for (int i = 0; i < C; i++) x[i] = rl * p[i] + xl * z[i];
-        float r = rms_row(x, C);
-        mm_t *o = ln + (size_t)n * C;
-        for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
-        rstd[n] = r;
+        rstd[n] = norm_row(ln + (size_t)n * C, x, C);
     }
 }
 
@@ -653,21 +453,7 @@ static void add_norm_forward(float *out, mm_t *ln, float *rstd, const float *a, 
         float *x = out + (size_t)n * C;
         const float *p = a + (size_t)n * C, *q = b + (size_t)n * C;
         for (int i = 0; i < C; i++) x[i] = p[i] + q[i];
-        if (!ln) continue;
-        float r = rms_row(x, C);
-        mm_t *o = ln + (size_t)n * C;
-        for (int i = 0; i < C; i++) o[i] = to_mm(x[i] * r);
-        rstd[n] = r;
-    }
-}
-
-// dx (+)= rmsnorm backward of dy, row by row; dxm (if not NULL) gets a bf16 copy of dx
-static void rmsnorm_backward(float *dx, mm_t *dxm, const float *dy, const float *x, const float *rstd,
-                             int N, int C, int acc) {
-    #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        rmsnorm_backward_row(dx + (size_t)n * C, dy + (size_t)n * C, x + (size_t)n * C, rstd[n], C, acc);
-        if (dxm) for (int i = 0; i < C; i++) dxm[(size_t)n * C + i] = to_mm(dx[(size_t)n * C + i]);
+        if (ln) rstd[n] = norm_row(ln + (size_t)n * C, x, C);
     }
 }
 
@@ -711,11 +497,11 @@ static void embed_backward(float *dwte, const float *dx0, const float *wte, cons
 }
 
 // ----------------------------------------------------------------------------
-// Value embeddings: v += 2*sigmoid(W_gate @ ln1[:, :G]) * ve[inp], one gate per KV head
+// Value embeddings: v += 2*sigmoid(W_gate @ ln1[:, :GC]) * ve[inp], one gate per KV head
 
 static void ve_forward(float *qkv, float *gate, const float *ve, const float *wg, const float *xin,
                        const float *rstd, const int32_t *inp, const Config *c, int N) {
-    int QKV = qkv_dim(c), G = gate_ch(c), KVD = c->NKV * c->hs, voff = (c->NH + c->NKV) * c->hs;
+    int QKV = qkv_dim(c), GC = gate_ch(c), KVD = c->NKV * c->hs, voff = (c->NH + c->NKV) * c->hs;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *x = xin + (size_t)n * c->C;
@@ -723,7 +509,7 @@ static void ve_forward(float *qkv, float *gate, const float *ve, const float *wg
         float *v = qkv + (size_t)n * QKV + voff;
         for (int h = 0; h < c->NKV; h++) {
             float z = 0.0f;
-            for (int i = 0; i < G; i++) z += wg[h * G + i] * x[i];
+            for (int i = 0; i < GC; i++) z += wg[h * GC + i] * x[i];
             z *= rstd[n];   // the gate reads the normed input: x * rstd
             float g = 2.0f / (1.0f + expf(-z));
             gate[(size_t)n * c->NKV + h] = g;
@@ -733,11 +519,11 @@ static void ve_forward(float *qkv, float *gate, const float *ve, const float *wg
 }
 
 // From dv (the v slot of dqkv): dve[inp] += g*dv; dgate_pre = (dv . ve) * g*(1-g/2)
-// (d/dz 2*sigmoid(z) = 2s(1-s) = g(1-g/2)); dwg += dgate_pre^T @ ln1[:, :G].
+// (d/dz 2*sigmoid(z) = 2s(1-s) = g(1-g/2)); dwg += dgate_pre^T @ ln1[:, :GC].
 static void ve_backward(float *dve, float *dwg, float *dgate, const float *dqkv, const float *gate,
                         const float *ve, const float *xin, const float *rstd, const int32_t *inp,
                         const Config *c, int N) {
-    int QKV = qkv_dim(c), G = gate_ch(c), KVD = c->NKV * c->hs, voff = (c->NH + c->NKV) * c->hs;
+    int QKV = qkv_dim(c), GC = gate_ch(c), KVD = c->NKV * c->hs, voff = (c->NH + c->NKV) * c->hs;
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *dv = dqkv + (size_t)n * QKV + voff;
@@ -760,22 +546,22 @@ static void ve_backward(float *dve, float *dwg, float *dgate, const float *dqkv,
         }
     }
     #pragma omp parallel for schedule(static)
-    for (int k = 0; k < c->NKV * G; k++) {
-        int h = k / G, i = k % G;
+    for (int k = 0; k < c->NKV * GC; k++) {
+        int h = k / GC, i = k % GC;
         double s = 0;
         for (int n = 0; n < N; n++) s += dgate[(size_t)n * c->NKV + h] * xin[(size_t)n * c->C + i] * rstd[n];
         dwg[k] += (float)s;
     }
 }
 
-// dln1[:, :G] += dgate_pre @ W_gate
+// dln1[:, :GC] += dgate_pre @ W_gate
 static void ve_gate_dx(float *dln, const float *dgate, const float *wg, const Config *c, int N) {
-    int G = gate_ch(c);
+    int GC = gate_ch(c);
     #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++)
         for (int h = 0; h < c->NKV; h++) {
             float dg = dgate[(size_t)n * c->NKV + h];
-            for (int i = 0; i < G; i++) dln[(size_t)n * c->C + i] += dg * wg[h * G + i];
+            for (int i = 0; i < GC; i++) dln[(size_t)n * c->C + i] += dg * wg[h * GC + i];
         }
 }
 
@@ -861,12 +647,11 @@ static void rope_norm_backward(float *dqkv, mm_t *dqkvm, const float *dqh, const
 // matmuls (bf16 inputs in the default build, like flash attention under autocast); the
 // softmaxes are fp32. With qh (B,NH,T,hs) and kh, vh (B,NKV,T,hs) head-major, one batched
 // matmul over the B*NKV (sequence, KV head) pairs serves query head hh of every group of
-// NH/NKV heads that share a KV head (grouped-query attention). S (B*NH,T,T) holds the scores,
-// P the probabilities. Queries go in blocks of qblock rows, and a block multiplies only the
-// keys its rows can see: with 8 blocks a causal layer does 36/64 of the full (T,T) products.
-// P is kept per layer for the backward, which saves recomputing the scores: at the defaults
-// it is 2 MB a layer, as much as the MLP's activation (flash attention recomputes it because a
-// GPU's T is larger and its fast memory smaller).
+// NH/NKV heads that share a KV head (grouped-query attention). scores (B*NH,T,T) holds
+// Q K^T, probs the softmax. Queries go in blocks of qblock rows, and a block multiplies only
+// the keys its rows can see: with 8 blocks a causal layer does 36/64 of the full (T,T)
+// products. probs is kept per layer for the backward, which saves recomputing the scores
+// (flash attention recomputes them because a GPU's T is larger and its fast memory smaller).
 
 typedef struct { int i0, R, lo, nk; } AttnBlock;   // rows i0..i0+R-1 see keys lo..lo+nk-1
 
@@ -887,34 +672,6 @@ static AttnBlock attn_block(const Config *c, int i, int W) {
     return k;
 }
 
-// exp for the softmaxes and the softcap, in plain C that compilers vectorise inside `omp simd`
-// loops (glibc's expf does not vectorise without -ffast-math): Cody-Waite range reduction and
-// a degree-6 polynomial, about 1 ulp. Inputs are clamped to [-87, 88], so exp of a very
-// negative number is ~1e-38, not 0. The clamps are comparisons, not fminf/fmaxf, so that a NaN
-// passes through and a diverged run shows up as a NaN loss instead of a finite one (the
-// Makefile's -fno-trapping-math lets CPUs without masked vector ops vectorise them). Measured
-// on the head's softcap + softmax + gradient, one thread: AVX2 9-12x faster than a loop over
-// expf; AVX-512 between 17% faster and 9% slower than the hand-written intrinsics this
-// replaced, over repeated runs on a shared machine (under 0.2% of a step either way).
-static inline float exp_fast(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    // n = round(x / ln2): adding 1.5*2^23 rounds to an integer, which lands in the low bits
-    union { float f; uint32_t u; } t = {.f = x * 1.44269504089f + 12582912.0f};
-    float n = t.f - 12582912.0f;
-    float r = x - n * 0.693359375f;   // r = x - n ln2, ln2 in two parts
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;       // exp(r) on [-ln2/2, ln2/2]
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + (r + 1.0f);
-    union { uint32_t u; float f; } e = {.u = (t.u - 0x4B400000u + 127u) << 23};   // 2^n
-    return p * e.f;
-}
-
 // s[j] = exp(s[j]*scale - sub) for j0 <= j <= j1, 0 elsewhere, over j < n; returns the sum
 static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int j1) {
     float sum = 0.0f;
@@ -926,40 +683,40 @@ static float exp_row_masked(float *s, int n, float scale, float sub, int j0, int
     return sum;
 }
 
-// oh (B,NH,T,hs) = P V with P (B,NH,T,T) = softmax(scale * Q K^T); att_mm (N,C) gets oh in
-// the (token, channel) layout for the output projection
-static void attention_forward(float *oh, mm_t *att_mm, mm_t *P, const mm_t *qh, const mm_t *kh,
+// oh (B,NH,T,hs) = probs V with probs (B,NH,T,T) = softmax(scale * Q K^T); att_mm (N,C) gets
+// oh in the (token, channel) layout for the output projection
+static void attention_forward(float *oh, mm_t *att_mm, mm_t *probs, const mm_t *qh, const mm_t *kh,
                               const mm_t *vh, GPT *m, int B, int W) {
     const Config *c = &m->cfg;
     int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c, W);
     long qs = (long)grp * T * hs, kvs = (long)T * hs, ss = (long)grp * T * T;   // batch strides
-    float scale = 1.0f / sqrtf((float)hs);
-    for (int hh = 0; hh < grp; hh++)   // S = Q K^T
+    float scale = 1.0f / sqrtf((float)hs), *scores = m->s.scores;
+    for (int hh = 0; hh < grp; hh++)   // scores = Q K^T
         for (int i0 = 0; i0 < T; i0 += qb) {
             AttnBlock k = attn_block(c, i0, W);
             Mat q = {qh + ((size_t)hh * T + i0) * hs, hs, qs}, kk = {kh + (size_t)k.lo * hs, hs, kvs};
-            Mat s = {m->S + ((size_t)hh * T + i0) * T + k.lo, T, ss};
-            matmul_mat(s, q, kk, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
+            Mat s = {scores + ((size_t)hh * T + i0) * T + k.lo, T, ss};
+            matmul_mat(s, q, kk, nb, k.R, hs, k.nk, MM_TB | MM_BF16);
         }
     #pragma omp parallel for schedule(static)
-    for (int row = 0; row < B * NH * T; row++) {   // P = softmax over the visible keys
+    for (int row = 0; row < B * NH * T; row++) {   // probs = softmax over the visible keys
         int i = row % T;
         AttnBlock k = attn_block(c, i, W);
-        float *s = m->S + (size_t)row * T + k.lo;
+        float *s = scores + (size_t)row * T + k.lo;
         int j0 = (i - W > 0 ? i - W : 0) - k.lo, j1 = i - k.lo;
         float mx = -INFINITY;
         #pragma omp simd reduction(max:mx)
         for (int j = j0; j <= j1; j++) mx = s[j] > mx ? s[j] : mx;
         float inv = 1.0f / exp_row_masked(s, k.nk, scale, mx * scale, j0, j1);
-        mm_t *p = P + (size_t)row * T + k.lo;
+        mm_t *p = probs + (size_t)row * T + k.lo;
         for (int j = 0; j < k.nk; j++) p[j] = to_mm(s[j] * inv);
     }
-    for (int hh = 0; hh < grp; hh++)   // O = P V
+    for (int hh = 0; hh < grp; hh++)   // O = probs V
         for (int i0 = 0; i0 < T; i0 += qb) {
             AttnBlock k = attn_block(c, i0, W);
-            Mat p = {P + ((size_t)hh * T + i0) * T + k.lo, T, ss}, v = {vh + (size_t)k.lo * hs, hs, kvs};
+            Mat p = {probs + ((size_t)hh * T + i0) * T + k.lo, T, ss}, v = {vh + (size_t)k.lo * hs, hs, kvs};
             Mat o = {oh + ((size_t)hh * T + i0) * hs, hs, qs};
-            matmul_mat(o, p, v, nb, k.R, k.nk, hs, 0, 0, 0, MM_BF16);
+            matmul_mat(o, p, v, nb, k.R, k.nk, hs, MM_BF16);
         }
     #pragma omp parallel for schedule(static)
     for (int row = 0; row < B * NH * T; row++) {
@@ -969,12 +726,13 @@ static void attention_forward(float *oh, mm_t *att_mm, mm_t *P, const mm_t *qh, 
     }
 }
 
-// Given datt (N,C), writes dqh (B,NH,T,hs) and dkh, dvh (B,NKV,T,hs):
+// Given datt (N,C), writes dqh (B,NH,T,hs) and dkh, dvh (B,NKV,T,hs), with P = probs, S = scores:
 //   dP = dO V^T; D = rowsum(dO*O); dS = P*(dP - D)*scale; dQ = dS K; dK = dS^T Q; dV = P^T dO
 static void attention_backward(float *dqh, float *dkh, float *dvh, const float *datt, const float *oh,
-                               const mm_t *P, const mm_t *qh, const mm_t *kh, const mm_t *vh,
+                               const mm_t *probs, const mm_t *qh, const mm_t *kh, const mm_t *vh,
                                GPT *m, int B, int W) {
     const Config *c = &m->cfg;
+    Scratch *s = &m->s;
     int T = c->T, hs = c->hs, NH = c->NH, grp = NH / c->NKV, nb = B * c->NKV, qb = attn_qblock(c, W);
     long qs = (long)grp * T * hs, kvs = (long)T * hs, ss = (long)grp * T * T;
     float scale = 1.0f / sqrtf((float)hs);
@@ -984,21 +742,23 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
         const float *d = datt + ((size_t)b * T + t) * c->C + h * hs, *o = oh + (size_t)row * hs;
         float D = 0.0f;
         #pragma omp simd reduction(+:D)
-        for (int i = 0; i < hs; i++) { D += d[i] * o[i]; m->dOh[(size_t)row * hs + i] = to_mm(d[i]); }
-        m->Drow[row] = D;
+        for (int i = 0; i < hs; i++) { D += d[i] * o[i]; s->doh[(size_t)row * hs + i] = to_mm(d[i]); }
+        s->drow[row] = D;
     }
     for (int hh = 0; hh < grp; hh++)   // dP = dO V^T
         for (int i0 = 0; i0 < T; i0 += qb) {
             AttnBlock k = attn_block(c, i0, W);
-            Mat dO = {m->dOh + ((size_t)hh * T + i0) * hs, hs, qs}, v = {vh + (size_t)k.lo * hs, hs, kvs};
-            matmul_mat((Mat){m->dP + ((size_t)hh * T + i0) * T + k.lo, T, ss}, dO, v, nb, k.R, hs, k.nk, 0, 1, 0, MM_BF16);
+            Mat dO = {s->doh + ((size_t)hh * T + i0) * hs, hs, qs}, v = {vh + (size_t)k.lo * hs, hs, kvs};
+            Mat dP = {s->dprobs + ((size_t)hh * T + i0) * T + k.lo, T, ss};
+            matmul_mat(dP, dO, v, nb, k.R, hs, k.nk, MM_TB | MM_BF16);
         }
     #pragma omp parallel for schedule(static)
     for (int row = 0; row < B * NH * T; row++) {   // dS (zero where P is)
         AttnBlock k = attn_block(c, row % T, W);
         size_t so = (size_t)row * T + k.lo;
-        float D = m->Drow[row];
-        for (int j = 0; j < k.nk; j++) m->dS[so + j] = to_mm(from_mm(P[so + j]) * (m->dP[so + j] - D) * scale);
+        float D = s->drow[row];
+        for (int j = 0; j < k.nk; j++)
+            s->dscores[so + j] = to_mm(from_mm(probs[so + j]) * (s->dprobs[so + j] - D) * scale);
     }
     memset(dkh, 0, (size_t)nb * T * hs * sizeof(float));
     memset(dvh, 0, (size_t)nb * T * hs * sizeof(float));
@@ -1006,12 +766,12 @@ static void attention_backward(float *dqh, float *dkh, float *dvh, const float *
         for (int i0 = 0; i0 < T; i0 += qb) {
             AttnBlock k = attn_block(c, i0, W);
             size_t qo = ((size_t)hh * T + i0) * hs, so = ((size_t)hh * T + i0) * T + k.lo;
-            Mat q = {qh + qo, hs, qs}, dO = {m->dOh + qo, hs, qs}, kk = {kh + (size_t)k.lo * hs, hs, kvs};
-            Mat dS = {m->dS + so, T, ss}, p = {P + so, T, ss};
-            matmul_mat((Mat){dqh + qo, hs, qs}, dS, kk, nb, k.R, k.nk, hs, 0, 0, 0, MM_BF16);   // dQ = dS K
-            Mat dk = {dkh + (size_t)k.lo * hs, hs, kvs}, dv = {dvh + (size_t)k.lo * hs, hs, kvs};
-            matmul_mat(dk, dS, q, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dK += dS^T Q
-            matmul_mat(dv, p, dO, nb, k.nk, k.R, hs, 1, 0, 1, MM_BF16);    // dV += P^T dO
+            Mat q = {qh + qo, hs, qs}, dO = {s->doh + qo, hs, qs}, kk = {kh + (size_t)k.lo * hs, hs, kvs};
+            Mat dS = {s->dscores + so, T, ss}, p = {probs + so, T, ss};
+            Mat dq = {dqh + qo, hs, qs}, dk = {dkh + (size_t)k.lo * hs, hs, kvs}, dv = {dvh + (size_t)k.lo * hs, hs, kvs};
+            matmul_mat(dq, dS, kk, nb, k.R, k.nk, hs, MM_BF16);                 // dQ = dS K
+            matmul_mat(dk, dS, q, nb, k.nk, k.R, hs, MM_TA | MM_ACC | MM_BF16);   // dK += dS^T Q
+            matmul_mat(dv, p, dO, nb, k.nk, k.R, hs, MM_TA | MM_ACC | MM_BF16);   // dV += P^T dO
         }
 }
 
@@ -1032,53 +792,37 @@ static void relu2_backward(mm_t *dhm, float *dh, const mm_t *hact, size_t n) {
 
 static void gpt_forward(GPT *m, const int32_t *inp, int B) {
     const Config *c = &m->cfg;
-    Acts *a = &m->a;
-    int N = B * c->T, C = c->C, F = c->F, QKV = qkv_dim(c);
-    size_t NC = (size_t)N * C, TT = (size_t)B * c->NH * c->T * c->T;
-    const float *P = m->params;
-    embed_forward(a->x0, a->rstd0, P + m->wte, inp, N, C);
+    Acts *a = &m->acts;
+    Scratch *s = &m->s;
+    int N = B * c->T, C = c->C, F = c->F;
+    const float *w = m->w.params;
+    const mm_t *wm = m->w.mm;
+    embed_forward(a->x0, a->rstd0, w + m->w.wte, inp, N, C);
     for (int l = 0; l < c->NL; l++) {
-        const LayerOff *o = &m->lo[l];
-        float *xin = a->xin + l * NC, *rstd1 = a->rstd1 + (size_t)l * N;
-        mm_t *ln1 = a->ln1 + l * NC;
-        float *qkv = a->qkv + (size_t)l * N * QKV;
-        size_t KVL = (size_t)l * N * c->NKV * c->hs;
-        const float *prev = l ? a->bout + (l - 1) * NC : a->x0;
+        const LayerWeights *o = &m->w.layer[l];
+        LayerActs L = layer_acts(m, l, B);
         // x = resid_lambda * x + x0_lambda * x0; ln1 = norm(x)
-        mix_norm_forward(xin, ln1, rstd1, prev, a->x0, P[m->rl + l], P[m->xl + l], N, C);
-        // q,k,v = ln1 @ [wq;wk;wv]^T
-        matmul(qkv, ln1, m->wmm + o->wq, N, C, QKV, 0, 1, 0, MM_BF16);
-        if (has_ve(c, l))
-            ve_forward(qkv, a->gate + (size_t)l * N * c->NKV, P + o->ve, P + o->vegate, xin, rstd1, inp, c, N);
-        rope_norm_forward(qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV), a->qh + l * NC, a->kh + KVL,
-                          a->vh + KVL, m->cos, m->sin, c, N);
-        attention_forward(a->oh + l * NC, a->att + l * NC, a->P + l * TT, a->qh + l * NC,
-                          a->kh + KVL, a->vh + KVL, m, B, c->window[l]);
+        mix_norm_forward(L.xin, L.ln1, L.rstd1, L.prev, a->x0, w[m->w.resid_lambdas + l], w[m->w.x0_lambdas + l], N, C);
+        // q,k,v = ln1 @ [wq;wk;wv]^T, value embeddings into v, RoPE, QK-norm, attention
+        linear_forward(L.qkv, L.ln1, wm + o->wq, N, C, qkv_dim(c), MM_SET);
+        if (has_ve(c, l)) ve_forward(L.qkv, L.gate, w + o->ve, w + o->vegate, L.xin, L.rstd1, inp, c, N);
+        rope_norm_forward(L.qkv, L.qkr, L.qh, L.kh, L.vh, m->rope_cos, m->rope_sin, c, N);
+        attention_forward(L.oh, L.att, L.probs, L.qh, L.kh, L.vh, m, B, c->window[l]);
         // x = x + att @ wo^T; ln2 = norm(x)
-        matmul(m->tmp, a->att + l * NC, m->wmm + o->wo, N, C, C, 0, 1, 0, MM_BF16);
-        add_norm_forward(a->xmid + l * NC, a->ln2 + l * NC, a->rstd2 + (size_t)l * N, xin, m->tmp, N, C);
+        linear_forward(s->tmp, L.att, wm + o->wo, N, C, C, MM_SET);
+        add_norm_forward(L.xmid, L.ln2, L.rstd2, L.xin, s->tmp, N, C);
         // x = x + relu(ln2 @ wfc^T)^2 @ wproj^T
-        matmul(a->hact + (size_t)l * N * F, a->ln2 + l * NC, m->wmm + o->wfc, N, C, F, 0, 1, MM_RELU2,
-               MM_BF16 ? MM_OUT_BF16 : 0);
-        matmul(m->tmp, a->hact + (size_t)l * N * F, m->wmm + o->wproj, N, F, C, 0, 1, 0, MM_BF16);
-        add_norm_forward(a->bout + l * NC, NULL, NULL, a->xmid + l * NC, m->tmp, N, C);
+        linear_forward(L.hact, L.ln2, wm + o->wfc, N, C, F, MM_RELU2 | MM_BF16_OUT);
+        linear_forward(s->tmp, L.hact, wm + o->wproj, N, F, C, MM_SET);
+        add_norm_forward(L.bout, NULL, NULL, L.xmid, s->tmp, N, C);
     }
-    // final norm
-    const float *xL = a->bout + (c->NL - 1) * NC;
-    #pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        const float *x = xL + (size_t)n * C;
-        float r = rms_row(x, C);
-        for (int i = 0; i < C; i++) a->lnf[(size_t)n * C + i] = to_mm(x[i] * r);
-        a->rstdf[n] = r;
-    }
+    rmsnorm_forward(a->lnf, a->rstdf, layer_acts(m, c->NL - 1, B).bout, N, C);   // final norm
 }
 
 // ----------------------------------------------------------------------------
 // Head, softcap and cross-entropy, HEAD_ROWS rows at a time, so that the (rows,V) logits are
-// a bounded buffer (4 MB at 256 rows; measured: 512- and 1024-row chunks within 5% of it).
-// Writes nll[N] (nats). With dscale > 0 it also runs the head's backward for the loss
-// dscale * sum(nll): dlogits -> dW_head (accumulated) and dlnf (into m->dln).
+// a bounded buffer. Writes nll[N] (nats). With dscale > 0 it also runs the head's backward
+// for the loss dscale * sum(nll): dlogits -> dW_head (accumulated) and dlnf (into s.dln).
 
 #define SOFTCAP 15.0f
 
@@ -1113,16 +857,18 @@ static void softcap_grad(mm_t *dz, const float *z, int n, float mx, float ps) {
 
 static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dscale) {
     const Config *c = &m->cfg;
+    Scratch *s = &m->s;
     int N = B * c->T, C = c->C, V = c->V;
+    const mm_t *whead = m->w.mm + m->w.lm_head;
     double total = 0;
     for (int r0 = 0; r0 < N; r0 += HEAD_ROWS) {
         int R = N - r0 < HEAD_ROWS ? N - r0 : HEAD_ROWS;
-        const mm_t *x = m->a.lnf + (size_t)r0 * C;
-        matmul(m->logits, x, m->wmm + m->head, R, C, V, 0, 1, 0, MM_BF16);
+        const mm_t *x = m->acts.lnf + (size_t)r0 * C;
+        linear_forward(s->logits, x, whead, R, C, V, MM_SET);
         double chunk = 0;
         #pragma omp parallel for schedule(static) reduction(+:chunk)
         for (int t = 0; t < R; t++) {
-            float *z = m->logits + (size_t)t * V;
+            float *z = s->logits + (size_t)t * V;
             int y = tgt[r0 + t];
             float mx = softcap_max(z, V);
             float sum = sum_exp(z, V, mx);
@@ -1132,16 +878,14 @@ static double gpt_head(GPT *m, const int32_t *tgt, int B, float *nll, float dsca
             if (dscale > 0.0f) {
                 // dz = softmax - onehot; through the softcap: d/dx 15 tanh(x/15) = 1 - (z/15)^2
                 float th = z[y] * (1.0f / SOFTCAP), dy = (dscale / sum * exp_fast(z[y] - mx) - dscale) * (1.0f - th * th);
-                mm_t *dz = m->dlog_mm + (size_t)t * V;
+                mm_t *dz = s->dlogits_mm + (size_t)t * V;
                 softcap_grad(dz, z, V, mx, dscale / sum);
                 dz[y] = to_mm(dy);
             }
         }
         total += chunk;
-        if (dscale > 0.0f) {
-            matmul(m->dln + (size_t)r0 * C, m->dlog_mm, m->wmm + m->head, R, V, C, 0, 0, 0, MM_BF16);
-            matmul(m->grads + m->head, m->dlog_mm, x, V, R, C, 1, 0, 1, MM_BF16);
-        }
+        if (dscale > 0.0f)
+            linear_backward(s->dln + (size_t)r0 * C, m->w.grads + m->w.lm_head, s->dlogits_mm, x, whead, R, C, V);
     }
     return total;
 }
@@ -1154,80 +898,69 @@ static void gpt_logits(GPT *m, int B, float *out) {
     for (int r0 = 0; r0 < N; r0 += HEAD_ROWS) {
         int R = N - r0 < HEAD_ROWS ? N - r0 : HEAD_ROWS;
         float *z = out + (size_t)r0 * V;
-        matmul(z, m->a.lnf + (size_t)r0 * C, m->wmm + m->head, R, C, V, 0, 1, 0, MM_BF16);
+        linear_forward(z, m->acts.lnf + (size_t)r0 * C, m->w.mm + m->w.lm_head, R, C, V, MM_SET);
         #pragma omp parallel for schedule(static)
         for (int t = 0; t < R; t++) softcap_max(z + (size_t)t * V, V);
     }
 }
 
 // ----------------------------------------------------------------------------
-// Backward pass (after gpt_forward and gpt_head with dscale > 0): accumulates into m->grads.
+// Backward pass (after gpt_forward and gpt_head with dscale > 0): accumulates into the grads.
 
 static void gpt_backward(GPT *m, const int32_t *inp, int B) {
     const Config *c = &m->cfg;
-    Acts *a = &m->a;
-    int N = B * c->T, C = c->C, F = c->F, QKV = qkv_dim(c);
-    size_t NC = (size_t)N * C, TT = (size_t)B * c->NH * c->T * c->T;
-    const float *P = m->params;
-    float *G = m->grads;
+    Acts *a = &m->acts;
+    Scratch *s = &m->s;
+    int N = B * c->T, C = c->C, F = c->F;
+    size_t NC = (size_t)N * C;
+    const float *w = m->w.params;
+    const mm_t *wm = m->w.mm;
+    float *dw = m->w.grads;
     // final norm: dres = d bout[L-1]
-    rmsnorm_backward(m->dres, m->dres_mm, m->dln, a->bout + (c->NL - 1) * NC, a->rstdf, N, C, 0);
-    memset(m->dx0, 0, NC * sizeof(float));
+    rmsnorm_backward(s->dres, s->dres_mm, s->dln, layer_acts(m, c->NL - 1, B).bout, a->rstdf, N, C, 0);
+    memset(s->dx0, 0, NC * sizeof(float));
     for (int l = c->NL - 1; l >= 0; l--) {
-        const LayerOff *o = &m->lo[l];
-        float *xin = a->xin + l * NC, *rstd1 = a->rstd1 + (size_t)l * N;
-        float *qkv = a->qkv + (size_t)l * N * QKV;
-        const float *prev = l ? a->bout + (l - 1) * NC : a->x0;
+        const LayerWeights *o = &m->w.layer[l];
+        LayerActs L = layer_acts(m, l, B);
         // x = xmid + hact @ wproj^T
-        const mm_t *dres = mm_view(m->dres, m->dres_mm);
-        matmul(G + o->wproj, dres, a->hact + (size_t)l * N * F, C, N, F, 1, 0, 1, MM_BF16);
-        matmul(m->dh, dres, m->wmm + o->wproj, N, C, F, 0, 0, 0, MM_BF16);
+        linear_backward(s->dh, dw + o->wproj, mm_view(s->dres, s->dres_mm), L.hact, wm + o->wproj, N, F, C);
         // hact = relu(ln2 @ wfc^T)^2
-        relu2_backward(m->dh_mm, m->dh, a->hact + (size_t)l * N * F, (size_t)N * F);
-        const mm_t *dh = mm_view(m->dh, m->dh_mm);
-        matmul(G + o->wfc, dh, a->ln2 + l * NC, F, N, C, 1, 0, 1, MM_BF16);
-        matmul(m->dln, dh, m->wmm + o->wfc, N, F, C, 0, 0, 0, MM_BF16);
+        relu2_backward(s->dh_mm, s->dh, L.hact, (size_t)N * F);
+        linear_backward(s->dln, dw + o->wfc, mm_view(s->dh, s->dh_mm), L.ln2, wm + o->wfc, N, C, F);
         // ln2 = norm(xmid); xmid = xin + att @ wo^T
-        rmsnorm_backward(m->dres, m->dres_mm, m->dln, a->xmid + l * NC, a->rstd2 + (size_t)l * N, N, C, 1);
-        dres = mm_view(m->dres, m->dres_mm);
-        matmul(G + o->wo, dres, a->att + l * NC, C, N, C, 1, 0, 1, MM_BF16);
-        matmul(m->datt, dres, m->wmm + o->wo, N, C, C, 0, 0, 0, MM_BF16);
+        rmsnorm_backward(s->dres, s->dres_mm, s->dln, L.xmid, L.rstd2, N, C, 1);
+        linear_backward(s->datt, dw + o->wo, mm_view(s->dres, s->dres_mm), L.att, wm + o->wo, N, C, C);
         // attention, QK-norm, RoPE, value embeddings
-        size_t KVL = (size_t)l * N * c->NKV * c->hs;
-        attention_backward(m->dqh, m->dkh, m->dvh, m->datt, a->oh + l * NC, a->P + l * TT,
-                           a->qh + l * NC, a->kh + KVL, a->vh + KVL, m, B, c->window[l]);
-        rope_norm_backward(m->dqkv, m->dqkv_mm, m->dqh, m->dkh, m->dvh, qkv, a->qkr + (size_t)l * N * (c->NH + c->NKV),
-                           m->cos, m->sin, c, N);
+        attention_backward(s->dqh, s->dkh, s->dvh, s->datt, L.oh, L.probs, L.qh, L.kh, L.vh, m, B, c->window[l]);
+        rope_norm_backward(s->dqkv, s->dqkv_mm, s->dqh, s->dkh, s->dvh, L.qkv, L.qkr, m->rope_cos, m->rope_sin, c, N);
         if (has_ve(c, l))
-            ve_backward(G + o->ve, G + o->vegate, m->dgate, m->dqkv, a->gate + (size_t)l * N * c->NKV,
-                        P + o->ve, xin, rstd1, inp, c, N);
+            ve_backward(dw + o->ve, dw + o->vegate, s->dgate, s->dqkv, L.gate, w + o->ve, L.xin, L.rstd1, inp, c, N);
         // qkv = ln1 @ [wq;wk;wv]^T
-        const mm_t *dqkv = mm_view(m->dqkv, m->dqkv_mm);
-        matmul(G + o->wq, dqkv, a->ln1 + l * NC, QKV, N, C, 1, 0, 1, MM_BF16);
-        matmul(m->dln, dqkv, m->wmm + o->wq, N, QKV, C, 0, 0, 0, MM_BF16);
-        if (has_ve(c, l)) ve_gate_dx(m->dln, m->dgate, P + o->vegate, c, N);
+        linear_backward(s->dln, dw + o->wq, mm_view(s->dqkv, s->dqkv_mm), L.ln1, wm + o->wq, N, C, qkv_dim(c));
+        if (has_ve(c, l)) ve_gate_dx(s->dln, s->dgate, w + o->vegate, c, N);
         // ln1 = norm(xin)
-        rmsnorm_backward(m->dres, NULL, m->dln, xin, rstd1, N, C, 1);
+        rmsnorm_backward(s->dres, NULL, s->dln, L.xin, L.rstd1, N, C, 1);
         // xin = resid_lambda * prev + x0_lambda * x0
-        mix_backward(m->dres, m->dres_mm, m->dx0, G + m->rl + l, G + m->xl + l, prev, a->x0, P[m->rl + l], P[m->xl + l], NC);
+        size_t rl = m->w.resid_lambdas + l, xl = m->w.x0_lambdas + l;
+        mix_backward(s->dres, s->dres_mm, s->dx0, dw + rl, dw + xl, L.prev, a->x0, w[rl], w[xl], NC);
     }
     // block 0's prev is x0 itself
     #pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < NC; i++) m->dx0[i] += m->dres[i];
-    embed_backward(G + m->wte, m->dx0, P + m->wte, a->rstd0, inp, N, C, m->tmp);
+    for (size_t i = 0; i < NC; i++) s->dx0[i] += s->dres[i];
+    embed_backward(dw + m->w.wte, s->dx0, w + m->w.wte, a->rstd0, inp, N, C, s->tmp);
 }
 
 // One micro-batch: forward, loss, backward. Gradients of loss * grad_scale accumulate into
-// m->grads (grad_scale = 1/accumulation steps). Returns the mean loss over the B*T tokens.
+// the grads (grad_scale = 1/accumulation steps). Returns the mean loss over the B*T tokens.
 static float gpt_forward_backward(GPT *m, const int32_t *inp, const int32_t *tgt, int B, float grad_scale) {
     int N = B * m->cfg.T;
     gpt_forward(m, inp, B);
-    double loss = gpt_head(m, tgt, B, m->nll, grad_scale / N);
+    double loss = gpt_head(m, tgt, B, m->s.nll, grad_scale / N);
     gpt_backward(m, inp, B);
     return (float)(loss / N);
 }
 
-static void gpt_zero_grad(GPT *m) { memset(m->grads, 0, m->nparams * sizeof(float)); }
+static void gpt_zero_grad(GPT *m) { memset(m->w.grads, 0, m->w.table.size * sizeof(float)); }
 
 // ----------------------------------------------------------------------------
 // Optimizer: MuonAdamW (nanochat / autoresearch)
@@ -1244,15 +977,14 @@ static const float polar_express_coeffs[5][3] = {
 
 // Each of the nb (rows,cols) matrices at g <- approximately U V^T of its SVD. A = X X^T is the
 // small square (X^T X for a tall matrix: matmul reads the transpose through strides, nothing is
-// copied). Same-shape matrices go through one batched matmul: measured 3x faster than one call
-// each for the 256x256 ones. The matmuls read and write pe_t (bf16 where the CPU has it, like
-// the original's X.bfloat16() iterations), with X itself kept in fp32.
+// copied). Same-shape matrices go through one batched matmul, far faster than one call each
+// for small ones. The matmuls read and write pe_t (bf16 where the CPU has it, like the
+// original's X.bfloat16() iterations), with X itself kept in fp32.
 static void polar_express(float *g, int nb, int rows, int cols, GPT *m) {
     int tall = rows > cols, r = tall ? cols : rows;
     size_t n = (size_t)rows * cols, rr = (size_t)r * r;
-    float *X = g, *Y = m->oy;
-    pe_t *Xm = m->oxm, *A = m->oam, *A2 = m->oa2m;
-    int out = PE_BF16 ? MM_OUT_BF16 : 0;
+    float *X = g, *Y = m->s.polar_y;
+    pe_t *Xm = m->s.polar_xm, *A = m->s.polar_gram, *A2 = m->s.polar_gram2;
     for (int b = 0; b < nb; b++) {   // X /= (|X|_F * 1.02 + 1e-6), per matrix
         double ss = 0;
         float *x = X + b * n;
@@ -1264,13 +996,13 @@ static void polar_express(float *g, int nb, int rows, int cols, GPT *m) {
     }
     for (int it = 0; it < 5; it++) {
         float ca = polar_express_coeffs[it][0], cb = polar_express_coeffs[it][1], cc = polar_express_coeffs[it][2];
-        if (tall) matmul_batch(A, Xm, Xm, nb, r, rows, r, 1, 0, 0, out);   // A = X^T X
-        else      matmul_batch(A, Xm, Xm, nb, r, cols, r, 0, 1, 0, out);   // A = X X^T
-        matmul_batch(A2, A, A, nb, r, r, r, 0, 0, 0, out);                 // A2 = A A
+        if (tall) matmul_batch(A, Xm, Xm, nb, r, rows, r, MM_TA | PE_BF16_OUT);   // A = X^T X
+        else      matmul_batch(A, Xm, Xm, nb, r, cols, r, MM_TB | PE_BF16_OUT);   // A = X X^T
+        matmul_batch(A2, A, A, nb, r, r, r, PE_BF16_OUT);                         // A2 = A A
         #pragma omp parallel for
         for (size_t i = 0; i < nb * rr; i++) A[i] = to_pe(cb * from_pe(A[i]) + cc * from_pe(A2[i]));
-        if (tall) matmul_batch(Y, Xm, A, nb, rows, r, r, 0, 0, 0, PE_BF16);   // Y = X (bA + cA^2)
-        else      matmul_batch(Y, A, Xm, nb, r, r, cols, 0, 0, 0, PE_BF16);   // Y = (bA + cA^2) X
+        if (tall) matmul_batch(Y, Xm, A, nb, rows, r, r, PE_BF16);   // Y = X (bA + cA^2)
+        else      matmul_batch(Y, A, Xm, nb, r, r, cols, PE_BF16);   // Y = (bA + cA^2) X
         #pragma omp parallel for
         for (size_t i = 0; i < nb * n; i++) { X[i] = ca * X[i] + Y[i]; Xm[i] = to_pe(X[i]); }
     }
@@ -1339,41 +1071,44 @@ static void adamw_update(float *p, const float *g, float *m1, float *m2, size_t 
 // One optimizer step with the schedules' current values: lrm multiplies every lr.
 static void gpt_optimizer_step(GPT *m, float lrm, float momentum, float wd) {
     float dmodel_scale = powf(m->cfg.C / 768.0f, -0.5f);
-    m->adam_t++;
-    for (int i = 0; i < m->ntensors; i++) {
-        Tensor *t = &m->tensors[i];
-        size_t n = (size_t)t->rows * t->cols;
-        float *p = m->params + t->off, *g = m->grads + t->off, *m1 = m->m1 + t->off, *m2 = m->m2 + t->off;
+    OptState *o = &m->opt;
+    const ParamTable *pt = &m->w.table;
+    float *params = m->w.params, *grads = m->w.grads;
+    o->adam_t++;
+    for (int i = 0; i < pt->n; i++) {
+        const Param *t = &pt->t[i];
+        size_t n = param_count(t);
+        float *p = params + t->off, *g = grads + t->off, *m1 = o->m1 + t->off, *m2 = o->m2 + t->off;
         switch (t->group) {
-        case G_HEAD:  adamw_update(p, g, m1, m2, n, UNEMBEDDING_LR * dmodel_scale * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, m->adam_t); break;
-        case G_EMBED:
-        case G_VE:    adamw_update(p, g, m1, m2, n, EMBEDDING_LR * dmodel_scale * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, m->adam_t); break;
-        case G_RESID: adamw_update(p, g, m1, m2, n, SCALAR_LR * 0.01f * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, m->adam_t); break;
-        case G_X0:    adamw_update(p, g, m1, m2, n, SCALAR_LR * lrm, 0.96f, 0.95f, 1e-10f, 0.0f, m->adam_t); break;
+        case OPT_HEAD:  adamw_update(p, g, m1, m2, n, UNEMBEDDING_LR * dmodel_scale * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, o->adam_t); break;
+        case OPT_EMBED:
+        case OPT_VE:    adamw_update(p, g, m1, m2, n, EMBEDDING_LR * dmodel_scale * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, o->adam_t); break;
+        case OPT_RESID: adamw_update(p, g, m1, m2, n, SCALAR_LR * 0.01f * lrm, ADAM_BETA1, ADAM_BETA2, 1e-10f, 0.0f, o->adam_t); break;
+        case OPT_X0:    adamw_update(p, g, m1, m2, n, SCALAR_LR * lrm, 0.96f, 0.95f, 1e-10f, 0.0f, o->adam_t); break;
         }
     }
     // Muon, one group of same-shape matrices at a time (the original stacks them the same way)
-    for (int gi = 0; gi < m->ngroups; gi++) {
-        const MuonGroup *grp = &m->groups[gi];
-        int rows = m->tensors[grp->t[0]].rows, cols = m->tensors[grp->t[0]].cols;
+    for (int gi = 0; gi < o->ngroups; gi++) {
+        const ParamShape *grp = &o->groups[gi];
+        int rows = pt->t[grp->t[0]].rows, cols = pt->t[grp->t[0]].cols;
         size_t n = (size_t)rows * cols;
         for (int k = 0; k < grp->n; k++) {
             // Nesterov: buf = lerp(buf, g, 1-mu); g = lerp(g, buf, mu), into the stack
-            size_t off = m->tensors[grp->t[k]].off;
-            float *g = m->grads + off, *m1 = m->m1 + off, *x = m->ostack + k * n;
+            size_t off = pt->t[grp->t[k]].off;
+            float *g = grads + off, *m1 = o->m1 + off, *x = m->s.polar_x + k * n;
             #pragma omp parallel for schedule(static)
             for (size_t j = 0; j < n; j++) {
                 m1[j] += (1.0f - momentum) * (g[j] - m1[j]);
                 x[j] = g[j] + momentum * (m1[j] - g[j]);
             }
         }
-        polar_express(m->ostack, grp->n, rows, cols, m);
+        polar_express(m->s.polar_x, grp->n, rows, cols, m);
         float lr = MATRIX_LR * lrm * sqrtf(fmaxf(1.0f, (float)rows / cols));
         for (int k = 0; k < grp->n; k++) {
-            size_t off = m->tensors[grp->t[k]].off;
-            float *u = m->ostack + k * n;
-            normuon(u, m->m2 + off, m->oy, rows, cols, 0.95f);
-            cautious_update(m->params + off, u, n, lr, wd);
+            size_t off = pt->t[grp->t[k]].off;
+            float *u = m->s.polar_x + k * n;
+            normuon(u, o->m2 + off, m->s.polar_y, rows, cols, 0.95f);
+            cautious_update(params + off, u, n, lr, wd);
         }
     }
     gpt_sync_mm(m);
@@ -1390,36 +1125,6 @@ static float muon_momentum(int step) { float f = step / 300.0f; if (f > 1.0f) f 
 static float muon_weight_decay(double progress) { return (float)(WEIGHT_DECAY * (1.0 - progress)); }
 
 // ----------------------------------------------------------------------------
-// Peak GFLOP/s of the matmul precision in use, for MFU: AUTORESEARCH_PEAK_GFLOPS if set, else
-// measured here (outside the budget) as the best of a few 1024^3 oneDNN matmuls run for
-// about `seconds`, the same primitive the model's matmuls use.
-
-static double measure_matmul_gflops(int bf, double seconds) {
-    int n = 1024;
-    size_t nn = (size_t)n * n;
-    void *A = xcalloc(nn, bf ? 2 : 4), *Bm = xcalloc(nn, bf ? 2 : 4);
-    float *Cm = xcalloc(nn, 4);
-    if (bf) { uint16_t *a = A, *b = Bm; for (size_t i = 0; i < nn; i++) a[i] = b[i] = 0x3f80; }
-    else { float *a = A, *b = Bm; for (size_t i = 0; i < nn; i++) a[i] = b[i] = 1.0f; }
-    matmul(Cm, A, Bm, n, n, n, 0, 0, 0, bf);   // warm-up (primitive creation, page faults)
-    double best = 0, t_end = now_seconds() + seconds;
-    while (now_seconds() < t_end) {
-        double t0 = now_seconds();
-        for (int r = 0; r < 4; r++) matmul(Cm, A, Bm, n, n, n, 0, 0, 0, bf);
-        double g = 4 * 2.0 * n * (double)nn / (now_seconds() - t0) / 1e9;
-        if (g > best) best = g;
-    }
-    free(A); free(Bm); free(Cm);
-    return best;
-}
-
-static double peak_gflops(void) {
-    const char *e = getenv("AUTORESEARCH_PEAK_GFLOPS");
-    if (e && atof(e) > 0) return atof(e);
-    return measure_matmul_gflops(MM_BF16, 1.0);
-}
-
-// ----------------------------------------------------------------------------
 // Model file, written after training (outside the budget). Format, little-endian:
 //   char magic[8] = "ARGPT01\0"
 //   int32 V, T, C, NL, NH, NKV, hs, F
@@ -1432,23 +1137,12 @@ static double peak_gflops(void) {
 //   Matrices are row-major in the PyTorch (out, in) layout.
 
 static int gpt_save(const GPT *m, const char *path) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) { fprintf(stderr, "train: cannot write %s\n", tmp); return -1; }
     const Config *c = &m->cfg;
     int32_t hdr[8] = {c->V, c->T, c->C, c->NL, c->NH, c->NKV, c->hs, c->F};
-    int64_t np = (int64_t)m->nparams;
-    int ok = fwrite("ARGPT01\0", 1, 8, f) == 8 && fwrite(hdr, 4, 8, f) == 8 &&
-             fwrite(c->window, 4, c->NL, f) == (size_t)c->NL && fwrite(&np, 8, 1, f) == 1 &&
-             fwrite(m->params, 4, m->nparams, f) == m->nparams;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "train: writing %s failed (disk full?)\n", path);
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    int64_t np = (int64_t)m->w.table.size;
+    const void *parts[] = {"ARGPT01", hdr, c->window, &np, m->w.params};
+    size_t sizes[] = {8, sizeof hdr, 4 * (size_t)c->NL, 8, 4 * (size_t)np};
+    return file_write_parts(path, parts, sizes, 5);
 }
 
 // ----------------------------------------------------------------------------
@@ -1463,25 +1157,43 @@ static long gpt_sample(GPT *m, int bos, int ntok, uint64_t seed, int32_t *out) {
     uint64_t s = seed;
     for (; n < T && n <= ntok; n++) {
         gpt_forward(m, ids, 1);
-        const mm_t *x = m->a.lnf + (size_t)(n - 1) * c->C;
-        float mx = -INFINITY;
+        const mm_t *x = m->acts.lnf + (size_t)(n - 1) * c->C;
         for (int v = 0; v < c->V; v++) {
-            const float *w = m->params + m->head + (size_t)v * c->C;
+            const float *w = m->w.params + m->w.lm_head + (size_t)v * c->C;
             float acc = 0.0f;
             for (int i = 0; i < c->C; i++) acc += from_mm(x[i]) * w[i];
-            z[v] = SOFTCAP * tanhf(acc / SOFTCAP) / 0.8f;
-            if (z[v] > mx) mx = z[v];
+            z[v] = SOFTCAP * tanhf(acc / SOFTCAP);
         }
-        double sum = 0;
-        for (int v = 0; v < c->V; v++) sum += exp(z[v] - mx);
-        double u = rng_uniform(&s) * sum, cum = 0;
-        int pick = c->V - 1;
-        for (int v = 0; v < c->V; v++) { cum += exp(z[v] - mx); if (cum >= u) { pick = v; break; } }
-        ids[n] = pick;
+        ids[n] = sample_token(z, c->V, 0.8f, &s);
     }
     memcpy(out, ids + 1, (size_t)(n - 1) * sizeof(int32_t));
     free(ids); free(z);
     return n - 1;
+}
+
+// ----------------------------------------------------------------------------
+// The gradient check's way in (fixed/gradcheck.h): the tunables' model with 8-channel heads
+
+static double gradcheck_loss(void *model, const int32_t *inp, const int32_t *tgt, int backward) {
+    GPT *m = model;
+    int B = m->Bmax, N = B * m->cfg.T;
+    gpt_zero_grad(m);
+    gpt_forward(m, inp, B);
+    double loss = gpt_head(m, tgt, B, m->s.nll, backward ? 1.0f / N : 0.0f) / N;
+    if (backward) gpt_backward(m, inp, B);
+    return loss;
+}
+static void gradcheck_sync(void *model) { gpt_sync_mm(model); }
+
+void gradcheck_model(GradcheckModel *g, int V, int T, int B) {
+    static GPT m;
+    Config c = config_of(V, T, 8);
+    gpt_build(&m, &c, B, 1);
+    *g = (GradcheckModel){.model = &m, .loss = gradcheck_loss, .params_changed = gradcheck_sync};
+    gradcheck_tensors(g, &m.w.table, m.w.params, m.w.grads);
+#ifdef GRADCHECK_SKIP
+    g->skip = GRADCHECK_SKIP;
+#endif
 }
 
 // ----------------------------------------------------------------------------
@@ -1494,29 +1206,6 @@ static void logits_callback(void *ctx, const int32_t *inputs, int B, int T, floa
     gpt_logits(m, B, logits);
 }
 
-// Our OpenMP loops and oneDNN's share libgomp's threads, and a step opens about a thousand
-// parallel regions. Between two of them a thread waits: spinning, it costs the cores' time;
-// asleep, it must be woken, which in a virtual machine costs tens of microseconds, more when
-// the host is busy. libgomp reads the policy when it loads, before main, so unless the user
-// chose one (OMP_WAIT_POLICY or GOMP_SPINCOUNT), run again once with a short spin: 5000
-// pauses, about 0.1 ms here, then sleep. Measured on the 2-core machine against sleeping at
-// once (OMP_WAIT_POLICY=passive), fp32 steps: 5-12% faster when nothing else runs, 15% slower
-// when another busy process shares the cores; longer spins (30000 pauses, or
-// OMP_WAIT_POLICY=active) were 35-90% slower then.
-#define OMP_SPIN_COUNT "5000"
-static void threads_setup(char **argv) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-    setenv("GOMP_SPINCOUNT", OMP_SPIN_COUNT, 1);
-    execv("/proc/self/exe", argv);   // only returns on failure: then go on as we are
-}
-
-#ifdef TESTING
-// tests and benches include this file without main(): keep what only main() calls referenced
-typedef void (*AnyFn)(void);
-static const AnyFn train_c_main_only[] __attribute__((unused)) = {
-    (AnyFn)logits_callback, (AnyFn)gpt_sample, (AnyFn)peak_gflops, (AnyFn)config_default,
-    (AnyFn)gpt_flops_per_token, (AnyFn)gpt_save, (AnyFn)threads_setup};
-#else
 int main(int argc, char **argv) {
     (void)argc;
     threads_setup(argv);
@@ -1533,11 +1222,11 @@ int main(int argc, char **argv) {
     int accum = TOTAL_BATCH_SIZE / (B * T);
     GPT m;
     gpt_build(&m, &cfg, B, seed);
-    double flops_tok = gpt_flops_per_token(&m);
+    double flops_tok = gpt_flops_per_token(&m), nparams = (double)m.w.table.size;
     printf("model: depth %d, width %d, heads %d (kv %d) x %d, mlp %d, vocab %d, context %d, windows",
            cfg.NL, cfg.C, cfg.NH, cfg.NKV, cfg.hs, cfg.F, cfg.V, cfg.T);
     for (int l = 0; l < cfg.NL; l++) printf(" %d", cfg.window[l]);
-    printf("\nparameters: %.2fM, %.1f MFLOP per token (fwd+bwd)\n", m.nparams / 1e6, flops_tok / 1e6);
+    printf("\nparameters: %.2fM, %.1f MFLOP per token (fwd+bwd)\n", nparams / 1e6, flops_tok / 1e6);
     printf("batch: %d x %d tokens, %d accumulation steps, %d tokens per step; %s matmuls, %d threads\n",
            B, T, accum, TOTAL_BATCH_SIZE, PRECISION_NAME, omp_get_max_threads());
     double peak = peak_gflops();
@@ -1586,7 +1275,7 @@ int main(int argc, char **argv) {
         .mfu_percent = train_s > 0 ? 100 * counted_flops / train_s / 1e9 / peak : 0,
         .total_tokens_M = (double)step * TOTAL_BATCH_SIZE / 1e6,
         .num_steps = step,
-        .num_params_M = m.nparams / 1e6,
+        .num_params_M = nparams / 1e6,
         .depth = cfg.NL,
     };
     print_summary(&s);
@@ -1600,13 +1289,7 @@ int main(int argc, char **argv) {
     if (!out || !*out) out = "model.bin";
     if (gpt_save(&m, out) == 0) printf("%-18s%s\n", "model_file:", out);
     int32_t ids[64];
-    long n = gpt_sample(&m, tokenizer_bos(tok), 64, seed, ids);
-    char text[4096];
-    long len = tokenizer_decode(tok, ids, n, text, sizeof text - 1);
-    if (len < 0) len = 0;
-    text[len] = 0;
-    for (long i = 0; i < len; i++) if (text[i] == '\n' || text[i] == '\r') text[i] = ' ';
-    printf("%-18s%s\n", "sample:", text);
+    print_sample(tok, ids, gpt_sample(&m, tokenizer_bos(tok), 64, seed, ids));
 
     dataloader_close(dl);
     free(inp); free(tgt);
@@ -1615,4 +1298,3 @@ int main(int argc, char **argv) {
     tokenizer_free(tok);
     return 0;
 }
-#endif

@@ -8,8 +8,9 @@
 // It prints both val_bpb (same data, same seed: the difference is the log-softmax's rounding)
 // and the ratio of the times (best of REPS). The shared-memory round trip per batch (two
 // messages on a socketpair) is not in this figure: bench/ring.bench.sh measures it.
-#define TESTING
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
+#undef main
 #include "dataset.h"
 #include "pack.h"
 #include "score.h"

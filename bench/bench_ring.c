@@ -5,8 +5,9 @@
 // asked from the supervisor (dataloader_next: a round trip on the socket, the rows copied out
 // of shared memory) or reused from memory; it prints both tokens/s (best block of each) and
 // their ratio, and the latency of one dataloader_next.
-#define TESTING
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
+#undef main
 
 #define BLOCKS 3
 #define STEPS 2

@@ -11,8 +11,9 @@
 //   bench_train NAME...    only the named configurations (default, larger, largest)
 //   bench_train --curve N  loss of a small model over N steps on a fixed learnable stream
 //                          (bench/train.bench.sh compares the bf16 and fp32 builds' curves)
-#define TESTING
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
+#undef main
 #include <immintrin.h>
 #include <sys/wait.h>
 
@@ -60,7 +61,7 @@ static void bench_config(const BenchCfg *bc, int steps) {
     for (int i = 0; i < N; i++) { x[i] = (int32_t)(rng_u64(&s) % c.V); y[i] = (int32_t)(rng_u64(&s) % c.V); }
     double fma = 0, bf = 0, t_step = 0, t_opt = 0;
     for (int k = -2; k < steps; k++) {   // 2 warm-up steps create the primitives
-        if (k == 0) bf = measure_matmul_gflops(1, 0.5);
+        if (k == 0) bf = measure_matmul_gflops(MM_IN_BF16, 0.5);
         if (k >= 0) fma = fmax(fma, fma_peak_gflops());
         double t0 = now_seconds();
         gpt_zero_grad(&m);
@@ -74,7 +75,7 @@ static void bench_config(const BenchCfg *bc, int steps) {
     double step_s = t_step / steps, tok_s = (double)N * accum / step_s;
     double gf = gpt_flops_per_token(&m) * tok_s / 1e9;
     printf("%-8s %s d%-2d C%-4d hs%-3d B%-2d %5.2fM | %8.0f tok/s | %7.1f ms/step | %6.1f GFLOP/s | %5.1f%% of fp32 FMA %5.0f | %5.1f%% of bf16 mm %5.0f | opt %4.1f%% | %5.0f MB\n",
-           bc->name, PRECISION_NAME, c.NL, c.C, c.hs, bc->B, m.nparams / 1e6, tok_s, step_s * 1000, gf,
+           bc->name, PRECISION_NAME, c.NL, c.C, c.hs, bc->B, m.w.table.size / 1e6, tok_s, step_s * 1000, gf,
            100 * gf / fma, fma, 100 * gf / bf, bf, 100 * t_opt / t_step, peak_memory_mb());
     fflush(stdout);
     free(x); free(y);

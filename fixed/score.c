@@ -4,29 +4,9 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "exp_fast.h"
 #include "score.h"
 #include "util.h"
-
-// exp in plain C that the compiler vectorises: Cody-Waite range reduction and a degree-6
-// polynomial, about 1 ulp on [-87, 88] (the same approximation train.c uses; glibc's expf
-// does not vectorise without -ffast-math). Inputs are clamped, NaN passes through.
-static inline float exp_poly(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    union { float f; uint32_t u; } t = {.f = x * 1.44269504089f + 12582912.0f};
-    float n = t.f - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + (r + 1.0f);
-    union { uint32_t u; float f; } e = {.u = (t.u - 0x4B400000u + 127u) << 23};
-    return p * e.f;
-}
 
 typedef struct {
     const float *logits;
@@ -54,7 +34,7 @@ static void *score_job(void *arg) {
         if (!finite || y < 0 || y >= V) { j->nll[r] = NAN; j->bad++; continue; }
         float sum = 0.0f;
         #pragma omp simd reduction(+:sum)
-        for (int v = 0; v < V; v++) sum += exp_poly(z[v] - mx);
+        for (int v = 0; v < V; v++) sum += exp_fast(z[v] - mx);
         j->nll[r] = mx + logf(sum) - z[y];
     }
     free(z);

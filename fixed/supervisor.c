@@ -60,6 +60,10 @@ static struct {
     long batches_step, batches_first;
 } bud;
 static SandboxMonitor mon;
+// --gradcheck: the child is build/gradcheck (gradcheck.h), in the same sandbox; it talks to no
+// one, and its exit status is the verdict
+#define GRADCHECK_LIMIT_S 120.0
+static int gradcheck;
 
 static double used(void) {
     return bud.mode == BUDGET_TIME ? bud.counted : bud.mode == BUDGET_TOKENS ? (double)bud.tokens : bud.flops;
@@ -134,6 +138,11 @@ static int sup_recv(Super *S, Msg *m) {
             kill_child(S);
             return -1;
         }
+        if (gradcheck && now_seconds() > bud.t_child + GRADCHECK_LIMIT_S) {
+            sup_fail(S, "crash", "the gradient check ran past %.0f s", GRADCHECK_LIMIT_S);
+            kill_child(S);
+            return -1;
+        }
         double limit = bud.t_child + bud.allowance + bud.amount + BUDGET_MARGIN(bud.amount);
         if (bud.phase == PHASE_TRAIN && bud.mode == BUDGET_TIME && now_seconds() > limit) {
             sup_fail(S, "crash", "ran past the time budget: no evaluation %.0f s after the start "
@@ -189,6 +198,7 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
     Msg m;
     while (sup_recv(S, &m) == 0) {
         Msg r = {.op = REP_REFUSED};
+        if (gradcheck) { sup_fail(S, "crash", "the gradient check asked the supervisor for data (request %d)", m.op); break; }
         switch (m.op) {
         case OP_HELLO:
             if (m.a == PROTO_VERSION) r = (Msg){.op = REP_OK, .a = S->V, .b = S->T};
@@ -247,6 +257,21 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
 // ----------------------------------------------------------------------------
 // The run
 
+// The gradient check's verdict: its exit status decides; the lines it left in the verdict file
+// (written inside the sandbox, so only shown, one line each, bounded) give the reason and the
+// tensors GRADCHECK_SKIP named.
+static void gradcheck_verdict(Super *S, const char *path, int ts, const char *exitdesc, char *skip, size_t n) {
+    char *text = read_file(path, NULL), *fail = NULL;
+    for (char *line = text ? strtok(text, "\n") : NULL; line; line = strtok(NULL, "\n")) {
+        for (char *c = line; *c; c++) if ((unsigned char)*c < 32) *c = ' ';
+        if (!strncmp(line, "gradcheck_skip: ", 16)) snprintf(skip, n, "%s", line + 16);
+        else if (!strncmp(line, "gradcheck: FAIL", 15)) fail = line + 11;
+    }
+    if (!(ts >= 0 && WIFEXITED(ts) && WEXITSTATUS(ts) == 0))
+        sup_fail(S, "crash", "%.400s (%s)", fail ? fail : "gradient check failed", exitdesc);
+    free(text);
+}
+
 static char *canonical(const char *p) {
     char real[PATH_MAX];
     return realpath(p, real) ? xstrdup(real) : NULL;
@@ -261,7 +286,9 @@ static void usage(FILE *f) {
         "result file (key: value lines; test_bpb only there). Environment: AUTORESEARCH_BUDGET_MODE,\n"
         "AUTORESEARCH_BUDGET, AUTORESEARCH_SEED as for run; AUTORESEARCH_SANDBOX=none runs without\n"
         "Landlock and seccomp (recorded as `sandbox: none`); AUTORESEARCH_MEMORY_LIMIT_MB (default 80%%\n"
-        "of RAM); AUTORESEARCH_EVAL_TOKENS (tests only; default %d).\n", EVAL_TOKENS);
+        "of RAM); AUTORESEARCH_EVAL_TOKENS (tests only; default %d).\n"
+        "With --gradcheck the child is build/gradcheck (`make gradcheck`) in the same sandbox: the\n"
+        "result is ok or a crash whose reason is the check's verdict, and gradcheck_skip.\n", EVAL_TOKENS);
 }
 
 int train_main(int argc, char **argv) {
@@ -271,6 +298,7 @@ int train_main(int argc, char **argv) {
         const char **dst = !strcmp(a, "--trainer") ? &trainer_arg : !strcmp(a, "--result") ? &result
                          : !strcmp(a, "--model-out") ? &model_out : !strcmp(a, "--scratch") ? &scratch_arg : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--gradcheck")) { gradcheck = 1; continue; }
         if (!dst || i + 1 >= argc) { usage(stderr); die("train: bad option '%s'", a); }
         *dst = argv[++i];
     }
@@ -317,8 +345,8 @@ int train_main(int argc, char **argv) {
     const char *sb_env = getenv("AUTORESEARCH_SANDBOX");
     int sandbox_off = sb_env && !strcmp(sb_env, "none");
 
-    char *model_tmp = xasprintf("%s/model.bin", scratch);
-    char *extra[8];
+    char *model_tmp = xasprintf("%s/model.bin", scratch), *verdict = xasprintf("%s/gradcheck.txt", scratch);
+    char *extra[9];
     extra[0] = xasprintf("HOME=%s", scratch);
     extra[1] = xasprintf("TMPDIR=%s", scratch);
     extra[2] = xasprintf("AUTORESEARCH_TOKENIZER=%s", tokreal ? tokreal : tokpath);
@@ -326,7 +354,8 @@ int train_main(int argc, char **argv) {
     extra[4] = xasprintf("AUTORESEARCH_DATASET_ID=%s", dataset_id());
     extra[5] = xasprintf("AUTORESEARCH_BUDGET_DESC=%s", budget_desc);
     extra[6] = xasprintf("AUTORESEARCH_EVAL_TOKENS=%ld", S.eval_tokens);
-    extra[7] = NULL;
+    extra[7] = gradcheck ? xasprintf("AUTORESEARCH_GRADCHECK_VERDICT=%s", verdict) : NULL;
+    extra[8] = NULL;
     char **env = child_env((const char *const *)extra);
 
     int ctl[2], setup[2];
@@ -409,7 +438,9 @@ int train_main(int argc, char **argv) {
     // a harmless denial (an open outside the sandbox's paths) only explains a crash
     if (mon.violation[0] && (mon.deliberate || !evaluated || ts != 0))
         sup_fail(&S, mon.deliberate ? "invalid" : "crash", "%s", mon.violation);
-    if (!evaluated) sup_fail(&S, "crash", "train.c ended without calling evaluate_bpb (%s)", exitdesc);
+    char skip[256] = "-";
+    if (gradcheck) gradcheck_verdict(&S, verdict, ts, exitdesc, skip, sizeof skip);
+    else if (!evaluated) sup_fail(&S, "crash", "train.c ended without calling evaluate_bpb (%s)", exitdesc);
     else if (!(ts >= 0 && WIFEXITED(ts) && WEXITSTATUS(ts) == 0)) sup_fail(&S, "crash", "train.c failed after the evaluation (%s)", exitdesc);
 
     if (model_out && !strcmp(S.status, "ok") && file_exists(model_tmp) && rename(model_tmp, model_out) != 0) {
@@ -422,9 +453,11 @@ int train_main(int argc, char **argv) {
 
     char *text = xasprintf("status: %s\nreason: %s\nsandbox: %s\ndataset: %s\neval_tokens: %ld\n"
                            "training_seconds: %.3f\ntotal_tokens_M: %.6f\nnum_steps: %d\npeak_memory_mb: %.1f\n"
-                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n", S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
+                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n%s%s%s",
+                           S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
                            S.eval_tokens, bud.counted, bud.tokens / 1e6, bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
-                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance);
+                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance,
+                           gradcheck ? "gradcheck_skip: " : "", gradcheck ? skip : "", gradcheck ? "\n" : "");
     if (evaluated) {
         char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
                                "probe_frozen_max: %.3g\nprobe_tolerance: %g\n", text, ev.val, ev.test, ev.seconds,
@@ -445,7 +478,7 @@ int train_main(int argc, char **argv) {
     for (int i = 0; env[i]; i++) free(env[i]);
     for (int i = 0; i < 16; i++) free(canon_sys[i]);
     free(env); free(tokreal); free(tokpath); free(dsdir); free(trainer); free(scratch); free(cwd); free(cache);
-    free(model_tmp);
+    free(model_tmp); free(verdict);
     tokenizer_free(tok);
     return strcmp(S.status, "ok") ? 1 : 0;
 }

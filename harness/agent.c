@@ -12,16 +12,12 @@
 
 // The prompt for an external agent: program.md, then the state of the session. Never any
 // test_bpb: the held-out split stays out of the agent's sight.
-static void write_prompt(Session *S, const char *path, const char *desc_file) {
+static void write_prompt(Session *S, const char *path, const char *desc_file, const char *in_flight) {
     char *program = read_file("program.md", NULL);
     const Record *best = session_best(S);
-    char *p = xasprintf("%s\n\n---\n\n# This iteration (from `autoresearch loop`)\n\n"
-                        "You are called by the harness for ONE experiment, in the repository root.\n"
-                        "Edit train.c only: make one change that you expect to lower val_bpb, then exit.\n"
-                        "Do not commit, build, train or touch results files: when you exit, the harness\n"
-                        "commits train.c, runs it, keeps or reverts, and logs the result.\n"
-                        "Finish with one line `DESCRIPTION: <what this experiment tries>` (or write that\n"
-                        "line to %s).\n\n"
+    // the protocol of an iteration is program.md's ("The experiment loop"): only the state here
+    char *p = xasprintf("%s\n\n---\n\n# The session's state (from `./autoresearch loop`)\n\n"
+                        "- description file: %s\n"
                         "- session: %s (branch autoresearch/%s), experiment %d\n"
                         "- budget: %s %s, hard timeout %.0f s\n",
                         program ? program : "(program.md is missing)", desc_file, S->tag, S->tag,
@@ -73,6 +69,11 @@ static void write_prompt(Session *S, const char *path, const char *desc_file) {
         free(t);
         free(p);
         p = q;
+    }
+    if (in_flight) {   // loop --workers: what the other workers run, so that this call proposes something else
+        char *t = xasprintf("%s\n%s", p, in_flight);
+        free(p);
+        p = t;
     }
     char err[512];
     if (write_file_atomic(path, p, strlen(p), err, sizeof err) != 0) die("%s", err);
@@ -184,18 +185,21 @@ int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, R
         free_list(bad);
         return 0;
     }
+    // loop --workers: the agent works in the experiment's worktree, and everything below (its
+    // checks, the reset) happens there
+    if (o->worktree && chdir(o->worktree) != 0) die("cannot enter %s: %s", o->worktree, strerror(errno));
     char *prompt = xasprintf("%s/prompt.md", S->state), *dfile = xasprintf("%s/description.txt", S->state),
          *log = xasprintf("%s/agent.log", S->state);
     unlink(dfile);
     unlink(log);
-    write_prompt(S, prompt, dfile);
+    write_prompt(S, prompt, dfile, o->in_flight);
     char *e1 = xasprintf("AUTORESEARCH_PROMPT_FILE=%s", prompt), *e2 = xasprintf("AUTORESEARCH_DESCRIPTION_FILE=%s", dfile),
          *e3 = xasprintf("AUTORESEARCH_TAG=%s", S->tag);
     const char *env[] = {e1, e2, e3, NULL};
     const char *argv[] = {"/bin/sh", "-c", o->agent, NULL};
     ProcSpec ps = {.argv = argv, .stdin_path = prompt, .out_path = log, .env = env,
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
-    AgentJail jail = {.write = {S->root}, .hide = xasprintf("%s/test.jsonl", S->state)};
+    AgentJail jail = {.write = {o->worktree ? o->worktree : S->root}, .hide = xasprintf("%s/test.jsonl", S->state)};
     for (int i = 0; i < o->nallow; i++) jail.write[i + 1] = o->allow[i];
     if (o->sandbox) ps.pre_exec = agent_jail, ps.pre_exec_arg = &jail;
     ProcResult pr;
@@ -251,8 +255,11 @@ int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, R
     // its commits (on top of the best) folded back into the working tree
     char *branch = xasprintf("autoresearch/%s", S->tag);
     char *cur = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
-    int moved = !cur || strcmp(cur, branch);
-    if (moved && !git_ok("checkout", "-q", "-f", branch, NULL)) die("cannot check out %s again: %s", branch, git_err);
+    int moved = o->worktree ? cur != NULL : !cur || strcmp(cur, branch);   // a worktree's HEAD is detached
+    if (moved && o->worktree && !git_ok("checkout", "-q", "-f", "--detach", best, NULL))
+        die("cannot detach %s again: %s", o->worktree, git_err);
+    else if (moved && !o->worktree && !git_ok("checkout", "-q", "-f", branch, NULL))
+        die("cannot check out %s again: %s", branch, git_err);
     free(cur);
     free(branch);
     char *head = head_commit();
@@ -334,5 +341,6 @@ int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, R
     free(prompt);
     free(dfile);
     free(log);
+    if (o->worktree && chdir(S->root) != 0) die("cannot enter %s: %s", S->root, strerror(errno));
     return rc;
 }

@@ -3,8 +3,8 @@
 // The agent's working tree is never built. The session's base tree is exported (every object
 // verified by hash, integrity.c) into $GIT_DIR/autoresearch/pristine, train.c is written
 // there from the commit being run (the blob, verified by hash: the bytes committed are the
-// bytes hashed and compiled), and `make build/train` runs there. A prebuilt object or library
-// dropped into the repository's build/ is never linked. Between experiments the copy (sources,
+// bytes hashed and compiled), and `make build/train build/gradcheck` runs there. A prebuilt
+// object or library dropped into the repository's build/ is never linked. Between experiments the copy (sources,
 // objects, libfixed.a) must stay exactly as the last build left it: a digest taken after each
 // build is compared before the next, and a copy changed by anyone but the harness is rebuilt
 // from the base.
@@ -108,7 +108,9 @@ int build_train(const Session *S, const char *commit, char train_sha[65], ProcRe
     // the build depends on the base's Makefile and this train.c alone: not on make's state
     // in the harness's own environment (MAKEFLAGS of an enclosing make, its jobserver)
     const char *env[] = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEFILES", NULL};
-    const char *argv[] = {"make", "-s", "--no-print-directory", "-C", dir, "build/train", NULL};
+    // and the gradient check next to the trainer, where the base has one (harness/gradcheck.c)
+    const char *argv[] = {"make", "-s", "--no-print-directory", "-C", dir, "build/train",
+                          gradcheck_available(S) ? "build/gradcheck" : NULL, NULL};
     ProcSpec ms = {.argv = argv, .out_path = "run.log", .env = env, .timeout = 600, .abort_flag = &g_abort};
     if (proc_run(&ms, pr, err, errlen) != 0) { free(bin); free(dir); return -1; }
     digest(dir, B.digest);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const Record *find_id(const Session *S, const char *id) {
+const Record *find_id(const Session *S, const char *id) {
     for (int i = 0; i < S->L.n; i++) {
         const char *x = rec_get(&S->L.r[i], "id");
         if (x && !strcmp(x, id)) return &S->L.r[i];
@@ -17,7 +17,7 @@ static const Record *find_id(const Session *S, const char *id) {
     return NULL;
 }
 
-static void merge(Record *dst, const Record *src) {
+void rec_merge(Record *dst, const Record *src) {
     for (int i = 0; src && i < src->n; i++) {
         if (src->f[i].is_str) rec_set_str(dst, src->f[i].key, src->f[i].val);
         else rec_set_raw(dst, src->f[i].key, src->f[i].val);
@@ -25,7 +25,7 @@ static void merge(Record *dst, const Record *src) {
 }
 
 // Do the changes from parent to commit touch only lines that mention a seed?
-static int seed_only_change(const char *parent, const char *commit) {
+int seed_only_change(const char *parent, const char *commit) {
     if (!parent || !*parent) return 0;
     char *d = git_str("diff", "-U0", "--no-color", parent, commit, "--", "train.c", NULL);
     if (!d) return 0;
@@ -59,7 +59,7 @@ static void remove_marker(Session *S) {
     free(p);
 }
 
-static void print_row(const Record *r, int n) {
+void print_row(const Record *r, int n) {
     const char *st = rec_get(r, "status"), *c = rec_get(r, "commit"), *d = rec_get(r, "description");
     char shortc[8] = "-------";
     if (c && strlen(c) >= 7) { memcpy(shortc, c, 7); shortc[7] = 0; }
@@ -85,7 +85,7 @@ static void print_row(const Record *r, int n) {
 }
 
 // The trainer's weights after a kept run become the session's model: the best commit's.
-static void keep_model(Session *S, Record *r, const char *status, const char *commit) {
+void keep_model(Session *S, Record *r, const char *status, const char *commit) {
     char *run = state_file(S, "run-model.bin");
     int saved = file_exists(run);
     if (!strcmp(status, "keep") && saved) {
@@ -166,9 +166,9 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
     rec_set_str(&r, "commit", commit);
     rec_set_str(&r, "parent", parent ? parent : "");
     rec_set_str(&r, "description", desc);
-    merge(&r, extra);
+    rec_merge(&r, extra);
     Record m = {0};
-    merge(&m, &r);
+    rec_merge(&m, &r);
     rec_set_num(&m, "pid", getpid());
     char now[32];
     iso_time(now, sizeof now);
@@ -266,7 +266,7 @@ void record_event(Session *S, const char *kind, const char *status, const char *
     Record r = {0};
     char now[32];
     iso_time(now, sizeof now);
-    int n = session_experiments(S) + 1;
+    int n = (session_experiments(S) > S->n_reserved ? session_experiments(S) : S->n_reserved) + 1;
     rec_set_str(&r, "kind", kind);
     if (!strcmp(kind, "experiment")) {
         char id[160];
@@ -281,7 +281,7 @@ void record_event(Session *S, const char *kind, const char *status, const char *
     if (reason) rec_set_str(&r, "reason", reason);
     rec_set_str(&r, "start_time", now);
     rec_set_str(&r, "base_commit", S->base);
-    merge(&r, extra);
+    rec_merge(&r, extra);
     if (!strcmp(kind, "experiment")) print_row(&r, n);
     ledger_add(S, &r);
 }

@@ -29,6 +29,8 @@
 //       pristine/            the base tree exported by the harness: every experiment builds here
 //       models/<tag>.bin     the session's model: the weights of its best (kept) commit
 //       ledger.head          where results.jsonl's hash chain ends (chain.c)
+//       pool.json jobs/ worktrees/   `loop --workers`: what is in flight, each job's folder,
+//                            each experiment's git worktree (pool.h)
 // Both ledgers are only ever appended to, one line per write(2) (append_line_atomic), and the
 // .tsv is a pure function of the .jsonl: a kill -9 at any moment leaves at most a missing
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by
@@ -39,10 +41,15 @@
 //   run.c         `run` and `noise`, and the Ctrl-C handling
 //   loop.c        `loop`: the session's branch, the iterations, when to stop
 //   agent.c       one agent call: the prompt, the built-in search, what the agent may not change
+//   pool*.c       `loop --workers N`: the scheduler (poolloop.c), decisions and ingestion
+//                 (pool.c), what is in flight (poolstate.c), worktrees and diffs (poolgit.c)
+//   job.c         `autoresearch job DIR`: one run of a worker, leaving its result files
+//   executor.c    where a job runs: local processes pinned to cores; slurm.c: Slurm
 //   experiment.c  one experiment: the keep decision (strict, noise or sprt) and its record
 //   gate.c        the keep decision's statistics: per-commit estimates, noise, sequential test
 //   training.c    one supervised training run into a record; extra runs (noise, confirm, rebaseline)
 //   build.c       a commit's train.c built in the pristine tree
+//   gradcheck.c   the gradient check of that build, under the supervisor, before its run
 //   data.c        the data set the session pinned
 //   session.c     the session: state file, lock, shared options, its view of the ledger
 //   git.c         git plumbing, committing train.c, git's view of integrity
@@ -329,6 +336,7 @@ struct Session {
     char *ledger_problem;      // why the chain did not verify at open (NULL: it did)
     const char *accept_ledger; // --accept-ledger REASON
     char model_commit[41];     // the commit whose weights models/<tag>.bin holds ("": none)
+    int n_reserved;            // loop --workers: experiment numbers up to this one are taken by runs in flight
 };
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
@@ -432,6 +440,14 @@ int git_blob(const char *commit, const char *path, char **data, size_t *len, cha
 // used (err says why), -1 on a harness error.
 int build_train(const Session *S, const char *commit, char train_sha[65], ProcResult *pr, char **binary,
                 char *err, size_t errlen);
+// gradcheck.c: whether the session's base has a gradient check (fixed/gradcheck.c), and runs
+// the pristine build's build/gradcheck under the supervisor (exe train --gradcheck), output to
+// run.log. 0: passed (or none to run), *skip the tensors GRADCHECK_SKIP named; 1: failed, the
+// verdict in why; -1: not started (err).
+char *pristine_dir(const Session *S);   // build.c: $STATE/pristine, the base built there
+int gradcheck_available(const Session *S);
+int gradcheck_pristine(const Session *S, const char *exe, ProcResult *pr, char *skip, size_t skiplen,
+                       char *why, size_t whylen, char *err, size_t errlen);
 
 // The data set (data.c): checks the session's data set (pinning it at the first call) and
 // records its hashes in r. 0, 1 when no data set is prepared, -1 + err when it is broken,
@@ -489,11 +505,22 @@ typedef struct {
     int sandbox;            // --agent-sandbox
     const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
     int nallow;
+    const char *worktree;   // loop --workers: the experiment's own worktree the agent works in (NULL: the root)
+    const char *in_flight;  // loop --workers: the prompt's list of the experiments in flight (NULL: none)
 } LoopOpts;
 // One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
 // failure (reason filled; the tree is back at best), 2 for an invalid change (logged, reset).
 int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, Record *extra,
                  char *reason, size_t rn);
+// The pieces of one experiment that the worker pool (pool.h) shares with experiment.c: finds a
+// record by id; copies src's fields into dst; a kept run's weights ($STATE/run-model.bin)
+// become the session's model; the one-line row; a seed-only change?; the harness binary.
+const Record *find_id(const Session *S, const char *id);
+void rec_merge(Record *dst, const Record *src);
+void keep_model(Session *S, Record *r, const char *status, const char *commit);
+void print_row(const Record *r, int n);
+int seed_only_change(const char *parent, const char *commit);
+char *self_exe(void);                 // the running harness binary (/proc/self/exe)
 // Runs the noise series of `noise` (k runs of HEAD) and saves its sigma in the session;
 // returns 0, or -1 if fewer than 2 runs succeeded or it was aborted.
 int noise_series(Session *S, int k);

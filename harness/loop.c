@@ -1,5 +1,6 @@
 // loop.c -- `autoresearch loop`: the autonomous research loop (the agent: agent.c).
 #include "harness.h"
+#include "pool.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -49,7 +50,23 @@ static const char *loop_help =
     "  --retry-delay S         wait before re-invoking a failed agent; doubles with each\n"
     "                          failure in a row, at most 300 s (default 1)\n"
     "  --max-fixed-errors N    stop after N crashes in a row with the same fixed-layer error\n"
-    "                          (a missing or broken data set, say; default 3, 0: never)\n" SESSION_OPTIONS_HELP;
+    "                          (a missing or broken data set, say; default 3, 0: never)\n"
+    "\n"
+    "many experiments at once (README: \"Running on a cluster\"):\n"
+    "  --workers N             experiments in flight at once (default 1: the loop above); each\n"
+    "                          in its own git worktree off the best, one writer of the ledger\n"
+    "  --executor E            local (default: processes on this machine, pinned) or slurm\n"
+    "                          (sbatch --parsable, followed with squeue and scontrol)\n"
+    "  --threads-per-worker K  cores (OpenMP threads) of each run (local default: the cores / N;\n"
+    "                          slurm: --cpus-per-task, when given)\n"
+    "  --slurm-args \"...\"      passed to sbatch as they are (partition, --time, --gres=gpu:1)\n"
+    "  --queue-limit S         a job pending longer is reported STUCK by status (default 1800)\n"
+    "  The search agent proposes a distinct candidate per free slot; an external agent is\n"
+    "  called once per free slot (one call at a time) in the experiment's worktree, with the\n"
+    "  experiments in flight listed in its prompt. Ctrl-C drains (no new experiment; those in\n"
+    "  flight finish and are decided), a second Ctrl-C cancels every job, recording nothing.\n"
+    "\n"
+    "the session (as for run and noise):\n" SESSION_OPTIONS_HELP;
 
 static double parse_until(const char *s) {
     time_t now = time(NULL);
@@ -95,6 +112,8 @@ int loop_main(int argc, char **argv) {
     LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337};
     const char *tag = NULL;
     int max_exp = 0, max_fail = 0, max_fixed = 3;
+    PoolOpts po = {.X = {.workers = 1}, .queue_limit = 1800};
+    const char *executor = "local";
     double until = 0, retry = 1;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { fputs(loop_help, stdout); return 0; }
@@ -116,10 +135,31 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--max-agent-failures") && v) max_fail = atoi(v), i++;
         else if (!strcmp(a, "--retry-delay") && v) retry = atof(v), i++;
         else if (!strcmp(a, "--max-fixed-errors") && v) max_fixed = atoi(v), i++;
+        else if (!strcmp(a, "--workers") && v) {
+            po.X.workers = atoi(v), i++;
+            if (po.X.workers < 1 || po.X.workers > POOL_MAX / 2) die("--workers: '%s' is not a count in 1..%d", v, POOL_MAX / 2);
+        } else if (!strcmp(a, "--executor") && v) {
+            executor = v, i++;
+            if (strcmp(v, "local") && strcmp(v, "slurm")) die("--executor: '%s' is not local or slurm", v);
+        } else if (!strcmp(a, "--threads-per-worker") && v) {
+            po.X.threads = atoi(v), i++;
+            if (po.X.threads < 1) die("--threads-per-worker: '%s' is not a positive count", v);
+        } else if (!strcmp(a, "--slurm-args") && v) po.X.slurm_args = v, i++;
+        else if (!strcmp(a, "--queue-limit") && v) po.queue_limit = atof(v), i++;
         else if (!session_option(&S, argc, argv, &i)) die("loop: unknown option or missing value '%s' (see --help)", a);
     }
     if (!o.agent || !*o.agent) die("loop: --agent CMD|search is required (see --help)");
     if (o.agent_timeout <= 0) die("--agent-timeout must be positive");
+    po.X.slurm = !strcmp(executor, "slurm");
+    int pool = po.X.workers > 1 || po.X.slurm;
+    if (pool && !strcmp(S.gate, "noise")) die("loop: --gate noise needs one worker; use sprt or strict with --workers");
+    if (!pool && po.X.slurm_args) die("loop: --slurm-args needs --executor slurm");
+    if (!po.X.threads && !po.X.slurm) {
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        po.X.threads = nc > po.X.workers ? (int)(nc / po.X.workers) : 1;
+    }
+    po.agent = strcmp(o.agent, "search") ? &o : NULL;
+    po.search_seed = o.search_seed, po.max_exp = max_exp, po.until = until, po.max_fail = max_fail, po.retry = retry;
     char t[96];
     char *cb = git_str("symbolic-ref", "-q", "--short", "HEAD", NULL);
     if (tag) snprintf(t, sizeof t, "%s", tag);
@@ -161,7 +201,21 @@ int loop_main(int argc, char **argv) {
     session_save(&S);
     fflush(stdout);
     install_sigint();
+    if (!pool) pool_refuse_in_flight(&S, "loop");
     resume_interrupted(&S, 1);
+    if (pool) {
+        if (!strcmp(S.gate, "noise")) die("loop: this session uses --gate noise, which needs one worker");
+        const Record *pb = session_best(&S);
+        char *pbest = xstrdup(pb ? rec_get(pb, "commit") : S.base), *phead = head_commit();
+        if (strcmp(phead, pbest) || !git_ok("diff", "--quiet", "HEAD", NULL)) reset_to(pbest, NULL);
+        free(pbest);
+        free(phead);
+        int prc = pool_loop(&S, &po);
+        free(branch);
+        free(ref);
+        session_close(&S);
+        return prc;
+    }
 
     // the branch head is the best kept commit (or the base while nothing is kept)
     const Record *b = session_best(&S);

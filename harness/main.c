@@ -4,6 +4,7 @@
 
 #include "dataset.h"
 #include "harness.h"
+#include "pool.h"
 #include "supervise.h"
 
 typedef struct {
@@ -20,6 +21,7 @@ static const Command commands[] = {
     {"run", run_main, "one experiment: build train.c, train under the budget, log, keep or reset"},
     {"loop", loop_main, "the autonomous loop: agent edits train.c, run, keep or reset, repeat"},
     {"noise", noise_main, "run the baseline K times with different seeds: sigma of val_bpb"},
+    {"job", job_main, "one run of a worker (started by `loop --workers`; not for people)"},
     {"status", status_main, "the session: experiments by status, best, the running experiment"},
     {"report", report_main, "progress plot (SVG, PNG) and a Markdown summary with val vs test"},
 };

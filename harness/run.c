@@ -1,5 +1,6 @@
 // run.c -- `autoresearch run` and `autoresearch noise`, and the Ctrl-C handling the loop shares.
 #include "harness.h"
+#include "pool.h"
 #include "util.h"
 
 #include <math.h>
@@ -83,6 +84,7 @@ int run_main(int argc, char **argv) {
     if (tag) snprintf(t, sizeof t, "%s", tag);
     else current_tag(t, sizeof t);
     session_lock(&S);
+    pool_refuse_in_flight(&S, "run");
     session_start(&S, t);
     if (!strcmp(S.gate, "noise") && S.sigma <= 0)
         die("run: --gate noise needs the session's noise: run `autoresearch noise --runs 5` first");
@@ -181,6 +183,7 @@ int noise_main(int argc, char **argv) {
     if (tag) snprintf(t, sizeof t, "%s", tag);
     else current_tag(t, sizeof t);
     session_lock(&S);
+    pool_refuse_in_flight(&S, "noise");
     session_start(&S, t);
     session_save(&S);
     char **bad = check_integrity(&S);

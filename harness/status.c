@@ -3,6 +3,7 @@
 // view of one session's records that status and report share.
 #include "dataset.h"
 #include "harness.h"
+#include "pool.h"
 #include "util.h"
 
 #include <errno.h>
@@ -134,6 +135,9 @@ int status_main(int argc, char **argv) {
     char e[128];
     // the training run in flight (any kind), else an experiment interrupted by a kill
     Record tr = {0}, m = {0}, ag = {0};
+    char *pool_path = xasprintf("%s/pool.json", S.state);
+    int pool = file_exists(pool_path);
+    free(pool_path);
     int training = live_marker_read(&S, &tr) == 0 && rec_get(&tr, "session") &&
                    !strcmp(rec_get(&tr, "session"), S.tag) && pid_alive(&tr);
     double elapsed = training ? difftime(time(NULL), (time_t)rec_num(&tr, "start_unix", 0)) : 0;
@@ -241,6 +245,7 @@ int status_main(int argc, char **argv) {
         }
         rec_set_raw(&o, "agent_running", agent ? "true" : "false");
         if (agent) rec_set_num(&o, "agent_elapsed_s", agent_elapsed);
+        pool_status(&S, &o);
         char *js = rec_to_json(&o);
         printf("%s\n", js);
         free(js);
@@ -287,7 +292,8 @@ int status_main(int argc, char **argv) {
             fmt_duration(agent_elapsed, d, sizeof d);
             printf("running    the agent, on experiment %.0f, for %s\n", rec_num(&ag, "n", 0), d);
         } else
-            printf("running    nothing\n");
+            printf("running    nothing%s\n", pool ? " here (the pool's jobs below)" : "");
+        pool_status(&S, NULL);
         if (have_pg) {
             char line[256];
             train_progress_format(&pg, line, sizeof line);

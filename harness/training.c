@@ -25,7 +25,9 @@ static const char *harness_keys[] = {
     "dataset_id", "tokenizer_sha256", "train_bin_sha256", "val_bin_sha256", "test_bin_sha256",
     "model_saved", "model_file", "fixed_error", "leftover_processes", "est_val_bpb", "est_se", "est_runs",
     "best_runs", "effect", "effect_lo", "effect_hi", "gate_reason", "gate_stat", "gate_keep_at", "sigma_dof",
-    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments", NULL};
+    "false_keep", "experiment_id", "drift", "drift_reason", "tokens_change", "after_experiments",
+    "gradcheck", "gradcheck_skip", "job", "job_id", "executor", "slot", "diff_sha256", "rebased_from",
+    "rebased_to", "original_commit", "original_parent", "slurm_state", NULL};
 
 static int is_harness_key(const char *k) {
     for (int i = 0; harness_keys[i]; i++)
@@ -48,7 +50,7 @@ static char *fixed_error(void) {
 
 // The path of the running harness binary: the supervisor is `autoresearch train`, from the
 // binary built before the session, which train.c cannot change.
-static char *self_exe(void) {
+char *self_exe(void) {
     char buf[4096];
     ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) die("cannot find the harness binary (/proc/self/exe): %s", strerror(errno));
@@ -93,8 +95,20 @@ void build_and_train(Session *S, const char *commit, Record *r, double *test) {
         reason = pr.timed_out ? "build timed out" : "build failed";
         goto done;
     }
+    char *exe = self_exe(), gskip[256], gwhy[600];   // the gradient check, then the run
+    int grc = gradcheck_pristine(S, exe, &pr, gskip, sizeof gskip, gwhy, sizeof gwhy, err, sizeof err);
+    if (grc < 0) die("%s", err);
+    if (gradcheck_available(S)) rec_set_str(r, "gradcheck", grc ? "failed" : "ok");
+    if (*gskip) rec_set_str(r, "gradcheck_skip", gskip);
+    if (pr.aborted || grc) {
+        status = pr.aborted ? "aborted" : "crash";
+        snprintf(why, sizeof why, "gradient check: %s", gwhy);
+        reason = pr.aborted ? NULL : why;
+        free(exe);
+        goto done;
+    }
     char *result = state_file(S, "result.txt"), *model = state_file(S, "run-model.bin");
-    char *scratch = state_file(S, "scratch"), *exe = self_exe();
+    char *scratch = state_file(S, "scratch");
     unlink(result);
     unlink(model);
     char *env[10], *progress = live_progress_path(S);

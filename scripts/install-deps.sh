@@ -1,12 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages autoresearch needs, if any is missing (fresh Debian/Ubuntu).
 # --test adds what only the tests need: a headless browser (Debian's chromium-headless-shell,
-# else chromium), which loads the HTML report, and xmllint, which checks the SVG and HTML.
+# else chromium), which loads the HTML report, xmllint, which checks the SVG and HTML, and
+# Slurm's controller, node daemon and clients, which tests/pool.test.sh starts as a real
+# single-node cluster on loopback (their packaged services are not used).
 set -e
 PKGS="build-essential pkg-config libseccomp-dev libpcre2-dev zlib1g-dev libcurl4-openssl-dev libssl-dev libdnnl-dev libpng-dev libgsl-dev git procps gzip"
 browser=""
 if [ "${1:-}" = "--test" ]; then
-    PKGS="$PKGS libxml2-utils"
+    PKGS="$PKGS libxml2-utils slurmctld slurmd slurm-client"
     command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || browser=yes
 fi
 missing=""

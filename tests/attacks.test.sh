@@ -90,6 +90,17 @@ int main(void) { Shard s; dataset_open_split(SPLIT_VAL, &s); return 0; }
 EOF
 cc -std=c11 -D_GNU_SOURCE -Ifixed "$tmp/other.c" build/libclient.a -o "$tmp/other" -lpcre2-8 -lz -lcrypto -lm 2>/dev/null \
     && fail "a fixed-layer header other than prepare.h links" || ok "a fixed-layer header other than prepare.h: no such function in the trainer (build fails)"
+# the toolbox is the one other header a trainer may include: header-only, it links nothing of
+# the fixed layer, and no file of the fixed layer or the harness includes it
+cat > "$tmp/kit.c" <<'EOF'
+#include "prepare.h"
+#include "toolbox.h"
+int main(void) { float z[2] = {0, 9}; uint64_t s = 1; return sample_token(z, 2, 1.0f, &s) != 1; }
+EOF
+cc -std=c11 -D_GNU_SOURCE -Ifixed "$tmp/kit.c" build/libclient.a -o "$tmp/kit" -ldnnl -lpcre2-8 -lz -lcrypto -lm 2>"$tmp/cc.log" \
+    && "$tmp/kit" && ok "fixed/toolbox.h builds into a trainer (header-only)" || { cat "$tmp/cc.log"; fail "fixed/toolbox.h in a trainer"; }
+users=$(grep -l '#include "toolbox.h"' fixed/*.[ch] harness/*.[ch] | tr '\n' ' ')
+[ -z "$users" ] && ok "nothing trusted includes the toolbox" || fail "the toolbox is included by $users"
 for t in fixed/prepare.h build/obj/fixed/evaluate.o results.tsv .git/autoresearch/sessions/main.json; do
     n=$(basename "$t" | tr . _)
     build "w_$n" WRITE_TREE "$repo/$t" && run "w_$n"

@@ -33,6 +33,9 @@ awk -v script="DEPTH=2;MODEL_DIM=64;HEAD_DIM=32;DEVICE_BATCH_SIZE=4;TOTAL_BATCH_
     "$ROOT/train.c" > train.c
 printf 'build/train: train.c\n\t@mkdir -p build\n\tcc -std=c11 -O1 -march=native -fopenmp -D_GNU_SOURCE -I%s/fixed train.c %s/build/libclient.a -o $@ -ldnnl -lpcre2-8 -lz -lcrypto -lm -pthread\n' \
     "$ROOT" "$ROOT" > Makefile
+# and the gradient check the harness runs before each training run (the Makefile's rule, at -O0)
+printf 'build/gradcheck: train.c\n\t@mkdir -p build\n\tcc -std=c11 -O0 -fopenmp -D_GNU_SOURCE -Ifixed -DTRAIN_FP32 -Dmain=train_c_main -c train.c -o build/gc.o\n\tcc -O0 -fopenmp -Ifixed fixed/gradcheck.c build/gc.o %s/build/libclient.a -o $@ -ldnnl -lpcre2-8 -lz -lcrypto -lm -pthread\n' \
+    "$ROOT" >> Makefile
 printf '/build/\n/run.log\n/results.tsv\n/results.jsonl\n/report/\n' > .gitignore
 git init -q -b main && git config user.name test && git config user.email test@example.com
 git add -A && git commit -qm "project"

@@ -2,11 +2,12 @@
 // gradient check of every parameter tensor, optimizer pieces against hand computations,
 // attention masking, overfitting one batch, run-to-run determinism.
 // Built in the fp32 matmul path (gradients are checked against fp32 finite differences).
-#define TESTING
 #ifndef TRAIN_FP32
 #define TRAIN_FP32 1
 #endif
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
+#undef main
 #include "score.h"
 #include "supervise.h"
 #include "testlib.h"
@@ -28,21 +29,21 @@ static void random_tokens(int32_t *x, int n, int V, uint64_t *s) {
 // gates, which would hide most gradients); the head large enough that the softcap bends.
 static void randomize_params(GPT *m, uint64_t seed) {
     uint64_t s = seed;
-    for (int i = 0; i < m->ntensors; i++) {
-        Tensor *t = &m->tensors[i];
-        float *p = m->params + t->off;
+    for (int i = 0; i < m->w.table.n; i++) {
+        Param *t = &m->w.table.t[i];
+        float *p = m->w.params + t->off;
         size_t n = (size_t)t->rows * t->cols;
-        float scale = !strcmp(t->name, "lm_head") ? 2.0f : t->group == G_MUON ? 0.3f : 1.0f;
+        float scale = !strcmp(t->name, "lm_head") ? 2.0f : t->group == OPT_MUON ? 0.3f : 1.0f;
         for (size_t j = 0; j < n; j++) p[j] = scale * rng_normal(&s);
-        if (t->group == G_RESID) for (size_t j = 0; j < n; j++) p[j] = 1.0f + 0.2f * rng_normal(&s);
-        if (t->group == G_X0) for (size_t j = 0; j < n; j++) p[j] = 0.5f * rng_normal(&s);
+        if (t->group == OPT_RESID) for (size_t j = 0; j < n; j++) p[j] = 1.0f + 0.2f * rng_normal(&s);
+        if (t->group == OPT_X0) for (size_t j = 0; j < n; j++) p[j] = 0.5f * rng_normal(&s);
     }
     gpt_sync_mm(m);
 }
 
 static double model_loss(GPT *m, const int32_t *x, const int32_t *y, int B) {
     gpt_forward(m, x, B);
-    return gpt_head(m, y, B, m->nll, 0.0f) / ((double)B * m->cfg.T);
+    return gpt_head(m, y, B, m->s.nll, 0.0f) / ((double)B * m->cfg.T);
 }
 
 // ----------------------------------------------------------------------------
@@ -57,21 +58,21 @@ static void test_gradcheck(void) {
     int32_t x[24], y[24];
     random_tokens(x, N, c.V, &s);
     random_tokens(y, N, c.V, &s);
-    model_loss(&m, x, y, B);   // leaves the last sequence's softcapped logits in m.logits
+    model_loss(&m, x, y, B);   // leaves the last sequence's softcapped logits in m.s.logits
     double max_logit = 0;
-    for (size_t i = 0; i < (size_t)c.T * c.V; i++) max_logit = fmax(max_logit, fabs(m.logits[i]));
+    for (size_t i = 0; i < (size_t)c.T * c.V; i++) max_logit = fmax(max_logit, fabs(m.s.logits[i]));
     CHECK_MSG(max_logit > 8.0, "softcap not exercised: max |logit| %.2f", max_logit);
     gpt_zero_grad(&m);
     gpt_forward_backward(&m, x, y, B, 1.0f);
-    float *g = xcalloc(m.nparams, sizeof(float));
-    memcpy(g, m.grads, m.nparams * sizeof(float));
+    float *g = xcalloc(m.w.table.size, sizeof(float));
+    memcpy(g, m.w.grads, m.w.table.size * sizeof(float));
 
     const float eps = 1e-3f;
     int checked = 0;
-    for (int ti = 0; ti < m.ntensors; ti++) {
-        Tensor *t = &m.tensors[ti];
+    for (int ti = 0; ti < m.w.table.n; ti++) {
+        Param *t = &m.w.table.t[ti];
         size_t n = (size_t)t->rows * t->cols;
-        float *p = m.params + t->off;
+        float *p = m.w.params + t->off;
         const float *gt = g + t->off;
         // (1) directional derivative along a random +-1 direction over the whole tensor
         float *dir = xcalloc(n, sizeof(float));
@@ -122,10 +123,10 @@ static void test_init(void) {
     c.V = 512; c.C = 64; c.F = 256; c.NH = 4; c.NKV = 4; c.hs = 16;
     GPT m;
     gpt_build(&m, &c, 1, 42);
-    for (int i = 0; i < m.ntensors; i++) {
-        Tensor *t = &m.tensors[i];
+    for (int i = 0; i < m.w.table.n; i++) {
+        Param *t = &m.w.table.t[i];
         size_t n = (size_t)t->rows * t->cols;
-        const float *p = m.params + t->off;
+        const float *p = m.w.params + t->off;
         double s1 = 0, s2 = 0, mx = 0;
         for (size_t j = 0; j < n; j++) { s1 += p[j]; s2 += (double)p[j] * p[j]; mx = fmax(mx, fabs(p[j])); }
         double sd = sqrt(s2 / n - (s1 / n) * (s1 / n));
@@ -140,8 +141,8 @@ static void test_init(void) {
             CHECK_NEAR(sd, bound / sqrt(3.0), 0.05 * bound);
         }
     }
-    CHECK(m.lo[0].ve != (size_t)-1 && m.lo[1].ve == (size_t)-1 && m.lo[2].ve != (size_t)-1);  // NL=3: layers 0,2
-    CHECK(m.lo[1].vegate == (size_t)-1 && m.lo[2].vegate != (size_t)-1);
+    CHECK(m.w.layer[0].ve != (size_t)-1 && m.w.layer[1].ve == (size_t)-1 && m.w.layer[2].ve != (size_t)-1);  // NL=3: layers 0,2
+    CHECK(m.w.layer[1].vegate == (size_t)-1 && m.w.layer[2].vegate != (size_t)-1);
     gpt_free(&m);
     Config d = {.T = 512, .NL = 4};
     config_windows(&d, "SSSL");
@@ -465,9 +466,9 @@ static void test_save(void) {
         CHECK(fread(magic, 1, 8, f) == 8 && !memcmp(magic, "ARGPT01", 8));
         CHECK(fread(hdr, 4, 8, f) == 8 && hdr[0] == c.V && hdr[2] == c.C && hdr[3] == c.NL && hdr[5] == c.NKV);
         CHECK(fread(win, 4, 3, f) == 3 && win[0] == 3 && win[2] == 12);
-        CHECK(fread(&np, 8, 1, f) == 1 && np == (int64_t)m.nparams);
-        float *p = xcalloc(m.nparams, 4);
-        CHECK(fread(p, 4, m.nparams, f) == m.nparams && !memcmp(p, m.params, m.nparams * 4));
+        CHECK(fread(&np, 8, 1, f) == 1 && np == (int64_t)m.w.table.size);
+        float *p = xcalloc(m.w.table.size, 4);
+        CHECK(fread(p, 4, m.w.table.size, f) == m.w.table.size && !memcmp(p, m.w.params, m.w.table.size * 4));
         CHECK(fgetc(f) == EOF);
         free(p);
         fclose(f);

@@ -1,8 +1,9 @@
 // test_train_bf16.c -- train.c in the build's matmul precision (bf16 by default; fp32 under
 // make PRECISION=fp32): bf16 rounding, gradients against finite differences within bf16
 // noise, Polar Express through bf16 matmuls, and a tiny model overfitting one batch.
-#define TESTING
+#define main train_c_main   // train.c's main, out of the way of this program's
 #include "../train.c"
+#undef main
 #include "testlib.h"
 
 static void test_bf16_rounding(void) {
@@ -33,22 +34,22 @@ static void test_gradients_in_precision(void) {
     GPT m;
     gpt_build(&m, &c, B, 1);
     uint64_t s = 3;
-    for (int i = 0; i < m.ntensors; i++) {   // all tensors random and non-zero
-        Tensor *t = &m.tensors[i];
-        float sc = !strcmp(t->name, "lm_head") ? 1.0f : t->group == G_MUON ? 0.2f : 1.0f;
-        for (size_t j = 0; j < (size_t)t->rows * t->cols; j++) m.params[t->off + j] = sc * rng_normal(&s);
+    for (int i = 0; i < m.w.table.n; i++) {   // all tensors random and non-zero
+        Param *t = &m.w.table.t[i];
+        float sc = !strcmp(t->name, "lm_head") ? 1.0f : t->group == OPT_MUON ? 0.2f : 1.0f;
+        for (size_t j = 0; j < (size_t)t->rows * t->cols; j++) m.w.params[t->off + j] = sc * rng_normal(&s);
     }
     gpt_sync_mm(&m);
     int32_t x[32], y[32];
     for (int i = 0; i < N; i++) { x[i] = (int32_t)(rng_u64(&s) % c.V); y[i] = (int32_t)(rng_u64(&s) % c.V); }
     gpt_zero_grad(&m);
     double loss = gpt_forward_backward(&m, x, y, B, 1.0f);
-    float *g = xcalloc(m.nparams, 4), *save = xcalloc(m.nparams, 4);
-    memcpy(g, m.grads, m.nparams * 4);
-    memcpy(save, m.params, m.nparams * 4);
+    float *g = xcalloc(m.w.table.size, 4), *save = xcalloc(m.w.table.size, 4);
+    memcpy(g, m.w.grads, m.w.table.size * 4);
+    memcpy(save, m.w.params, m.w.table.size * 4);
     int bad = 0, checked = 0;
-    for (int i = 0; i < m.ntensors; i++) {
-        Tensor *t = &m.tensors[i];
+    for (int i = 0; i < m.w.table.n; i++) {
+        Param *t = &m.w.table.t[i];
         size_t n = (size_t)t->rows * t->cols;
         // along the gradient itself (a random direction would sum many cancelling terms, each
         // with bf16 rounding), the largest element moving by 5% of the tensor's rms: well above
@@ -63,13 +64,13 @@ static void test_gradients_in_precision(void) {
         for (size_t j = 0; j < n; j++) { dir[j] = (float)(g[t->off + j] / gmax); ana += dir[j] * g[t->off + j]; }
         if (eps * ana < 0.005 * loss) { free(dir); continue; }
         checked++;
-        for (size_t j = 0; j < n; j++) m.params[t->off + j] = save[t->off + j] + eps * dir[j];
+        for (size_t j = 0; j < n; j++) m.w.params[t->off + j] = save[t->off + j] + eps * dir[j];
         gpt_sync_mm(&m);
-        gpt_forward(&m, x, B); lp = gpt_head(&m, y, B, m.nll, 0.0f) / N;
-        for (size_t j = 0; j < n; j++) m.params[t->off + j] = save[t->off + j] - eps * dir[j];
+        gpt_forward(&m, x, B); lp = gpt_head(&m, y, B, m.s.nll, 0.0f) / N;
+        for (size_t j = 0; j < n; j++) m.w.params[t->off + j] = save[t->off + j] - eps * dir[j];
         gpt_sync_mm(&m);
-        gpt_forward(&m, x, B); lm = gpt_head(&m, y, B, m.nll, 0.0f) / N;
-        memcpy(m.params + t->off, save + t->off, n * 4);
+        gpt_forward(&m, x, B); lm = gpt_head(&m, y, B, m.s.nll, 0.0f) / N;
+        memcpy(m.w.params + t->off, save + t->off, n * 4);
         gpt_sync_mm(&m);
         free(dir);
         double num = (lp - lm) / (2 * eps);
@@ -78,9 +79,9 @@ static void test_gradients_in_precision(void) {
             fprintf(stderr, "  %s[layer %d]: analytic %.5g numeric %.5g\n", t->name, t->layer, ana, num);
         }
     }
-    fprintf(stderr, "  %d of %d tensors checked (the rest below the noise)\n", checked, m.ntensors);
+    fprintf(stderr, "  %d of %d tensors checked (the rest below the noise)\n", checked, m.w.table.n);
     CHECK_MSG(bad == 0, "%d tensors off by more than 10%%", bad);
-    CHECK_MSG(checked >= m.ntensors / 2, "only %d of %d tensors above the noise", checked, m.ntensors);
+    CHECK_MSG(checked >= m.w.table.n / 2, "only %d of %d tensors above the noise", checked, m.w.table.n);
     free(g); free(save);
     gpt_free(&m);
 }
