@@ -21,7 +21,7 @@ static double cpu_seconds(void) {
 int main(int argc, char **argv) {
     double mb = argc > 1 ? atof(argv[1]) : 64;
     if (!(mb > 0)) die("usage: bench_synth [MB]");
-    for (int v = 2; v <= 3; v++) {
+    for (int v = 2; v <= 4; v++) {
         double eb, ey;
         synth_expectation(v, &eb, &ey);   // also builds the tables, outside the timing
         DocSet d;

@@ -218,7 +218,7 @@ static void prepare_usage(FILE *f) {
         "  --max-mb N         download at most N MB of the TinyStories train file (default 256)\n"
         "  --synthetic-mb N   size of the synthetic training split in MB (default 32)\n"
         "  --synthetic-version N  the generator's version (default %d; 2 reproduces the data sets\n"
-        "                     prepared before version 3 became the default)\n"
+        "                     prepared before version 3 became the default, 3 those before 4)\n"
         "  --vocab N          vocabulary size, special tokens included (default %d)\n"
         "  --force            prepare again even if this data set already exists\n"
         "  -q, --quiet        no progress bars\n"
@@ -381,7 +381,7 @@ int prepare_main(int argc, char **argv) {
         case 'Y':
             o.synthetic_version = (int)strtol(optarg, &end, 10);
             if (*end || !synth_version_known(o.synthetic_version))
-                die("prepare: --synthetic-version must be 2 or 3 (got '%s')", optarg);
+                die("prepare: --synthetic-version must be 2, 3 or 4 (got '%s')", optarg);
             break;
         case 'V':
             o.vocab = (int)strtol(optarg, &end, 10);

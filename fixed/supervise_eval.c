@@ -115,9 +115,16 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
             if (at[i] != k) continue;
             long rows = (k + 1) * B;
             for (int b = 0; b < B; b++) {
-                long src = (long)(splitmix64(&rng) % (uint64_t)rows), donor = (long)(splitmix64(&rng) % (uint64_t)rows);
-                if (donor == src) donor = (src + 1) % rows;
-                int cut = T > 1 ? (int)(splitmix64(&rng) % (uint64_t)(T - 1)) : 0;   // positions > cut replaced
+                long src = (long)(splitmix64(&rng) % (uint64_t)rows), donor = 0;
+                int cut = 0;   // positions > cut replaced
+                // The first replaced token must differ from the original, or a model that
+                // looks one token ahead is not seen (likely with a small vocabulary of digits).
+                for (int tries = 0; tries < 64; tries++) {
+                    donor = (long)(splitmix64(&rng) % (uint64_t)rows);
+                    if (donor == src) donor = (src + 1) % rows;
+                    cut = T > 1 ? (int)(splitmix64(&rng) % (uint64_t)(T - 1)) : 0;
+                    if (T < 2 || vin[donor * T + cut + 1] != vin[src * T + cut + 1]) break;
+                }
                 psrc[b] = src;
                 pcut[b] = cut;
                 memcpy(pin + (size_t)b * T, vin + src * T, (size_t)T * sizeof *pin);

@@ -20,7 +20,7 @@ typedef enum {
     GEN_PLACE, GEN_VERB_T, GEN_VERB_I,
 } Gen;
 
-#define SYNTH_MAX_TOPICS 64
+#define SYNTH_MAX_TOPICS 256
 
 // A word table: nfixed given words, then ngen generated ones. Zipf probabilities by rank,
 // p(r) ~ (r+1)^-zipf_s. With ntopic > 1 every topic ranks the words in its own fixed

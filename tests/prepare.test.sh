@@ -30,7 +30,7 @@ check "shards and tokenizer written" [ -s "$D/train.bin" -a -s "$D/val.bin" -a -
 "$AR" prepare --source synthetic --synthetic-mb 2 --vocab 1024 -q >"$T/p2" 2>&1
 check "second prepare does nothing and says so" grep -q "already prepared.*nothing to do" "$T/p2"
 check "no temporary folders left" [ -z "$(ls "$AUTORESEARCH_CACHE/datasets" | grep tmp)" ]
-check "the default synthetic source is version 3" grep -q "^formats: .*synthetic v3$" "$D/manifest.txt"
+check "the default synthetic source is version 4" grep -q "^formats: .*synthetic v4$" "$D/manifest.txt"
 check "prepare reports per split the documents longer than a row" bash -c \
     "grep -Eq '^  train .* [0-9]+ docs longer than a row of 513$' '$T/p1' && grep -Eq '^  val .* docs longer than a row' '$T/p1' &&
      grep -Eq '^  test .* docs longer than a row' '$T/p1' && grep -q '^val_docs_longer_than_row: [0-9]' '$D/manifest.txt'"
@@ -38,7 +38,10 @@ check "prepare reports per split the documents longer than a row" bash -c \
 "$AR" prepare --source synthetic --synthetic-version 2 --synthetic-mb 2 --vocab 1024 -q >"$T/p3" 2>/dev/null
 check "--synthetic-version 2 reproduces the old data set id" grep -q "^synthetic-a45c816d9c$" "$AUTORESEARCH_CACHE/current"
 check "version 2's floor is its own" grep -Eq "^entropy_bpb: 0\.7[0-9]+$" "$AUTORESEARCH_CACHE/datasets/synthetic-a45c816d9c/manifest.txt"
-fails_with "unknown synthetic version" "--synthetic-version must be 2 or 3" "$AR" prepare --source synthetic --synthetic-version 9 -q
+# and version 3, with the id its data sets had while it was the default
+"$AR" prepare --source synthetic --synthetic-version 3 --synthetic-mb 2 --vocab 1024 -q >"$T/p3" 2>/dev/null
+check "--synthetic-version 3 reproduces its data set id" grep -q "^synthetic-80efdee347$" "$AUTORESEARCH_CACHE/current"
+fails_with "unknown synthetic version" "--synthetic-version must be 2, 3 or 4" "$AR" prepare --source synthetic --synthetic-version 9 -q
 # a corpus of long documents: counted, and a val split too small for evaluate_bpb is announced
 awk 'BEGIN { srand(7); for (d = 0; d < 40; d++) { for (w = 0; w < 1500; w++) printf "w%dx%d ", int(rand() * 3000), d % 7; printf "\n\n" } }' >"$T/long.txt"
 "$AR" prepare --source "file:$T/long.txt" --vocab 350 -q >"$T/p4" 2>"$T/p4.err"

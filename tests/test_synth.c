@@ -9,6 +9,7 @@
 // sha256 of the text of synth_generate(version, 2026, 200): see test_golden
 #define GOLDEN_SHA256_V2 "b793f57b332e5db318a35b090940d6c2c5f0a1d64f4103a72d13c26fc7eb9803"
 #define GOLDEN_SHA256_V3 "b2f4a693b95b180a7070472de35f01c35760255c29f7c00bcdddedf694b3f7f3"
+#define GOLDEN_SHA256_V4 "18ed3bb867f2f91b67b59a03a450d08bbbb6417c48f911f8762c6beaa91c0ccb"
 
 static int V;   // the version under test
 
@@ -188,7 +189,8 @@ static void test_golden(void) {
     char hex[65];
     sha256_hex(d.data, d.len, hex);
     fprintf(stderr, "  seed 2026, 200 documents: %zu bytes, %.6f bits, sha256 %s\n", d.len, bits, hex);
-    CHECK_MSG(strcmp(hex, V == 2 ? GOLDEN_SHA256_V2 : GOLDEN_SHA256_V3) == 0, "synthetic text changed: sha256 %s", hex);
+    const char *want = V == 2 ? GOLDEN_SHA256_V2 : V == 3 ? GOLDEN_SHA256_V3 : GOLDEN_SHA256_V4;
+    CHECK_MSG(strcmp(hex, want) == 0, "synthetic text changed: sha256 %s", hex);
     docset_free(&d);
 }
 
@@ -268,7 +270,7 @@ static void test_mutations(void) {
     docset_free(&d);
 }
 
-// Version 3's state is in the text: words the state determines cannot be changed. In each
+// Versions 3 and 4: the state is in the text: words the state determines cannot be changed. In each
 // document: a pronoun of the other gender, the hour of a clock sentence moved by one, the
 // possessive of an owned thing swapped, each alone, make a text the grammar cannot produce
 // (the random mutations above rarely hit these few words).
@@ -285,10 +287,10 @@ static int replace_first(const char *s, size_t len, const char *from, const char
     return 0;
 }
 
-static void test_v3_state(void) {
+static void test_state(void) {
     DocSet d;
     docset_init(&d);
-    synth_generate(3, 77, 300, &d, NULL);
+    synth_generate(V, 77, 300, &d, NULL);
     static const char *const swaps[][2] = {
         { ". She ", ". He " }, { ". He ", ". She " }, { " her ", " his " }, { " his ", " her " },
         { "it was one o'", "it was two o'" }, { "it was five o'", "it was six o'" }, { "it was ten o'", "it was nine o'" },
@@ -298,12 +300,12 @@ static void test_v3_state(void) {
     for (size_t i = 0; i < d.n; i++) {
         size_t len, n;
         const char *s = docset_doc(&d, i, &len);
-        valid += synth_doc_bits(3, s, len) >= 0;
+        valid += synth_doc_bits(V, s, len) >= 0;
         for (int k = 0; k < (int)(sizeof swaps / sizeof *swaps); k++)
             for (int nth = 0; nth < 3; nth++)
                 if (replace_first(s, len, swaps[k][0], swaps[k][1], buf, &n, nth)) {
                     tried++;
-                    if (synth_doc_bits(3, buf, n) >= 0 && accepted++ < 3) fprintf(stderr, "  accepted: %.*s\n", (int)n, buf);
+                    if (synth_doc_bits(V, buf, n) >= 0 && accepted++ < 3) fprintf(stderr, "  accepted: %.*s\n", (int)n, buf);
                 }
     }
     fprintf(stderr, "  %d state mutations, %d accepted\n", tried, accepted);
@@ -314,9 +316,81 @@ static void test_v3_state(void) {
     docset_free(&d);
 }
 
+// Version 4's running sums, re-added by a reader that knows only the sentence shapes: every
+// "X was in the ... and N pennies." opens a purse, every "X earned A[, B] [and C], and had T."
+// must have T = the purse plus the amounts. A total off by one is not in the grammar.
+static long long read_number(const char **p) {
+    long long x = 0;
+    while (isdigit((unsigned char)**p)) x = 10 * x + (*(*p)++ - '0');
+    return x;
+}
+
+static void test_v4_sums(void) {
+    DocSet d;
+    docset_init(&d);
+    synth_generate(4, 31, 300, &d, NULL);
+    char *buf = xmalloc(1 << 16);
+    int sums = 0, wrong = 0, purses = 0, accepted = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        size_t len;
+        const char *s = docset_doc(&d, i, &len);
+        char *doc = xasprintf("%.*s", (int)len, s);
+        char name[3][64] = { "" };
+        long long purse[3] = { 0 };
+        const char *e = doc;
+        for (int c = 0; c < 3 && (e = strstr(e, " was in the ")) != NULL; c++, purses++) {   // the intro
+            const char *w = e;
+            while (w > doc && isalpha((unsigned char)w[-1])) w--;
+            snprintf(name[c], sizeof name[c], "%.*s", (int)(e - w), w);
+            const char *q = strstr(e, " pennies.");
+            while (q && q > e && isdigit((unsigned char)q[-1])) q--;
+            if (q) purse[c] = read_number(&q);
+            e++;
+        }
+        for (const char *p = doc; (p = strstr(p, " earned ")) != NULL; p++) {
+            const char *w = p;
+            while (w > doc && isalpha((unsigned char)w[-1])) w--;
+            int c = -1;
+            for (int k = 0; k < 3; k++)
+                if ((size_t)(p - w) == strlen(name[k]) && !memcmp(w, name[k], (size_t)(p - w))) c = k;
+            const char *q = p + strlen(" earned ");
+            long long sum = 0;
+            while (isdigit((unsigned char)*q)) {
+                sum += read_number(&q);
+                if (!strncmp(q, ", and had ", 10)) q += 10;
+                else if (!strncmp(q, " and had ", 9)) q += 9;
+                else if (!strncmp(q, " and ", 5)) q += 5;
+                else if (!strncmp(q, ", ", 2)) q += 2;
+                else { q = NULL; break; }
+                if (q[-4] == 'h') break;   // "had "
+            }
+            if (c < 0 || !q) { wrong++; continue; }
+            const char *t = q;
+            long long total = read_number(&t);
+            purse[c] += sum;
+            sums++;
+            wrong += total != purse[c];
+            // the same text with the total's last digit changed
+            size_t at = (size_t)(t - 1 - doc);
+            memcpy(buf, doc, len);
+            buf[at] = buf[at] == '9' ? '0' : (char)(buf[at] + 1);
+            accepted += synth_doc_bits(4, buf, len) >= 0;
+        }
+        free(doc);
+    }
+    fprintf(stderr, "  %d purses, %d sums re-added, %d wrong, %d changed totals accepted\n", purses, sums, wrong, accepted);
+    CHECK(purses == 3 * (int)d.n);
+    CHECK(sums > 1000);
+    CHECK(wrong == 0);
+    CHECK(accepted == 0);
+    free(buf);
+    docset_free(&d);
+}
+
 int main(void) {
-    CHECK(synth_version_known(2) && synth_version_known(3) && !synth_version_known(1) && !synth_version_known(4));
-    for (V = 2; V <= 3; V++) {
+    CHECK(synth_version_known(2) && synth_version_known(3) && synth_version_known(4));
+    CHECK(!synth_version_known(1) && !synth_version_known(5));
+    for (V = 2; V <= 4; V++) {
         fprintf(stderr, "version %d\n", V);
         RUN_TEST(test_determinism);
         RUN_TEST(test_seeds_differ);
@@ -326,6 +400,7 @@ int main(void) {
         RUN_TEST(test_lexicon);
         RUN_TEST(test_golden);
     }
-    RUN_TEST(test_v3_state);
+    for (V = 3; V <= 4; V++) RUN_TEST(test_state);
+    RUN_TEST(test_v4_sums);
     TEST_MAIN_END("test_synth");
 }

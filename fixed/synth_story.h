@@ -1,28 +1,29 @@
-// synth_v3.h -- synthetic version 3's constants, decisions and tables, shared by its grammar
-// (synth_v3.c) and its analytic expectation (synth_v3_expect.c). Internal to the fixed layer.
-#ifndef SYNTH_V3_H
-#define SYNTH_V3_H
+// synth_story.h -- the story grammar of synthetic versions 3 and 4 (synth_story.c), its
+// analytic expectation (synth_story_expect.c) and what the two versions share. Internal to
+// the fixed layer; a version (synth_v3.c, synth_v4.c) is a Grammar: its tables and decisions.
+#ifndef SYNTH_STORY_H
+#define SYNTH_STORY_H
 
 #include <string.h>
 
+#include "docs.h"
 #include "synth_core.h"
 
-#define NTOPIC 64
-#define ZIPF_CONTENT 1.0
-#define ZIPF_NAMES 1.3
-#define MIN_SENTENCES 8
-#define MAX_SENTENCES 24
-#define NUM_LO 2
+#define NUM_LO 2            // counted things: "counted N THINGS", all equally likely
 #define NUM_HI 9999999
+#define PURSE_LO 10000000   // version 4: pennies each member starts with, all equally likely
+#define PURSE_HI 99999999
+#define EARN_LO 10000000    // version 4: pennies earned at once, all equally likely
+#define EARN_HI 99999999
 
 static const char *const HOURS[12] = {
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
 };
 static const char *const SKIP[3] = { "One hour later", "Two hours later", "Three hours later" };
 
-// Structural decisions (each row sums to 1).
-enum { S_GO, S_TAKE, S_GIVE, S_DOT, S_DOI, S_REL, S_SAY, S_COUNT, S_CLOCK, N_TYPES };
-static const double P_TYPE[N_TYPES] = { 0.10, 0.08, 0.08, 0.08, 0.06, 0.08, 0.06, 0.38, 0.08 };
+// Sentence types: version 3 has the first nine, version 4 all (each version's own P_TYPE).
+enum { S_GO, S_TAKE, S_GIVE, S_DOT, S_DOI, S_REL, S_SAY, S_COUNT, S_CLOCK, S_EARN, N_TYPES };
+// The other decisions, the same in both versions (each row sums to 1).
 static const double P_SUBJ[2] = { 0.5, 0.5 };          // pronoun (the previous subject) / a name
 // Every outcome of a decision has its own probability, so that no word of the text can be
 // exchanged for another without changing the bits (tests/test_synth.c relies on it).
@@ -36,33 +37,27 @@ static const double P_NEST[2] = { 0.65, 0.35 };          // end the noun phrase 
 static const char *const DET[6] = { "the", "this", "some", "every", "each", "another" };
 static const double P_DET[6] = { 0.35, 0.2, 0.15, 0.12, 0.1, 0.08 };   // before a noun drawn afresh
 static const double P_ITEMS[3] = { 0.1, 0.3, 0.6 };   // things counted: one, two or three
+static const double P_EARNINGS[3] = { 0.75, 0.17, 0.08 };  // amounts earned in one sentence: one, two or three
 static const double P_SKIP[3] = { 0.5, 0.3, 0.2 };       // one, two, three hours later
 static const double P_SEP[2] = { 0.85, 0.15 };           // " " / "\n" before a sentence
-static const double P_STOP[2] = { 0.94, 0.06 };          // after sentence MIN_SENTENCES..MAX-1
+static const double P_STOP[2] = { 0.94, 0.06 };          // after sentence min_sentences..max-1
 static const double P_HOUR[12] = { 12 / 78.0, 11 / 78.0, 10 / 78.0, 9 / 78.0, 8 / 78.0, 7 / 78.0,   // the first hour
                                    6 / 78.0, 5 / 78.0, 4 / 78.0, 3 / 78.0, 2 / 78.0, 1 / 78.0 };
 
 // Each cast table alternates female / male, by rank.
 static inline int is_female(int i) { return i % 2 == 0; }
 
-// The tables (synth_v3.c); synth3_init() builds them, once.
-extern Table synth3_name_a, synth3_name_b, synth3_name_c, synth3_town, synth3_kind, synth3_adj,
-             synth3_object, synth3_place, synth3_vt, synth3_vi, synth3_move, synth3_counted, synth3_adv;
-extern Table *const synth3_cast[3];
-#define T_NAME_A synth3_name_a
-#define T_NAME_B synth3_name_b
-#define T_NAME_C synth3_name_c
-#define T_TOWN synth3_town
-#define T_KIND synth3_kind
-#define T_ADJ synth3_adj
-#define T_OBJECT synth3_object
-#define T_PLACE synth3_place
-#define T_VT synth3_vt
-#define T_VI synth3_vi
-#define T_MOVE synth3_move
-#define T_COUNTED synth3_counted
-#define T_ADV synth3_adv
-#define CAST synth3_cast
-void synth3_init(void);
+typedef struct {
+    Table *cast[3], *town, *kind, *adj, *object, *place, *vt, *vi, *move, *counted, *adv;
+    const double *p_type;   // [ntypes]: S_CLOCK + 1 types, or S_EARN + 1 with the purses
+    int ntypes, ntopic, min_sentences, max_sentences;
+    Lexicon lx;             // filled by story_build
+} Grammar;
+
+// Builds the lexicon of gr from all its tables (they must include gr's) and literal words.
+void story_build(Grammar *gr, Table **tables, int ntables, const char *const *reserved, int nreserved);
+void story_generate(const Grammar *gr, uint64_t seed, size_t ndocs, DocSet *out, double *bits);
+double story_doc_bits(const Grammar *gr, const char *text, size_t len);
+void story_expectation(const Grammar *gr, double *bits_per_doc, double *bytes_per_doc);
 
 #endif
