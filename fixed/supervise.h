@@ -8,7 +8,7 @@
 // process it started are gone): status (ok | crash | invalid), reason, val_bpb, test_bpb,
 // eval_tokens, dataset, sandbox, training_seconds, total_tokens_M, num_steps,
 // peak_memory_mb, eval_seconds, probe_causal_max, probe_frozen_max, probe_tolerance,
-// trainer_exit.
+// probe_splice_nll, probe_splice_floor, probe_splice_seams, trainer_exit.
 #ifndef SUPERVISE_H
 #define SUPERVISE_H
 
@@ -29,6 +29,15 @@
 // counts as the same model (bf16 and fp32 measurements in README "Threat model").
 #define PROBE_BATCHES 2
 #define PROBE_TOLERANCE 0.05
+// Splice probe: rows stitched from segments of unseen rows, the segments' length range (about
+// 16 seams per 512-token row), as many batches as give about SPLICE_MIN_SEAMS seams (at least 2),
+// and the share of the validation targets' unigram entropy that the mean NLL at the seams
+// must reach (a causal model's expectation is at least all of it; the spread of honest and
+// lookahead models is in README "Threat model").
+#define SPLICE_MIN_LEN 8
+#define SPLICE_MAX_LEN 56
+#define SPLICE_MIN_SEAMS 48
+#define SPLICE_FLOOR 0.7
 
 int train_main(int argc, char **argv);
 
@@ -60,9 +69,13 @@ int sup_exchange(Super *S, const void *rep, int op);
 typedef struct {
     double val, test, seconds;
     double causal_max, frozen_max;
+    double splice_nll, splice_floor;   // mean NLL at the seams, and the floor it must reach
+    long splice_n;                     // seams scored
 } EvalResult;
 // The whole evaluation for a child that asked with batch size B: validation with the
 // causality probes among it, test, the frozen-model probe. 0, or -1 (cause in S).
 int supervise_eval(Super *S, int B, EvalResult *out);
+// The number of splice probe batches for batches of B rows of T tokens.
+int splice_batches(int B, int T);
 
 #endif

@@ -56,6 +56,7 @@ static struct {
     int begun, done, steps, phase;
     double t_child, t_begin, t_last, counted, flops, allowance;
     double timed_tokens, timed_flops, loss, progress_written;
+    double fpt, flops_reported;   // budget_flops_per_token (0: none), the sum of budget_step's FLOPs
     long long tokens, tokens_at_step;
     long batches_step, batches_first;
 } bud;
@@ -64,6 +65,11 @@ static SandboxMonitor mon;
 static double used(void) {
     return bud.mode == BUDGET_TIME ? bud.counted : bud.mode == BUDGET_TOKENS ? (double)bud.tokens : bud.flops;
 }
+// The tokens a work budget allows: the amount, or in flops mode the amount over the declared
+// FLOPs per token (the declaration comes before the first row, so it cannot be revised).
+static double token_cap(void) {
+    return bud.mode == BUDGET_TOKENS ? bud.amount : bud.mode == BUDGET_FLOPS ? bud.amount / bud.fpt : INFINITY;
+}
 static void begin(void) {
     if (bud.begun) return;   // a second budget_begin does not reset the clock
     bud.begun = 1;
@@ -71,11 +77,11 @@ static void begin(void) {
     bud.loss = NAN;
     bud.progress_written = -INFINITY;
 }
-// Rows go out until budget_step has said done; in tokens mode also not past the amount,
+// Rows go out until budget_step has said done; in the work modes also not past the token cap,
 // except to finish a step as long as the first (the honest overshoot of today's budget).
 static int may_hand_out(void) {
     if (bud.done) return 0;
-    if (bud.mode != BUDGET_TOKENS || bud.tokens < bud.amount) return 1;
+    if ((double)bud.tokens < token_cap()) return 1;
     return bud.steps >= 1 && bud.batches_step < bud.batches_first;
 }
 // The harness's progress file (AUTORESEARCH_PROGRESS_FILE), from the supervisor's own
@@ -99,7 +105,10 @@ static void step(double flops, double loss) {
     bud.steps++;
     if (bud.steps == 1) bud.batches_first = bud.batches_step;
     bud.batches_step = 0;
-    double f = isfinite(flops) && flops > 0 ? flops : 0;
+    if (isfinite(flops) && flops > 0) bud.flops_reported += flops;
+    // the FLOPs counted are the tokens handed out times the declaration (what budget_step says
+    // counts only without one, outside flops mode, where it decides nothing)
+    double f = bud.fpt > 0 ? (double)(bud.tokens - bud.tokens_at_step) * bud.fpt : isfinite(flops) && flops > 0 ? flops : 0;
     if (bud.steps > BUDGET_WARMUP_STEPS) {
         bud.counted += t - bud.t_last;
         bud.timed_tokens += (double)(bud.tokens - bud.tokens_at_step);
@@ -211,6 +220,10 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             break;
         case OP_NEXT:
             if (!dl || bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
+            if (bud.mode == BUDGET_FLOPS && !(bud.fpt > 0)) {
+                sup_fail(S, "crash", "flops budget: train.c must call budget_flops_per_token() before its first dataloader_next");
+                break;
+            }
             if (!may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
             begin();
             dataloader_next(dl, inputs, targets);   // the producer thread packed it ahead
@@ -223,6 +236,22 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             r = (Msg){.op = REP_ROWS, .a = dataloader_epoch(dl)};
             break;
         case OP_BEGIN: begin(); r = budget_reply(); break;
+        case OP_DECLARE:
+            if (bud.fpt > 0 || bud.tokens > 0) {
+                sup_fail(S, "crash", "budget_flops_per_token: called %s (once, before the first dataloader_next)",
+                         bud.fpt > 0 ? "twice" : "after the first batch");
+                break;
+            }
+            // the least an output layer of V logits costs per trained token (one input feature,
+            // forward 2V + backward 4V); all the supervisor knows of the model is V
+            if (!(isfinite(m.x) && m.x >= 6.0 * S->V)) {
+                sup_fail(S, "invalid", "flops budget: declared %.3g FLOPs per token, below 6*V = %d, the least any "
+                         "model with a %d-way output layer costs", m.x, 6 * S->V, S->V);
+                break;
+            }
+            bud.fpt = m.x;
+            r = budget_reply();
+            break;
         case OP_STEP: if (bud.phase == PHASE_TRAIN) step(m.x, m.y); r = budget_reply(); break;
         case OP_PROGRESS: r = budget_reply(); break;
         case OP_EVAL:
@@ -422,13 +451,17 @@ int train_main(int argc, char **argv) {
 
     char *text = xasprintf("status: %s\nreason: %s\nsandbox: %s\ndataset: %s\neval_tokens: %ld\n"
                            "training_seconds: %.3f\ntotal_tokens_M: %.6f\nnum_steps: %d\npeak_memory_mb: %.1f\n"
-                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n", S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
+                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n"
+                           "flops_per_token: %.6g\nflops_counted: %.6g\nflops_reported: %.6g\ntrain_gflops_per_s: %.4g\n",
+                           S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
                            S.eval_tokens, bud.counted, bud.tokens / 1e6, bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
-                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance);
+                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance, bud.fpt, bud.flops,
+                           bud.flops_reported, bud.counted > 0 ? bud.timed_flops / bud.counted / 1e9 : 0.0);
     if (evaluated) {
         char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
-                               "probe_frozen_max: %.3g\nprobe_tolerance: %g\n", text, ev.val, ev.test, ev.seconds,
-                               ev.causal_max, ev.frozen_max, PROBE_TOLERANCE);
+                               "probe_frozen_max: %.3g\nprobe_tolerance: %g\nprobe_splice_nll: %.3f\nprobe_splice_floor: %.3f\n"
+                               "probe_splice_seams: %ld\n", text, ev.val, ev.test, ev.seconds, ev.causal_max, ev.frozen_max,
+                               PROBE_TOLERANCE, ev.splice_nll, ev.splice_floor, ev.splice_n);
         free(text);
         text = more;
     }

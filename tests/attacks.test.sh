@@ -53,6 +53,8 @@ expect() {   # expect NAME STATUS REASON-PATTERN
 build honest HONEST && run honest
 expect "honest unigram model" ok '^-$'
 [ "$(field probe_causal_max)" = 0 ] && [ "$(field probe_frozen_max)" = 0 ] && ok "honest: both probes exact" || fail "honest: probes"
+awk '/^probe_splice_nll:/ {n = $2} /^probe_splice_floor:/ {f = $2} END {exit !(n > f && f > 1)}' "$state/result.txt" \
+    && ok "honest: splice probe $(field probe_splice_nll) nats, floor $(field probe_splice_floor)" || fail "honest: splice probe"
 grep -q '^sandbox: landlock+seccomp (landlock abi [0-9]*)' "$state/result.txt" && ok "sandbox in force: $(field sandbox)" \
     || fail "sandbox in force ($(field sandbox))"
 [ "$(field total_tokens_M)" = 0.000640 ] && ok "tokens budget exact: the supervisor's count" || fail "tokens budget ($(field total_tokens_M))"
@@ -60,12 +62,40 @@ AUTORESEARCH_SANDBOX=none run honest
 expect "AUTORESEARCH_SANDBOX=none runs anyway" ok '^-$'
 [ "$(field sandbox)" = "none (AUTORESEARCH_SANDBOX=none)" ] && ok "and records sandbox: none" || fail "records sandbox: none ($(field sandbox))"
 
+# flops budget: the declared FLOPs per token turn the amount into a row count (1e7 = 640 x 15625)
+flops_run() { AUTORESEARCH_BUDGET_MODE=flops AUTORESEARCH_BUDGET=1e7 run "$1"; }
+flops_run honest
+expect "flops budget, honest" ok '^-$'
+[ "$(field total_tokens_M)" = 0.000640 ] && [ "$(field flops_per_token)" = 15625 ] \
+    && ok "flops budget: 640 tokens at the declared 15625 FLOPs per token" || fail "flops budget: $(field total_tokens_M) M tokens, $(field flops_per_token)"
+build under FLOPS_UNDERREPORT && flops_run under
+[ "$(field status)" = ok ] && [ "$(field total_tokens_M)" = 0.000640 ] \
+    && ok "under-reporting FLOPs mid-run buys no extra tokens ($(field total_tokens_M) M; reported $(field flops_reported), counted $(field flops_counted))" \
+    || fail "under-reported FLOPs: $(field status), $(field total_tokens_M) M tokens"
+build lowdecl FLOPS_LOW_DECLARED && flops_run lowdecl
+expect "declaring 1 FLOP per token" invalid "flops budget: declared 1 FLOPs per token, below 6\*V"
+build undecl FLOPS_UNDECLARED && flops_run undecl
+expect "a flops budget without a declaration" crash "must call budget_flops_per_token\(\) before its first"
+build late FLOPS_LATE && run late
+expect "declaring after the first batch" crash "budget_flops_per_token: called after the first batch"
+
 build write_result WRITE_RESULT "../result.txt" && run write_result
 expect "train.c writes the result file" invalid "sandbox: denied write of .*/\.git/autoresearch/result\.txt"
 build nll NLL_CALLBACK && run nll
 expect "an NLL-style callback (tiny values, logits unfilled)" crash "left non-finite or unfilled logits"
 build lookahead LOOKAHEAD && run lookahead
 expect "attention that sees the next token" invalid "the model sees future tokens"
+# lookahead that replays its earlier logits for a row prefix it has seen: the pairwise probe
+# passes (exactly), the splice probe (rows of unseen rows' segments) does not
+build memo MEMO_LOOKAHEAD && run memo
+expect "lookahead that remembers rows (pairwise probe defeated)" invalid "the model sees future tokens \(splice probe"
+[ "$(field probe_causal_max)" = 0 ] && ok "  ... and it does defeat the pairwise probe (difference 0)" || fail "memo: pairwise probe ($(field probe_causal_max))"
+cc -std=c11 -O1 -D_GNU_SOURCE -Ifixed -DUNTRAINED tests/attacks/attack.c build/libclient.a \
+    -o "$tmp/uniform" -lpcre2-8 -lz -lcrypto -lm -pthread && run uniform
+expect "honest uniform (untrained) model" ok '^-$'
+awk '/^probe_splice_nll:/ {n = $2} /^probe_splice_floor:/ {f = $2} /^probe_splice_seams:/ {s = $2}
+     END {exit !(n >= f / 0.7 && s >= 32)}' "$state/result.txt" \
+    && ok "uniform: splice NLL $(field probe_splice_nll) at or above the unigram entropy ($(field probe_splice_seams) seams)" || fail "uniform: splice probe"
 build patch PATCH_SUPERVISOR && run patch
 expect "reaching into the supervisor's memory" invalid "sandbox: denied (open of /proc/[0-9]+/|system call process_vm_writev)"
 build early PRE_BUDGET && AUTORESEARCH_STARTUP_ALLOWANCE=0 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=1 run early

@@ -27,6 +27,11 @@
 #define WRITE_TREE 9
 #define DAEMON 10
 #define SKIP_EVAL 11
+#define MEMO_LOOKAHEAD 12
+#define FLOPS_UNDERREPORT 13
+#define FLOPS_LOW_DECLARED 14
+#define FLOPS_UNDECLARED 15
+#define FLOPS_LATE 16
 #ifndef ATTACK
 #define ATTACK HONEST
 #endif
@@ -43,6 +48,33 @@ static void refresh(void) {
     for (int v = 0; v < vocab; v++) total += count[v];
     for (int v = 0; v < vocab; v++) unigram[v] = (float)log(count[v] / total);
 }
+
+#if ATTACK == MEMO_LOOKAHEAD
+// Lookahead that remembers every row it was handed and the next tokens it used for it: when a
+// row shares a prefix with an earlier one (at least 16 tokens), the positions of that prefix
+// get the earlier row's lookahead again, so a copy of a row with its tokens after a cut
+// replaced scores the same before the cut, and the pairwise causality probe passes whichever
+// copy comes second.
+static int32_t *seen, *used;   // the rows, and the next token each position was given
+static long n_seen;
+static const int32_t *next_tokens(const int32_t *row, int T) {
+    long best = -1;
+    int best_len = 15;
+    for (long r = 0; r < n_seen; r++) {
+        const int32_t *s = seen + r * T;
+        int L = 0;
+        while (L < T && s[L] == row[L]) L++;
+        if (L > best_len) { best_len = L; best = r; }
+    }
+    seen = realloc(seen, (size_t)(n_seen + 1) * T * sizeof *seen);
+    used = realloc(used, (size_t)(n_seen + 1) * T * sizeof *used);
+    int32_t *next = used + n_seen * T;
+    memcpy(seen + n_seen++ * T, row, T * sizeof *seen);
+    memcpy(next, row, T * sizeof *next);   // next[t + 1]: the token position t looks at
+    if (best >= 0) memcpy(next, used + best * T, (size_t)(best_len < T ? best_len + 1 : T) * sizeof *next);
+    return next;
+}
+#endif
 
 static void logits_fn(void *ctx, const int32_t *inputs, int B, int T, float *logits) {
     (void)ctx;
@@ -62,6 +94,12 @@ static void logits_fn(void *ctx, const int32_t *inputs, int B, int T, float *log
         if ((i % T) + 1 < T) z[inputs[i + 1]] += 8;   // attention that sees the next token
 #endif
     }
+#if ATTACK == MEMO_LOOKAHEAD
+    for (int b = 0; b < B; b++) {
+        const int32_t *next = next_tokens(inputs + (size_t)b * T, T);
+        for (int t = 0; t + 1 < T; t++) logits[((size_t)b * T + t) * vocab + next[t + 1]] += 3;   // a mild one: above any floor
+    }
+#endif
     (void)inputs;
 }
 
@@ -134,13 +172,29 @@ int main(void) {
     unigram = malloc(vocab * sizeof *unigram);
     for (int v = 0; v < vocab; v++) count[v] = 1;
     attack_now();
+    const double flops_per_token = 1e6 / 64;   // what budget_step reports below
+#if ATTACK == FLOPS_LOW_DECLARED
+    budget_flops_per_token(1);   // a model of one FLOP per token: the flops budget lasts forever
+#elif ATTACK != FLOPS_UNDECLARED && ATTACK != FLOPS_LATE
+    budget_flops_per_token(flops_per_token);
+#endif
     DataLoader *dl = dataloader_open(1, 64, 42);
     int32_t x[64], y[64];
     budget_begin();
     for (int steps = 1;; steps++) {
         dataloader_next(dl, x, y);
+#if ATTACK == FLOPS_LATE
+        if (steps == 1) budget_flops_per_token(1e-3);   // once the first batch is in, declare a tiny figure
+#endif
+#ifndef UNTRAINED   // honest too: the uniform distribution
         for (int i = 0; i < 64; i++) count[y[i]]++;
-        if (budget_step(64, 1e6) || steps == 20) break;
+#endif
+#if ATTACK == FLOPS_UNDERREPORT
+        // honest at first, then a hundredth of the FLOPs, to train 100x longer on a flops budget
+        if (budget_step(64, steps > 3 ? flops_per_token * 64 / 100 : flops_per_token * 64) || steps == 1000) break;
+#else
+        if (budget_step(64, flops_per_token * 64) || steps == 20) break;
+#endif
     }
     refresh();
 #if ATTACK == SKIP_EVAL
