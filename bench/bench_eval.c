@@ -4,7 +4,8 @@
 // the validation and test splits twice, in alternation, in this one process:
 //   old: train.c's own NLL (gpt_head), as evaluate_bpb scored it before the supervisor;
 //   new: the supervisor's work: the logits set to NaN, filled by train.c (gpt_logits), scored
-//        by score.c on as many threads as the supervisor (the cores), plus the probes' 3 extra batches.
+//        by score.c on as many threads as the supervisor (the cores), plus the probes' extra batches
+//        (causality, splice, frozen model).
 // It prints both val_bpb (same data, same seed: the difference is the log-softmax's rounding)
 // and the ratio of the times (best of REPS). The shared-memory round trip per batch (two
 // messages on a socketpair) is not in this figure: bench/ring.bench.sh measures it.
@@ -81,7 +82,7 @@ int main(void) {
         double t_old = 0, t_new = 0;
         val_old = eval_split(&m, tok, SPLIT_VAL, B, 0, 0, &t_old);
         test_old = eval_split(&m, tok, SPLIT_TEST, B, 0, 0, &t_old);
-        val_new = eval_split(&m, tok, SPLIT_VAL, B, 1, PROBE_BATCHES + 1, &t_new);
+        val_new = eval_split(&m, tok, SPLIT_VAL, B, 1, PROBE_BATCHES + splice_batches(B, T) + 1, &t_new);
         test_new = eval_split(&m, tok, SPLIT_TEST, B, 1, 0, &t_new);
         best_old = fmin(best_old, t_old);
         best_new = fmin(best_new, t_new);

@@ -86,6 +86,7 @@ static void move_fd(int from, int to) {
 }
 
 _Noreturn void child_main(const ChildSpec *c) {
+    signal(SIGXFSZ, SIG_DFL);   // the supervisor ignores it; the trainer gets the default
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!c->pidns) prctl(PR_SET_CHILD_SUBREAPER, 1);

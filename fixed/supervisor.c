@@ -38,9 +38,18 @@ void sup_fail(Super *S, const char *status, const char *fmt, ...) {
 int64_t sup_region(Super *S, size_t len, void **ptr) {
     const size_t page = 4096;
     size_t off = (S->shm_size + page - 1) / page * page, end = off + (len + page - 1) / page * page;
-    if (ftruncate(S->shm, (off_t)end) != 0) return -1;
+    if (ftruncate(S->shm, (off_t)end) != 0) {
+        // a memfd counts against the file size limit (SIGXFSZ is ignored, so this is EFBIG)
+        struct rlimit fs;
+        char lim[160] = "";
+        if (errno == EFBIG && getrlimit(RLIMIT_FSIZE, &fs) == 0 && fs.rlim_cur != RLIM_INFINITY)
+            snprintf(lim, sizeof lim, " (the file size limit, `ulimit -f`, is %.0f KB; the shared memory is a file)",
+                     (double)fs.rlim_cur / 1024);
+        sup_fail(S, "crash", "cannot grow the shared memory with the trainer to %.0f KB: %s%s", end / 1024.0, strerror(errno), lim);
+        return -1;
+    }
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, S->shm, (off_t)off);
-    if (p == MAP_FAILED) return -1;
+    if (p == MAP_FAILED) { sup_fail(S, "crash", "cannot map the shared memory with the trainer: %s", strerror(errno)); return -1; }
     S->shm_size = end;
     *ptr = p;
     return (int64_t)off;
@@ -303,6 +312,8 @@ int train_main(int argc, char **argv) {
         if (!dst || i + 1 >= argc) { usage(stderr); die("train: bad option '%s'", a); }
         *dst = argv[++i];
     }
+    // past a file size limit a write or ftruncate fails (EFBIG, checked) instead of killing us
+    signal(SIGXFSZ, SIG_IGN);
     char *trainer = canonical(trainer_arg);
     if (!trainer || access(trainer, X_OK) != 0) die("train: no trainer at %s (run `make build/train`)", trainer_arg);
     Super S = {.trainer_status = -1};
@@ -466,7 +477,8 @@ int train_main(int argc, char **argv) {
         text = more;
     }
     char err[512];
-    if (result && write_file_atomic(result, text, strlen(text), err, sizeof err) != 0) die("%s", err);
+    if (result && write_file_atomic(result, text, strlen(text), err, sizeof err) != 0)   // no result, and no half of one
+        die("train: %s (the run was %s%s%s)", err, S.status, S.reason[0] ? ": " : "", S.reason);
     // the log line never shows test_bpb: the log reaches the agent
     char valtxt[32] = "-";
     if (evaluated) snprintf(valtxt, sizeof valtxt, "%.6f", ev.val);

@@ -62,12 +62,12 @@ AUTORESEARCH_SANDBOX=none run honest
 expect "AUTORESEARCH_SANDBOX=none runs anyway" ok '^-$'
 [ "$(field sandbox)" = "none (AUTORESEARCH_SANDBOX=none)" ] && ok "and records sandbox: none" || fail "records sandbox: none ($(field sandbox))"
 
-# flops budget: the declared FLOPs per token turn the amount into a row count (1e7 = 640 x 15625)
-flops_run() { AUTORESEARCH_BUDGET_MODE=flops AUTORESEARCH_BUDGET=1e7 run "$1"; }
+# flops budget: the declared FLOPs per token turn the amount into a row count (6.4e7 = 640 x 1e5)
+flops_run() { AUTORESEARCH_BUDGET_MODE=flops AUTORESEARCH_BUDGET=6.4e7 run "$1"; }
 flops_run honest
 expect "flops budget, honest" ok '^-$'
-[ "$(field total_tokens_M)" = 0.000640 ] && [ "$(field flops_per_token)" = 15625 ] \
-    && ok "flops budget: 640 tokens at the declared 15625 FLOPs per token" || fail "flops budget: $(field total_tokens_M) M tokens, $(field flops_per_token)"
+[ "$(field total_tokens_M)" = 0.000640 ] && [ "$(field flops_per_token)" = 100000 ] \
+    && ok "flops budget: 640 tokens at the declared 1e5 FLOPs per token" || fail "flops budget: $(field total_tokens_M) M tokens, $(field flops_per_token)"
 build under FLOPS_UNDERREPORT && flops_run under
 [ "$(field status)" = ok ] && [ "$(field total_tokens_M)" = 0.000640 ] \
     && ok "under-reporting FLOPs mid-run buys no extra tokens ($(field total_tokens_M) M; reported $(field flops_reported), counted $(field flops_counted))" \
@@ -131,6 +131,15 @@ sleep 0.5
 [ -z "$(pgrep -f "^$tmp/daemon")" ] && ok "no process of the run outlives it" || { pkill -9 -f "^$tmp/daemon"; fail "a daemon outlived the run"; }
 [ "$(field status)" = invalid ] && ok "the result file is the supervisor's, after the run too" || fail "result file rewritten"
 [ "$before" = "$(snapshot)" ] && ok "fixed/, build/, ledgers and session state untouched" || fail "files changed by an attack"
+
+# a file size limit: the shared memory (a memfd) counts against it; the supervisor survives
+(ulimit -f 100; run honest)
+expect "ulimit -f 100 (the logits' shared memory does not fit)" crash "cannot grow the shared memory with the trainer to [0-9]+ KB: File too large \(the file size limit, .ulimit -f., is 100 KB"
+rm -f "$state/result.txt"
+msg=$( (ulimit -f 0; cd "$repo" && "$AR" train --trainer "$tmp/honest" --result "$state/result.txt" --scratch "$state/scratch" 2>&1 >/dev/null; echo "rc $?") | tail -2)
+echo "$msg" | head -1 | grep -q "^autoresearch: train: cannot write .*result.txt: File too large (the run was crash: cannot grow" && echo "$msg" | grep -qx "rc 1" \
+    && [ ! -e "$state/result.txt" ] && [ -z "$(ls "$state" | grep 'result.txt.tmp')" ] \
+    && ok "ulimit -f 0: a one-line error, no result, no half-written one" || fail "ulimit -f 0: $msg"
 
 # kill -9: the trainer, then the supervisor
 AUTORESEARCH_STARTUP_ALLOWANCE=30 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=5 run early &

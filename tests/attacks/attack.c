@@ -172,7 +172,7 @@ int main(void) {
     unigram = malloc(vocab * sizeof *unigram);
     for (int v = 0; v < vocab; v++) count[v] = 1;
     attack_now();
-    const double flops_per_token = 1e6 / 64;   // what budget_step reports below
+    const double flops_per_token = 1e5;   // what budget_step reports below
 #if ATTACK == FLOPS_LOW_DECLARED
     budget_flops_per_token(1);   // a model of one FLOP per token: the flops budget lasts forever
 #elif ATTACK != FLOPS_UNDECLARED && ATTACK != FLOPS_LATE
