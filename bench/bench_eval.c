@@ -14,6 +14,7 @@
 #include "dataset.h"
 #include "pack.h"
 #include "score.h"
+#include "splice.h"
 #include "supervise.h"
 
 #ifndef BENCH_EVAL_TOKENS

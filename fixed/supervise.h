@@ -8,7 +8,10 @@
 // process it started are gone): status (ok | crash | invalid), reason, val_bpb, test_bpb,
 // eval_tokens, dataset, sandbox, training_seconds, total_tokens_M, num_steps,
 // peak_memory_mb, eval_seconds, probe_causal_max, probe_frozen_max, probe_tolerance,
-// probe_splice_nll, probe_splice_floor, probe_splice_seams, trainer_exit.
+// probe_splice_nll, probe_splice_floor, probe_splice_d, probe_splice_t, probe_splice_seams,
+// flops_per_token, flops_counted, flops_reported, train_gflops_per_s, trainer_exit,
+// fixed_error (the fixed layer's own failure, else "-"; also after its die(), in a result of
+// status, reason and fixed_error only).
 #ifndef SUPERVISE_H
 #define SUPERVISE_H
 
@@ -29,15 +32,7 @@
 // counts as the same model (bf16 and fp32 measurements in README "Threat model").
 #define PROBE_BATCHES 2
 #define PROBE_TOLERANCE 0.05
-// Splice probe: rows stitched from segments of unseen rows, the segments' length range (about
-// 16 seams per 512-token row), as many batches as give about SPLICE_MIN_SEAMS seams (at least 2),
-// and the share of the validation targets' unigram entropy that the mean NLL at the seams
-// must reach (a causal model's expectation is at least all of it; the spread of honest and
-// lookahead models is in README "Threat model").
-#define SPLICE_MIN_LEN 8
-#define SPLICE_MAX_LEN 56
-#define SPLICE_MIN_SEAMS 48
-#define SPLICE_FLOOR 0.7
+// The splice probe's constants are in splice.h.
 
 int train_main(int argc, char **argv);
 
@@ -56,10 +51,13 @@ typedef struct {
     long eval_tokens;
     char reason[600];          // why the run is not ok (first cause wins)
     char status[16];           // ok | crash | invalid
+    int fixed;                 // the cause is the fixed layer's own failure (fixed_error)
 } Super;
 
 // Sets status and reason unless a cause is recorded already.
 void sup_fail(Super *S, const char *status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// The same for a failure of the fixed layer itself (a crash, recorded also as fixed_error).
+void sup_fixed(Super *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // A page-aligned region of len bytes in the memfd: its offset (mapped at *ptr), or -1.
 int64_t sup_region(Super *S, size_t len, void **ptr);
 // Sends rep, then waits for the child's next request, which must be op. 0, or -1 (the child
@@ -70,12 +68,12 @@ typedef struct {
     double val, test, seconds;
     double causal_max, frozen_max;
     double splice_nll, splice_floor;   // mean NLL at the seams, and the floor it must reach
+    double splice_d, splice_t;         // mean of (seam NLL - decoys' NLL), its t statistic
     long splice_n;                     // seams scored
 } EvalResult;
 // The whole evaluation for a child that asked with batch size B: validation with the
 // causality probes among it, test, the frozen-model probe. 0, or -1 (cause in S).
 int supervise_eval(Super *S, int B, EvalResult *out);
-// The number of splice probe batches for batches of B rows of T tokens.
-int splice_batches(int B, int T);
+
 
 #endif

@@ -21,17 +21,28 @@
 
 #include "dataset.h"
 #include "protocol.h"
+#include "splice.h"
 #include "supervise.h"
 #include "supervise_child.h"
 #include "tokenizer.h"
 #include "util.h"
 
-void sup_fail(Super *S, const char *status, const char *fmt, ...) {
+static void vfail(Super *S, const char *status, int fixed, const char *fmt, va_list ap) {
     if (strcmp(S->status, "ok") && !(strcmp(status, "invalid") == 0 && strcmp(S->status, "invalid") != 0)) return;
     snprintf(S->status, sizeof S->status, "%s", status);   // an invalid cause overrides a crash
+    vsnprintf(S->reason, sizeof S->reason, fmt, ap);
+    S->fixed = fixed;
+}
+void sup_fail(Super *S, const char *status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(S->reason, sizeof S->reason, fmt, ap);
+    vfail(S, status, 0, fmt, ap);
+    va_end(ap);
+}
+void sup_fixed(Super *S, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(S, "crash", 1, fmt, ap);
     va_end(ap);
 }
 
@@ -45,11 +56,11 @@ int64_t sup_region(Super *S, size_t len, void **ptr) {
         if (errno == EFBIG && getrlimit(RLIMIT_FSIZE, &fs) == 0 && fs.rlim_cur != RLIM_INFINITY)
             snprintf(lim, sizeof lim, " (the file size limit, `ulimit -f`, is %.0f KB; the shared memory is a file)",
                      (double)fs.rlim_cur / 1024);
-        sup_fail(S, "crash", "cannot grow the shared memory with the trainer to %.0f KB: %s%s", end / 1024.0, strerror(errno), lim);
+        sup_fixed(S, "cannot grow the shared memory with the trainer to %.0f KB: %s%s", end / 1024.0, strerror(errno), lim);
         return -1;
     }
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, S->shm, (off_t)off);
-    if (p == MAP_FAILED) { sup_fail(S, "crash", "cannot map the shared memory with the trainer: %s", strerror(errno)); return -1; }
+    if (p == MAP_FAILED) { sup_fixed(S, "cannot map the shared memory with the trainer: %s", strerror(errno)); return -1; }
     S->shm_size = end;
     *ptr = p;
     return (int64_t)off;
@@ -302,6 +313,19 @@ static void usage(FILE *f) {
         "of RAM); AUTORESEARCH_EVAL_TOKENS (tests only; default %d).\n", EVAL_TOKENS);
 }
 
+// die() in this process (no data set, a corrupt shard, out of memory): the fixed layer's own
+// failure. The result says so (fixed_error), so that the harness need not believe lines a
+// trainer can print; the child goes first.
+static const char *hook_result;
+static Super *hook_S;
+static void died(const char *msg) {
+    if (hook_S && hook_S->child > 0 && !hook_S->gone) kill(hook_S->child, SIGKILL);
+    if (!hook_result) return;
+    char *text = xasprintf("status: crash\nreason: the fixed layer failed: %s\nfixed_error: %s\n", msg, msg), err[512];
+    if (write_file_atomic(hook_result, text, strlen(text), err, sizeof err) != 0) fprintf(stderr, "autoresearch: %s\n", err);
+    free(text);
+}
+
 int train_main(int argc, char **argv) {
     const char *trainer_arg = "build/train", *result = NULL, *model_out = NULL, *scratch_arg = NULL;
     for (int i = 1; i < argc; i++) {
@@ -318,6 +342,8 @@ int train_main(int argc, char **argv) {
     if (!trainer || access(trainer, X_OK) != 0) die("train: no trainer at %s (run `make build/train`)", trainer_arg);
     Super S = {.trainer_status = -1};
     snprintf(S.status, sizeof S.status, "ok");
+    hook_result = result, hook_S = &S;
+    die_hook = died;
     Tokenizer *tok = tokenizer_load_prepared();
     S.tok = tok;
     S.V = tokenizer_vocab_size(tok);
@@ -406,16 +432,16 @@ int train_main(int argc, char **argv) {
     struct pollfd pf = {.fd = S.status_sock, .events = POLLIN};
     if (poll(&pf, 1, 30000) == 1 && recv_with_fd(S.status_sock, sandbox, sizeof sandbox, &nfd) == 0) {
         if (!strncmp(sandbox, "error: ", 7)) {
-            sup_fail(&S, "crash", "sandbox: %s", sandbox + 7);
+            sup_fixed(&S, "sandbox: %s", sandbox + 7);
             S.gone = 1;
         } else if (nfd >= 0) {
             mon.fd = nfd;
             mon.spec = &spec;
             mon_started = pthread_create(&mon_thread, NULL, sandbox_monitor, &mon) == 0;
-            if (!mon_started) { sup_fail(&S, "crash", "cannot start the sandbox monitor"); kill_child(&S); }
+            if (!mon_started) { sup_fixed(&S, "cannot start the sandbox monitor"); kill_child(&S); }
         }
     } else {
-        sup_fail(&S, "crash", "the sandboxed child did not start");
+        sup_fixed(&S, "the sandboxed child did not start");
         kill_child(&S);
     }
     if (!pidns) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
@@ -463,20 +489,22 @@ int train_main(int argc, char **argv) {
     char *text = xasprintf("status: %s\nreason: %s\nsandbox: %s\ndataset: %s\neval_tokens: %ld\n"
                            "training_seconds: %.3f\ntotal_tokens_M: %.6f\nnum_steps: %d\npeak_memory_mb: %.1f\n"
                            "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n"
-                           "flops_per_token: %.6g\nflops_counted: %.6g\nflops_reported: %.6g\ntrain_gflops_per_s: %.4g\n",
+                           "flops_per_token: %.6g\nflops_counted: %.6g\nflops_reported: %.6g\ntrain_gflops_per_s: %.4g\nfixed_error: %s\n",
                            S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
                            S.eval_tokens, bud.counted, bud.tokens / 1e6, bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
                            mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance, bud.fpt, bud.flops,
-                           bud.flops_reported, bud.counted > 0 ? bud.timed_flops / bud.counted / 1e9 : 0.0);
+                           bud.flops_reported, bud.counted > 0 ? bud.timed_flops / bud.counted / 1e9 : 0.0, S.fixed ? S.reason : "-");
     if (evaluated) {
         char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
                                "probe_frozen_max: %.3g\nprobe_tolerance: %g\nprobe_splice_nll: %.3f\nprobe_splice_floor: %.3f\n"
-                               "probe_splice_seams: %ld\n", text, ev.val, ev.test, ev.seconds, ev.causal_max, ev.frozen_max,
-                               PROBE_TOLERANCE, ev.splice_nll, ev.splice_floor, ev.splice_n);
+                               "probe_splice_d: %.3f\nprobe_splice_t: %.3g\nprobe_splice_seams: %ld\n", text, ev.val, ev.test, ev.seconds,
+                               ev.causal_max, ev.frozen_max, PROBE_TOLERANCE, ev.splice_nll, ev.splice_floor, ev.splice_d,
+                               ev.splice_t, ev.splice_n);
         free(text);
         text = more;
     }
     char err[512];
+    die_hook = NULL;
     if (result && write_file_atomic(result, text, strlen(text), err, sizeof err) != 0)   // no result, and no half of one
         die("train: %s (the run was %s%s%s)", err, S.status, S.reason[0] ? ": " : "", S.reason);
     // the log line never shows test_bpb: the log reaches the agent

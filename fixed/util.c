@@ -20,14 +20,19 @@ void warnf(const char *fmt, ...) {
     va_end(ap);
 }
 
+void (*die_hook)(const char *message);
+
 _Noreturn void die(const char *fmt, ...) {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fputs("autoresearch: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "autoresearch: %s\n", msg);
+    void (*hook)(const char *) = die_hook;
+    die_hook = NULL;   // once: the hook may fail and die itself
+    if (hook) hook(msg);
     exit(1);
 }
 
@@ -316,4 +321,11 @@ int num_threads(void) {
     if (env && atoi(env) > 0) return atoi(env);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }

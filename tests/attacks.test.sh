@@ -132,9 +132,18 @@ sleep 0.5
 [ "$(field status)" = invalid ] && ok "the result file is the supervisor's, after the run too" || fail "result file rewritten"
 [ "$before" = "$(snapshot)" ] && ok "fixed/, build/, ledgers and session state untouched" || fail "files changed by an attack"
 
+# fixed-layer errors: only the supervisor's own failures are recorded as such
+build fakeerr FAKE_FIXED_ERROR && run fakeerr
+[ "$(field status)" = crash ] && [ "$(field fixed_error)" = - ] && ok "a trainer printing a fixed-layer error: crash, no fixed_error" \
+    || fail "fake fixed error: $(field status), fixed_error $(field fixed_error)"
+AUTORESEARCH_CACHE=$tmp/nocache run honest
+[ "$(field status)" = crash ] && field fixed_error | grep -q "^no prepared data set" && field reason | grep -q "^the fixed layer failed: no prepared" \
+    && ok "the supervisor's own failure (no data set) is recorded as fixed_error" || fail "supervisor die: $(field status), $(field fixed_error)"
+
 # a file size limit: the shared memory (a memfd) counts against it; the supervisor survives
 (ulimit -f 100; run honest)
 expect "ulimit -f 100 (the logits' shared memory does not fit)" crash "cannot grow the shared memory with the trainer to [0-9]+ KB: File too large \(the file size limit, .ulimit -f., is 100 KB"
+field fixed_error | grep -q "^cannot grow the shared memory" && ok "  ... recorded as a fixed-layer error" || fail "ulimit: fixed_error $(field fixed_error)"
 rm -f "$state/result.txt"
 msg=$( (ulimit -f 0; cd "$repo" && "$AR" train --trainer "$tmp/honest" --result "$state/result.txt" --scratch "$state/scratch" 2>&1 >/dev/null; echo "rc $?") | tail -2)
 echo "$msg" | head -1 | grep -q "^autoresearch: train: cannot write .*result.txt: File too large (the run was crash: cannot grow" && echo "$msg" | grep -qx "rc 1" \

@@ -32,6 +32,7 @@
 #define FLOPS_LOW_DECLARED 14
 #define FLOPS_UNDECLARED 15
 #define FLOPS_LATE 16
+#define FAKE_FIXED_ERROR 17
 #ifndef ATTACK
 #define ATTACK HONEST
 #endif
@@ -197,6 +198,11 @@ int main(void) {
 #endif
     }
     refresh();
+#if ATTACK == FAKE_FIXED_ERROR
+    // the fixed layer's words, to make the loop's fixed-error stop rule fire
+    fprintf(stderr, "autoresearch: no prepared data set in /nonexistent: run `autoresearch prepare` first\n");
+    return 1;
+#endif
 #if ATTACK == SKIP_EVAL
     double val = 0.0004;   // no evaluation at all: its own number in the summary
 #else
