@@ -141,6 +141,16 @@ int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, siz
     return 0;
 }
 
+int sandbox_private_proc(char *err, size_t n) {
+    if (unshare(CLONE_NEWNS) != 0) { snprintf(err, n, "no mount namespace: %s", strerror(errno)); return -1; }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+        snprintf(err, n, "cannot mount a /proc of its own: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int write_proc(const char *path, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;

@@ -370,10 +370,13 @@ int train_main(int argc, char **argv) {
         scratch = xstrdup(tmpl);
     }
     char *cwd = canonical("."), *cache = canonical(cache_dir());
-    const char *sys_read[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev", NULL};
-    const char *ro[16], *rw[] = {scratch, "/dev/null", NULL}, *protect[] = {cwd, cache, NULL};
+    // of /sys only what the runtime libraries read (CPU topology, NUMA nodes, cgroup quotas,
+    // hugepage settings), not the devices, the network interfaces or the firmware tables
+    const char *sys_read[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys/devices/system",
+                              "/sys/fs/cgroup", "/sys/kernel/mm", "/dev", NULL};
+    const char *ro[24], *rw[] = {scratch, "/dev/null", NULL}, *protect[] = {cwd, cache, NULL};
     int nro = 0;
-    char *canon_sys[16] = {0};
+    char *canon_sys[24] = {0};
     for (int i = 0; sys_read[i]; i++) if ((canon_sys[i] = canonical(sys_read[i]))) ro[nro++] = canon_sys[i];
     char *tokreal = canonical(tokpath);
     ro[nro++] = trainer;
@@ -425,7 +428,7 @@ int train_main(int argc, char **argv) {
     S.sock = ctl[0];
     S.status_sock = setup[0];
 
-    char sandbox[420] = "none (the sandbox did not start)";
+    char sandbox[640] = "none (the sandbox did not start)";
     int nfd = -1;
     pthread_t mon_thread;
     int mon_started = 0;
@@ -444,7 +447,7 @@ int train_main(int argc, char **argv) {
         sup_fixed(&S, "the sandboxed child did not start");
         kill_child(&S);
     }
-    if (!pidns) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
+    if (!pidns && !strstr(sandbox, "no pid namespace")) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
 
     EvalResult ev = {0};
     int evaluated = 0;
@@ -516,7 +519,7 @@ int train_main(int argc, char **argv) {
     free(text);
     for (int i = 0; extra[i]; i++) free(extra[i]);
     for (int i = 0; env[i]; i++) free(env[i]);
-    for (int i = 0; i < 16; i++) free(canon_sys[i]);
+    for (int i = 0; i < 24; i++) free(canon_sys[i]);
     free(env); free(tokreal); free(tokpath); free(dsdir); free(trainer); free(scratch); free(cwd); free(cache);
     free(model_tmp);
     tokenizer_free(tok);

@@ -98,6 +98,19 @@ awk '/^probe_splice_nll:/ {n = $2} /^probe_splice_floor:/ {f = $2} /^probe_splic
     && ok "uniform: splice NLL $(field probe_splice_nll) at or above the unigram entropy ($(field probe_splice_seams) seams)" || fail "uniform: splice probe"
 build patch PATCH_SUPERVISOR && run patch
 expect "reaching into the supervisor's memory" invalid "sandbox: denied (open of /proc/[0-9]+/|system call process_vm_writev)"
+# /proc: the trainer sees only its PID namespace; the sandbox's first process (pid 1, which
+# holds the supervisor's environment) is not dumpable, so even an open that wins the race
+# against the supervisor's path check cannot read its environ, memory, maps, fds or root
+build procrace PROC_RACE && run procrace
+expect "racing the open check for /proc/1/*" invalid "sandbox: denied open of /proc/"
+grep -q "^PROCS [12]$" "$tmp/procrace.log" && ok "a private /proc: $(sed -n 's/^PROCS //p' "$tmp/procrace.log") processes visible" \
+    || fail "private /proc: $(grep PROCS "$tmp/procrace.log")"
+! grep -qE "^LEAK (environ|maps|mem|fd|root)" "$tmp/procrace.log" && ok "pid 1's environ, maps, mem, fd and root unreadable" \
+    || fail "leaked: $(grep LEAK "$tmp/procrace.log" | tr '\n' ' ')"
+AUTORESEARCH_SANDBOX=none run procrace   # no check to race at all: the kernel's rules alone
+! grep -qE "^LEAK (environ|maps|mem|fd|root)" "$tmp/procrace.log" && grep -q "^LEAK cmdline" "$tmp/procrace.log" \
+    && ok "without the sandbox too: the parent's environ, maps, mem, fd, root unreadable (its cmdline is)" \
+    || fail "no sandbox, leaked: $(grep LEAK "$tmp/procrace.log" | tr '\n' ' ')"
 build early PRE_BUDGET && AUTORESEARCH_STARTUP_ALLOWANCE=0 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=1 run early
 expect "training before the budget starts (a constructor)" crash "ran past the time budget"
 build ttt TRAIN_ON_VAL && run ttt

