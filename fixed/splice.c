@@ -31,7 +31,6 @@ void splice_init(Splice *sp, int B, int T, int V, uint64_t *rng) {
     long cap = (long)B * T;
     sp->seam = xmalloc(cap * sizeof *sp->seam);
     sp->prev = xmalloc(cap * sizeof *sp->prev);
-    sp->next = xmalloc(cap * sizeof *sp->next);
 }
 
 void splice_build(Splice *sp, const SplicePool *pool, int npools, int32_t *in, int32_t *tg) {
@@ -42,12 +41,11 @@ void splice_build(Splice *sp, const SplicePool *pool, int npools, int32_t *in, i
     for (int b = 0; b < sp->B; b++) {
         long src = -1;
         for (int j = 0; j <= T;) {
-            long next = (long)(splitmix64(sp->rng) % (uint64_t)total);
-            if (next == src) next = (next + 1) % total;
+            long next;   // uniform over the others: the decoys are drawn the same way
+            do next = (long)(splitmix64(sp->rng) % (uint64_t)total); while (total > 1 && next == src);
             if (j > 0 && j < T) {
                 sp->seam[sp->nseam] = (long)b * T + j - 1;
-                sp->prev[sp->nseam] = src;
-                sp->next[sp->nseam++] = next;
+                sp->prev[sp->nseam++] = src;
             }
             src = next;
             int end = j + SPLICE_MIN_LEN + (int)(splitmix64(sp->rng) % (SPLICE_MAX_LEN - SPLICE_MIN_LEN + 1));
@@ -73,8 +71,8 @@ void splice_score(Splice *sp, const float *logits, const int32_t *tg) {
         double lse = mx + log(sum), decoys = 0;
         int pos = (int)(sp->seam[s] % T) + 1, y = tg[sp->seam[s]];
         for (int k = 0; k < SPLICE_DECOYS; k++) {
-            long r;   // not the rows on either side of the seam: one of them continues the prefix
-            do r = (long)(splitmix64(sp->rng) % (uint64_t)total); while (total > 2 && (r == sp->prev[s] || r == sp->next[s]));
+            long r;   // as the seam's row was drawn: any but the one whose prefix the seam ends
+            do r = (long)(splitmix64(sp->rng) % (uint64_t)total); while (total > 1 && r == sp->prev[s]);
             decoys += lse - z[pool_token(sp, r, pos)];
         }
         double nll = lse - z[y], d = nll - decoys / SPLICE_DECOYS;
@@ -96,7 +94,7 @@ void splice_result(const Splice *sp, double *nll, double *d, double *t) {
 }
 
 void splice_free(Splice *sp) {
-    free(sp->seam); free(sp->prev); free(sp->next);
+    free(sp->seam); free(sp->prev);
     memset(sp, 0, sizeof *sp);
 }
 

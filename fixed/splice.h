@@ -9,7 +9,8 @@
 //  - the mean NLL at the seams, which a causal model cannot push below the unigram entropy
 //    H of the tokens in expectation (Gibbs' inequality): it must reach SPLICE_FLOOR x H;
 //  - the paired difference d = NLL(seam token) - mean NLL(SPLICE_DECOYS decoys), the decoys
-//    being the tokens at the same position of other random unseen rows: for a causal model
+//    being the tokens at the same position of other random unseen rows (drawn as the seam's
+//    row was: any but the row the segment before the seam came from): for a causal model
 //    the seam token is one more draw of the decoys' distribution, so E[d] = 0; a model that
 //    reads ahead predicts the seam token and not the decoys. The probe fails when the mean
 //    of d is below -SPLICE_MARGIN nats and its t statistic below -SPLICE_T.
@@ -23,7 +24,7 @@
 #define SPLICE_MIN_SEAMS 48     // batches enough for about this many seams (at least 2)
 #define SPLICE_FLOOR 0.7
 #define SPLICE_DECOYS 16
-#define SPLICE_MARGIN 0.5
+#define SPLICE_MARGIN 1.0
 #define SPLICE_T 6.0
 
 // The rows not handed out yet: in[]/tg[] pairs of n rows of T tokens each.
@@ -34,7 +35,7 @@ typedef struct {
     int npools, B, T, V;
     uint64_t *rng;
     long *seam;             // per seam of the batch built last: flat target index
-    long *prev, *next;      // and the pool rows before and after it
+    long *prev;             // and the pool row of the segment before it
     long nseam;
     double nll, d, d2;      // sums over every seam scored: NLL, d, d^2
     long n;
