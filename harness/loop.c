@@ -246,6 +246,9 @@ static const char *loop_help =
     "  --agent-sandbox         run the agent under Landlock: it writes only in the work tree and\n"
     "                          the --agent-allow folders, and reads the test ledger as empty.\n"
     "                          Without it, an agent running as you can read all you can.\n"
+    "  --agent-net none|PORT[,PORT]  with --agent-sandbox: TCP connections only to these ports\n"
+    "                          (e.g. 443 for the model's API), or none; default: any (Landlock\n"
+    "                          ABI 4+; UDP, so DNS, stays open)\n"
     "  --agent-allow DIR       a folder the sandboxed agent may write too (its CLI's config,\n"
     "                          e.g. ~/.claude); repeatable\n"
     "  --search-seed N         seed of the search agent (default 1337)\n"
@@ -427,16 +430,33 @@ typedef struct {
     int sandbox;            // --agent-sandbox
     const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
     int nallow;
+    int ports[16], nports;  // --agent-net: the TCP ports it may connect to (-1: any)
 } LoopOpts;
 
 typedef struct {
     const char *write[19];
     char *hide;
+    const int *ports;
+    int nports;
 } AgentJail;
 
 static int agent_jail(void *arg, char *err, size_t n) {
     AgentJail *j = arg;
-    return sandbox_agent_enter(j->write, j->hide, err, n);
+    return sandbox_agent_enter(j->write, j->hide, j->ports, j->nports, err, n);
+}
+
+// --agent-net none | PORT[,PORT...] (at most 16)
+static void parse_agent_net(LoopOpts *o, const char *v) {
+    o->nports = 0;
+    if (!strcmp(v, "none")) return;
+    for (const char *p = v; *p;) {
+        char *end;
+        long port = strtol(p, &end, 10);
+        if (end == p || port < 1 || port > 65535 || (*end && *end != ',') || o->nports == 16)
+            die("loop: --agent-net '%s': expected none or up to 16 TCP ports (1-65535) separated by commas", v);
+        o->ports[o->nports++] = (int)port;
+        p = *end ? end + 1 : end;
+    }
 }
 
 // One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
@@ -480,7 +500,7 @@ static int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **
     const char *argv[] = {"/bin/sh", "-c", o->agent, NULL};
     ProcSpec ps = {.argv = argv, .stdin_path = prompt, .out_path = log, .env = env,
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
-    AgentJail jail = {.write = {S->root}, .hide = xasprintf("%s/test.jsonl", S->state)};
+    AgentJail jail = {.write = {S->root}, .hide = xasprintf("%s/test.jsonl", S->state), .ports = o->ports, .nports = o->nports};
     for (int i = 0; i < o->nallow; i++) jail.write[i + 1] = o->allow[i];
     if (o->sandbox) ps.pre_exec = agent_jail, ps.pre_exec_arg = &jail;
     ProcResult pr;
@@ -632,7 +652,7 @@ static void default_tag(char *tag, size_t n) {
 
 int loop_main(int argc, char **argv) {
     Session S;
-    LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337};
+    LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337, .nports = -1};
     const char *tag = NULL;
     int max_exp = 0, max_fail = 0, max_fixed = 3;
     double until = 0, retry = 1;
@@ -647,6 +667,7 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--until") && v) until = parse_until(v), i++;
         else if (!strcmp(a, "--agent-timeout") && v) o.agent_timeout = atof(v), i++;
         else if (!strcmp(a, "--agent-sandbox")) o.sandbox = 1;
+        else if (!strcmp(a, "--agent-net") && v) parse_agent_net(&o, v), i++;
         else if (!strcmp(a, "--agent-allow") && v) {
             if (o.nallow == 16) die("loop: at most 16 --agent-allow folders");
             if (!file_exists(v)) die("loop: --agent-allow %s: no such folder", v);
@@ -658,6 +679,7 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--max-fixed-errors") && v) max_fixed = atoi(v), i++;
         else if (!session_option(&S, argc, argv, &i)) die("loop: unknown option or missing value '%s' (see --help)", a);
     }
+    if (o.nports >= 0 && !o.sandbox) die("loop: --agent-net needs --agent-sandbox");
     if (!o.agent || !*o.agent) die("loop: --agent CMD|search is required (see --help)");
     if (o.agent_timeout <= 0) die("--agent-timeout must be positive");
     char t[96];
