@@ -34,6 +34,30 @@
 // .tsv row, which the next command re-derives. A .tsv that disagrees with the .jsonl (edited by
 // hand, truncated) is reported and never rewritten.
 //
+// The files (one job each; this header is the whole interface between them):
+//   main.c        the `autoresearch` command: dispatches to the commands
+//   run.c         `run` and `noise`, and the Ctrl-C handling
+//   loop.c        `loop`: the session's branch, the iterations, when to stop
+//   agent.c       one agent call: the prompt, the built-in search, what the agent may not change
+//   experiment.c  one experiment: the keep decision (strict, noise or sprt) and its record
+//   gate.c        the keep decision's statistics: per-commit estimates, noise, sequential test
+//   training.c    one supervised training run into a record; extra runs (noise, confirm, rebaseline)
+//   build.c       a commit's train.c built in the pristine tree
+//   data.c        the data set the session pinned
+//   session.c     the session: state file, lock, shared options, its view of the ledger
+//   git.c         git plumbing, committing train.c, git's view of integrity
+//   integrity.c   integrity from content (the object store), git hardening
+//   ledger.c      flat JSON records, results.jsonl and results.tsv, the run output parsers
+//   chain.c       the ledger's hash chain
+//   testledger.c  the test ledger: test_bpb, out of the agent's sight
+//   live.c        the training run in flight: progress file, live line, throughput
+//   proc.c        child processes
+//   search.c      train.c's tunables block and the built-in search agent
+//   excerpt.c     a crashed run's log, as the next prompt shows it
+//   status.c      `status`, and one session's records (View)
+//   report.c      `report`: report.md and report.html
+//   plot.c        the progress plot, SVG and PNG
+//
 // Fixed-layer hash: sha256 over the tracked files under fixed/ plus the Makefile: for each, in
 // `git ls-files` order, "path\0" then the file's sha256 hex. These are the files that decide
 // the metric; integrity itself is checked over every tracked file (see check_integrity).
@@ -279,7 +303,7 @@ int chain_accept(const char *jsonl, const char *head_path, ChainHead *h, const c
                  char *err, size_t errlen);
 
 // ----------------------------------------------------------------------------
-// Sessions and experiments (experiment.c)
+// Sessions (session.c)
 
 #define DATA_FILES 4     // tokenizer.bin train.bin val.bin test.bin
 
@@ -309,6 +333,8 @@ struct Session {
 
 extern volatile int g_abort;   // set by the second Ctrl-C: kill the running child now
 extern volatile int g_stop;    // set by Ctrl-C: stop after the current step
+// Ctrl-C stops after the current step (g_stop), a second one aborts it (g_abort) (run.c).
+void install_sigint(void);
 
 // Opens the repository the current directory is in (chdir to its top level) and loads the
 // ledger; dies with a clear message on a problem.
@@ -323,11 +349,58 @@ void session_save(Session *S);
 // The tag of the current branch (autoresearch/<tag> -> <tag>; other branches: their name).
 void current_tag(char *tag, size_t n);
 
+// Options shared by run / loop / noise: returns 1 if argv[*i] was one (consumed).
+int session_option(Session *S, int argc, char **argv, int *i);
+#define SESSION_OPTIONS_HELP \
+    "  --budget-mode M   time (default; wall-clock seconds), tokens or flops (fixed work:\n" \
+    "                    deterministic and comparable across machines)\n" \
+    "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
+    "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
+    "  --seed N          AUTORESEARCH_SEED of each experiment's first run (default: train.c's\n" \
+    "                    own); noise, confirmation and rebaseline runs take new seeds\n" \
+    "  --gate G          sprt (default): keep only what a sequential test on the runs'\n" \
+    "                    means shows better (confirmation runs with new seeds); strict: one\n" \
+    "                    run, kept when val_bpb is lower; noise: one run, lower by > 2 sigma\n" \
+    "  --false-keep A    sprt: the false-keep rate alpha, P(keep | no better) <= A (0.03)\n" \
+    "  --gate-effect E   sprt: the improvement it is powered for, in sigmas (1.5)\n" \
+    "  --max-runs N      sprt: runs of one candidate at most, its first included (8)\n" \
+    "  --noise-runs K    sprt: runs of the baseline, which measure sigma (default 8)\n" \
+    "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n" \
+    "  --accept-ledger R accept results.jsonl as it is now after it was edited (R: why; recorded\n" \
+    "                    in the ledger); without it the harness refuses an edited ledger\n"
+
+// The session's current best: its last kept experiment (NULL if none).
+const Record *session_best(const Session *S);
+int session_experiments(const Session *S);     // experiment rows of this session
+// Appends r to the ledger (its hash chain, then its .tsv row) and to S->L, which takes over
+// r's fields (r is emptied); dies when the ledger changed behind the harness's back.
+void ledger_add(Session *S, Record *r);
+char *state_file(const Session *S, const char *name);   // $GIT_DIR/autoresearch/<name>, malloc'd
+void iso_time(char *out, size_t n);                      // now, UTC: 2026-01-02T03:04:05Z
+
+// The test ledger (testledger.c): test_bpb of the run r (its "run" key), appended to
+// $GIT_DIR/autoresearch/test.jsonl; and merged into the records of S->L when the session opens.
+void test_ledger_append(Session *S, const Record *r, double test);
+void test_ledger_merge(Session *S);
+// The session's `sandbox:` field: the latest run's, and the runs that had none.
+void session_sandbox(const Session *S, char *out, size_t n);
+
+// ----------------------------------------------------------------------------
+// git plumbing (git.c)
+
 // Git helpers: stdout trimmed (malloc'd) or NULL when git failed (its message in git_err).
 char *git_str(const char *arg, ...);
 int git_ok(const char *arg, ...);               // exit status 0?
 extern char git_err[512];
 char *head_commit(void);                         // NULL on a repository without commits
+void free_list(char **l);                        // a NULL-terminated list and its strings
+void fixed_hash(char out[65]);                   // the fixed-layer hash (see the top)
+char *join_list(char **l);                       // "a, b, c" (malloc'd)
+int train_dirty(void);                           // does train.c differ from HEAD?
+// Commits train.c with the message; 0 or -1 (message in git_err).
+int commit_train(const char *msg);
+// Resets the working tree to commit and removes the given untracked files.
+void reset_to(const char *commit, char **untracked);
 
 // What differs from the session's base other than train.c's content: paths tracked, changed
 // vs base, or untracked and not ignored (git's view), and by content (integrity_content), and
@@ -365,12 +438,35 @@ int build_train(const Session *S, const char *commit, char train_sha[65], ProcRe
 // missing or changed since the session started.
 int data_check(Session *S, Record *r, char *err, size_t errlen);
 const char *data_key(int i);     // the record/session key of data file i
-void free_list(char **l);
-void fixed_hash(char out[65]);
 
-// The session's current best: its last kept experiment (NULL if none).
-const Record *session_best(const Session *S);
-int session_experiments(const Session *S);     // experiment rows of this session
+// ----------------------------------------------------------------------------
+// One training run of a commit, and its extra runs (training.c)
+
+// Builds and runs commit (HEAD) under the supervisor; fills r with the outcome: status "ok",
+// "crash", "invalid" (+ reason) or "aborted", and *test with the test split's score (NAN if
+// none), which goes to the test ledger, never into r. The weights go to $STATE/run-model.bin.
+void build_and_train(Session *S, const char *commit, Record *r, double *test);
+// Before anything runs: the ledger is what the harness wrote, and the data set is the one the
+// session pinned (dies with the reason otherwise: nothing is recorded).
+void preflight(Session *S, Record *r);
+// What every training record carries: hashes of train.c and the fixed layer, base, budget.
+void record_context(const Session *S, Record *r);
+// One more run of HEAD with AUTORESEARCH_SEED=seed (< 0: a fresh one), recorded as kind
+// (noise, confirm, rebaseline); exp_id: the experiment it belongs to (or NULL); after >= 0:
+// a rebaseline after that many experiments, checked for drift. Returns its record (in the
+// ledger), or NULL on Ctrl-C (nothing recorded).
+const Record *extra_run(Session *S, const char *kind, const char *commit, const char *exp_id, int i, int k,
+                        int after, long seed);
+// One `noise` run of HEAD with AUTORESEARCH_SEED=seed, recorded as kind "noise" (run i of k).
+// Returns its val_bpb, NAN if it crashed, or NAN with *aborted set on Ctrl-C.
+double noise_run(Session *S, int i, int k, long seed, int *aborted);
+// The sprt gate's concurrent baseline: re-runs HEAD (the best) once, as kind "rebaseline"
+// with after_experiments = after (once per value), and checks it for drift.
+void rebaseline(Session *S, int after);
+
+// ----------------------------------------------------------------------------
+// One experiment and its keep decision (experiment.c)
+
 // Runs HEAD as one experiment (build, train under the budget and timeout, parse, classify
 // against the best and the gate), appends it to the ledger, prints one line, and with reset
 // moves the branch back to the best when it is not kept. extra: fields to merge in (agent,
@@ -380,43 +476,28 @@ const char *experiment(Session *S, const char *desc, const Record *extra, int re
 // Records a row that ran nothing (invalid change) or an agent failure (kind agent_error).
 void record_event(Session *S, const char *kind, const char *status, const char *desc,
                   const char *reason, const Record *extra);
-// One `noise` run of HEAD with AUTORESEARCH_SEED=seed, recorded as kind "noise" (run i of k).
-// Returns its val_bpb, NAN if it crashed, or NAN with *aborted set on Ctrl-C.
-double noise_run(Session *S, int i, int k, long seed, int *aborted);
-// The sprt gate's concurrent baseline: re-runs HEAD (the best) once, as kind "rebaseline"
-// with after_experiments = after (once per value), and checks it for drift.
-void rebaseline(Session *S, int after);
 // Finishes an experiment interrupted by a kill (running.json): re-runs it or drops it.
 void resume_interrupted(Session *S, int reset);
-// The test ledger (testledger.c): test_bpb of the run r (its "run" key), appended to
-// $GIT_DIR/autoresearch/test.jsonl; and merged into the records of S->L when the session opens.
-void test_ledger_append(Session *S, const Record *r, double test);
-void test_ledger_merge(Session *S);
-// The session's `sandbox:` field: the latest run's, and the runs that had none.
-void session_sandbox(const Session *S, char *out, size_t n);
-// Commits train.c with the message; 0 or -1 (message in git_err).
-int commit_train(const char *msg);
-// Resets the working tree to commit and removes the given untracked files.
-void reset_to(const char *commit, char **untracked);
-// Options shared by run / loop / noise: returns 1 if argv[*i] was one (consumed).
-int session_option(Session *S, int argc, char **argv, int *i);
-#define SESSION_OPTIONS_HELP \
-    "  --budget-mode M   time (default; wall-clock seconds), tokens or flops (fixed work:\n" \
-    "                    deterministic and comparable across machines)\n" \
-    "  --budget N        the amount: seconds, tokens or FLOPs (default: train.c's, 300 s)\n" \
-    "  --timeout S       hard limit on one training run, seconds (default 600)\n" \
-    "  --seed N          AUTORESEARCH_SEED of each experiment's first run (default: train.c's\n" \
-    "                    own); noise, confirmation and rebaseline runs take new seeds\n" \
-    "  --gate G          sprt (default): keep only what a sequential test on the runs'\n" \
-    "                    means shows better (confirmation runs with new seeds); strict: one\n" \
-    "                    run, kept when val_bpb is lower; noise: one run, lower by > 2 sigma\n" \
-    "  --false-keep A    sprt: the false-keep rate alpha, P(keep | no better) <= A (0.03)\n" \
-    "  --gate-effect E   sprt: the improvement it is powered for, in sigmas (1.5)\n" \
-    "  --max-runs N      sprt: runs of one candidate at most, its first included (8)\n" \
-    "  --noise-runs K    sprt: runs of the baseline, which measure sigma (default 8)\n" \
-    "  --rebaseline-every M  sprt: re-run the best every M experiments (10; 0: never)\n" \
-    "  --accept-ledger R accept results.jsonl as it is now after it was edited (R: why; recorded\n" \
-    "                    in the ledger); without it the harness refuses an edited ledger\n"
+
+// ----------------------------------------------------------------------------
+// The agent (agent.c) and the commands' shared parts (run.c)
+
+typedef struct {
+    const char *agent;      // "search" or a shell command
+    double agent_timeout;
+    uint64_t search_seed;
+    int sandbox;            // --agent-sandbox
+    const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
+    int ports[16], nports;  // --agent-net: the TCP ports it may connect to (-1: any)
+    int nallow;
+} LoopOpts;
+// One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
+// failure (reason filled; the tree is back at best), 2 for an invalid change (logged, reset).
+int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, Record *extra,
+                 char *reason, size_t rn);
+// Runs the noise series of `noise` (k runs of HEAD) and saves its sigma in the session;
+// returns 0, or -1 if fewer than 2 runs succeeded or it was aborted.
+int noise_series(Session *S, int k);
 
 // ----------------------------------------------------------------------------
 // The training run in flight (live.c): its progress file, the live line, its throughput.

@@ -18,8 +18,31 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL);
 }
 
+// The child's environment: the harness's, less the keys spec names, plus its KEY=VALUE
+// entries. Built before fork, since the child of a harness with threads (the live line's)
+// must not allocate: a lock another thread held at the fork stays held in the child.
+static char **child_env(const char *const *env) {
+    int n = 0, k = 0;
+    while (environ[n]) n++;
+    for (const char *const *e = env; e && *e; e++) k++;
+    char **out = xmalloc((size_t)(n + k + 1) * sizeof *out);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int drop = 0;
+        for (const char *const *e = env; e && *e && !drop; e++) {
+            size_t kl = strcspn(*e, "=");
+            drop = !strncmp(environ[i], *e, kl) && environ[i][kl] == '=';
+        }
+        if (!drop) out[m++] = environ[i];
+    }
+    for (const char *const *e = env; e && *e; e++)
+        if (strchr(*e, '=')) out[m++] = (char *)*e;
+    out[m] = NULL;
+    return out;
+}
+
 // Child side of fork: own process group, dies with the harness, redirections, exec.
-static _Noreturn void child_exec(const ProcSpec *s, pid_t parent) {
+static _Noreturn void child_exec(const ProcSpec *s, pid_t parent, char **envp) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);    // the harness died before prctl
@@ -35,10 +58,7 @@ static _Noreturn void child_exec(const ProcSpec *s, pid_t parent) {
         if (out < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
     }
     close_range(3, ~0u, 0);   // no descriptor of the harness (its lock, a ledger) reaches a child
-    for (const char *const *e = s->env; e && *e; e++) {
-        if (strchr(*e, '=')) putenv(xstrdup(*e));
-        else unsetenv(*e);
-    }
+    environ = envp;
     char err[512];
     if (s->pre_exec && s->pre_exec(s->pre_exec_arg, err, sizeof err) != 0) {
         fprintf(stderr, "autoresearch: %s\n", err);
@@ -134,12 +154,14 @@ int proc_run(const ProcSpec *s, ProcResult *r, char *err, size_t errlen) {
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
+    char **envp = child_env(s->env);
     pid_t pid = fork();
+    if (pid == 0) child_exec(s, parent, envp);
+    free(envp);
     if (pid < 0) {
         snprintf(err, errlen, "cannot fork: %s", strerror(errno));
         return -1;
     }
-    if (pid == 0) child_exec(s, parent);
     setpgid(pid, pid);   // also from here, so killpg works before the child ran
     for (int killed = 0;;) {
         siginfo_t si;
