@@ -20,6 +20,7 @@
 
 #include "budget.h"
 #include "prepare.h"
+#include "protocol.h"
 #include "sandbox.h"
 
 // Time allowed between the child's start and its first training step's start, plus the
@@ -63,6 +64,25 @@ int64_t sup_region(Super *S, size_t len, void **ptr);
 // Sends rep, then waits for the child's next request, which must be op. 0, or -1 (the child
 // is gone, or sent something else: recorded in S).
 int sup_exchange(Super *S, const void *rep, int op);
+
+// The budget (supervise_budget.c), on the supervisor's clock and count
+enum { PHASE_TRAIN, PHASE_EVAL, PHASE_AFTER };
+typedef struct {
+    BudgetMode mode;
+    double amount;
+    int begun, done, steps, phase;
+    double t_child, t_begin, t_last, counted, flops, allowance;
+    double timed_tokens, timed_flops, loss, progress_written;
+    double fpt, flops_reported;   // budget_flops_per_token (0: none), the sum of budget_step's FLOPs
+    long long tokens, tokens_at_step;
+    long batches_step, batches_first;
+} SupBudget;
+extern SupBudget sup_bud;
+void sup_begin(void);                      // the clock starts (once)
+int sup_may_hand_out(void);                // may another batch of rows go out?
+void sup_step(double flops, double loss);  // a budget_step: count it, maybe done
+void sup_progress(double t, int force);    // the progress file, at most once a second unless forced
+Msg sup_budget_reply(void);                // the reply to STEP, BEGIN, PROGRESS, DECLARE
 
 typedef struct {
     double val, test, seconds;

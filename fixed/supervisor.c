@@ -66,85 +66,7 @@ int64_t sup_region(Super *S, size_t len, void **ptr) {
     return (int64_t)off;
 }
 
-// ----------------------------------------------------------------------------
-// The budget on the supervisor's clock and count
-
-enum { PHASE_TRAIN, PHASE_EVAL, PHASE_AFTER };
-static struct {
-    BudgetMode mode;
-    double amount;
-    int begun, done, steps, phase;
-    double t_child, t_begin, t_last, counted, flops, allowance;
-    double timed_tokens, timed_flops, loss, progress_written;
-    double fpt, flops_reported;   // budget_flops_per_token (0: none), the sum of budget_step's FLOPs
-    long long tokens, tokens_at_step;
-    long batches_step, batches_first;
-} bud;
 static SandboxMonitor mon;
-
-static double used(void) {
-    return bud.mode == BUDGET_TIME ? bud.counted : bud.mode == BUDGET_TOKENS ? (double)bud.tokens : bud.flops;
-}
-// The tokens a work budget allows: the amount, or in flops mode the amount over the declared
-// FLOPs per token (the declaration comes before the first row, so it cannot be revised).
-static double token_cap(void) {
-    return bud.mode == BUDGET_TOKENS ? bud.amount : bud.mode == BUDGET_FLOPS ? bud.amount / bud.fpt : INFINITY;
-}
-static void begin(void) {
-    if (bud.begun) return;   // a second budget_begin does not reset the clock
-    bud.begun = 1;
-    bud.t_begin = bud.t_last = now_seconds();
-    bud.loss = NAN;
-    bud.progress_written = -INFINITY;
-}
-// Rows go out until budget_step has said done; in the work modes also not past the token cap,
-// except to finish a step as long as the first (the honest overshoot of today's budget).
-static int may_hand_out(void) {
-    if (bud.done) return 0;
-    if ((double)bud.tokens < token_cap()) return 1;
-    return bud.steps >= 1 && bud.batches_step < bud.batches_first;
-}
-// The harness's progress file (AUTORESEARCH_PROGRESS_FILE), from the supervisor's own
-// count and clock: at most once a second, and the last step's state, which the harness
-// records as the run's steps, tokens and tokens/s.
-static void progress(double t, int force) {
-    const char *path = getenv("AUTORESEARCH_PROGRESS_FILE");
-    if (!path || !*path || (!force && t - bud.progress_written < 1.0)) return;
-    double p = used() / bud.amount;
-    ProgressState st = {.steps = bud.steps, .done = bud.done, .mode = bud.mode, .progress = p < 0 ? 0 : p > 1 ? 1 : p,
-                        .amount = bud.amount, .train_seconds = bud.counted, .elapsed = t - bud.t_begin,
-                        .tokens = (double)bud.tokens, .flops = bud.flops, .timed_tokens = bud.timed_tokens,
-                        .timed_flops = bud.timed_flops, .loss = bud.loss};
-    progress_file_write(path, &st);
-    bud.progress_written = t;
-}
-
-static void step(double flops, double loss) {
-    begin();
-    double t = now_seconds();
-    bud.steps++;
-    if (bud.steps == 1) bud.batches_first = bud.batches_step;
-    bud.batches_step = 0;
-    if (isfinite(flops) && flops > 0) bud.flops_reported += flops;
-    // the FLOPs counted are the tokens handed out times the declaration (what budget_step says
-    // counts only without one, outside flops mode, where it decides nothing)
-    double f = bud.fpt > 0 ? (double)(bud.tokens - bud.tokens_at_step) * bud.fpt : isfinite(flops) && flops > 0 ? flops : 0;
-    if (bud.steps > BUDGET_WARMUP_STEPS) {
-        bud.counted += t - bud.t_last;
-        bud.timed_tokens += (double)(bud.tokens - bud.tokens_at_step);
-        bud.timed_flops += f;
-    }
-    bud.tokens_at_step = bud.tokens;
-    bud.t_last = t;
-    bud.flops += f;
-    bud.loss = loss;
-    bud.done = bud.steps > BUDGET_WARMUP_STEPS && used() >= bud.amount;
-    progress(t, bud.done);
-}
-static Msg budget_reply(void) {
-    double p = used() / bud.amount;
-    return (Msg){.op = REP_BUDGET, .a = bud.done, .x = p < 0 ? 0 : p > 1 ? 1 : p, .y = bud.counted};
-}
 
 // ----------------------------------------------------------------------------
 // Talking to the child
@@ -163,11 +85,11 @@ static int sup_recv(Super *S, Msg *m) {
             kill_child(S);
             return -1;
         }
-        double limit = bud.t_child + bud.allowance + bud.amount + BUDGET_MARGIN(bud.amount);
-        if (bud.phase == PHASE_TRAIN && bud.mode == BUDGET_TIME && now_seconds() > limit) {
+        double limit = sup_bud.t_child + sup_bud.allowance + sup_bud.amount + BUDGET_MARGIN(sup_bud.amount);
+        if (sup_bud.phase == PHASE_TRAIN && sup_bud.mode == BUDGET_TIME && now_seconds() > limit) {
             sup_fail(S, "crash", "ran past the time budget: no evaluation %.0f s after the start "
                      "(%.0f s budget + %.0f s startup allowance + %.0f s margin)",
-                     limit - bud.t_child, bud.amount, bud.allowance, BUDGET_MARGIN(bud.amount));
+                     limit - sup_bud.t_child, sup_bud.amount, sup_bud.allowance, BUDGET_MARGIN(sup_bud.amount));
             kill_child(S);
             return -1;
         }
@@ -224,7 +146,7 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             else sup_fail(S, "crash", "protocol version %d, expected %d (rebuild build/train)", m.a, PROTO_VERSION);
             break;
         case OP_OPEN:
-            if (bud.phase != PHASE_TRAIN || m.a < 1 || m.b < 1 || m.b > MAX_SEQ_LEN || (double)m.a * (m.b + 1) * 4 > 1e9) {
+            if (sup_bud.phase != PHASE_TRAIN || m.a < 1 || m.b < 1 || m.b > MAX_SEQ_LEN || (double)m.a * (m.b + 1) * 4 > 1e9) {
                 sup_fail(S, "crash", "dataloader_open: B=%d T=%d refused (1 <= T <= %d, during training)", m.a, m.b, MAX_SEQ_LEN);
                 break;
             }
@@ -239,27 +161,27 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             r = (Msg){.op = REP_OK, .n = off, .a = (int32_t)((size_t)B * (T + 1) * sizeof *rows), .b = S->V};
             break;
         case OP_NEXT:
-            if (!dl || bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
-            if (bud.mode == BUDGET_FLOPS && !(bud.fpt > 0)) {
+            if (!dl || sup_bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
+            if (sup_bud.mode == BUDGET_FLOPS && !(sup_bud.fpt > 0)) {
                 sup_fail(S, "crash", "flops budget: train.c must call budget_flops_per_token() before its first dataloader_next");
                 break;
             }
-            if (!may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
-            begin();
+            if (!sup_may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
+            sup_begin();
             dataloader_next(dl, inputs, targets);   // the producer thread packed it ahead
             for (int b = 0; b < B; b++) {
                 memcpy(rows + (size_t)b * (T + 1), inputs + (size_t)b * T, T * sizeof *rows);
                 rows[(size_t)b * (T + 1) + T] = targets[(size_t)b * T + T - 1];
             }
-            bud.tokens += (long long)B * T;
-            bud.batches_step++;
+            sup_bud.tokens += (long long)B * T;
+            sup_bud.batches_step++;
             r = (Msg){.op = REP_ROWS, .a = dataloader_epoch(dl)};
             break;
-        case OP_BEGIN: begin(); r = budget_reply(); break;
+        case OP_BEGIN: sup_begin(); r = sup_budget_reply(); break;
         case OP_DECLARE:
-            if (bud.fpt > 0 || bud.tokens > 0) {
+            if (sup_bud.fpt > 0 || sup_bud.tokens > 0) {
                 sup_fail(S, "crash", "budget_flops_per_token: called %s (once, before the first dataloader_next)",
-                         bud.fpt > 0 ? "twice" : "after the first batch");
+                         sup_bud.fpt > 0 ? "twice" : "after the first batch");
                 break;
             }
             // the least an output layer of V logits costs per trained token (one input feature,
@@ -269,19 +191,19 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
                          "model with a %d-way output layer costs", m.x, 6 * S->V, S->V);
                 break;
             }
-            bud.fpt = m.x;
-            r = budget_reply();
+            sup_bud.fpt = m.x;
+            r = sup_budget_reply();
             break;
-        case OP_STEP: if (bud.phase == PHASE_TRAIN) step(m.x, m.y); r = budget_reply(); break;
-        case OP_PROGRESS: r = budget_reply(); break;
+        case OP_STEP: if (sup_bud.phase == PHASE_TRAIN) sup_step(m.x, m.y); r = sup_budget_reply(); break;
+        case OP_PROGRESS: r = sup_budget_reply(); break;
         case OP_EVAL:
             if (*evaluated) { sup_fail(S, "crash", "evaluate_bpb called twice"); break; }
-            bud.phase = PHASE_EVAL;
+            sup_bud.phase = PHASE_EVAL;
             *evaluated = 1;
-            if (bud.begun) { bud.done = 1; progress(now_seconds(), 1); }   // training is over: "evaluating"
+            if (sup_bud.begun) { sup_bud.done = 1; sup_progress(now_seconds(), 1); }   // training is over: "evaluating"
             if (supervise_eval(S, m.a, ev) == 0) r = (Msg){.op = REP_EVAL_DONE, .x = ev->val};
             else *evaluated = 0;
-            bud.phase = PHASE_AFTER;
+            sup_bud.phase = PHASE_AFTER;
             break;
         default:
             sup_fail(S, "crash", "protocol error: unknown request %d", m.op);
@@ -351,10 +273,10 @@ int train_main(int argc, char **argv) {
     S.eval_tokens = EVAL_TOKENS;
     const char *et = getenv("AUTORESEARCH_EVAL_TOKENS");
     if (et && *et && (S.eval_tokens = atol(et)) <= 0) die("AUTORESEARCH_EVAL_TOKENS='%s': expected a positive integer", et);
-    budget_config(&bud.mode, &bud.amount);
+    budget_config(&sup_bud.mode, &sup_bud.amount);
     // tests shorten the startup allowance; a run records the one it had
     const char *al = getenv("AUTORESEARCH_STARTUP_ALLOWANCE");
-    bud.allowance = al && *al ? atof(al) : STARTUP_ALLOWANCE_S;
+    sup_bud.allowance = al && *al ? atof(al) : STARTUP_ALLOWANCE_S;
     char budget_desc[96], *dsdir = dataset_dir();
     budget_describe(budget_desc, sizeof budget_desc);
     char *tokpath = xasprintf("%s/tokenizer.bin", dsdir);
@@ -407,7 +329,7 @@ int train_main(int argc, char **argv) {
         die("train: socketpair: %s", strerror(errno));
     fflush(stdout);
     fflush(stderr);
-    bud.t_child = now_seconds();
+    sup_bud.t_child = now_seconds();
     // fork into a new PID namespace (the child is its pid 1); unshare(CLONE_NEWPID) would
     // forbid this process its threads. No threads run yet, so the raw clone is a clean fork.
     int pidns = 1;
@@ -494,9 +416,9 @@ int train_main(int argc, char **argv) {
                            "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n"
                            "flops_per_token: %.6g\nflops_counted: %.6g\nflops_reported: %.6g\ntrain_gflops_per_s: %.4g\nfixed_error: %s\n",
                            S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
-                           S.eval_tokens, bud.counted, bud.tokens / 1e6, bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
-                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance, bud.fpt, bud.flops,
-                           bud.flops_reported, bud.counted > 0 ? bud.timed_flops / bud.counted / 1e9 : 0.0, S.fixed ? S.reason : "-");
+                           S.eval_tokens, sup_bud.counted, sup_bud.tokens / 1e6, sup_bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
+                           mon.denials, mon.violation[0] ? mon.violation : "-", sup_bud.allowance, sup_bud.fpt, sup_bud.flops,
+                           sup_bud.flops_reported, sup_bud.counted > 0 ? sup_bud.timed_flops / sup_bud.counted / 1e9 : 0.0, S.fixed ? S.reason : "-");
     if (evaluated) {
         char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
                                "probe_frozen_max: %.3g\nprobe_tolerance: %g\nprobe_splice_nll: %.3f\nprobe_splice_floor: %.3f\n"
