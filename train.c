@@ -1233,6 +1233,7 @@ int main(int argc, char **argv) {
     printf("matmul peak (%s): %.1f GFLOP/s\n", PRECISION_NAME, peak);
     fflush(stdout);
 
+    budget_flops_per_token(flops_tok);   // a flops budget counts this times the tokens handed out
     DataLoader *dl = dataloader_open(B, T, seed);
     int32_t *inp = xcalloc((size_t)B * T, sizeof(int32_t)), *tgt = xcalloc((size_t)B * T, sizeof(int32_t));
     int tty = isatty(1), step = 0;

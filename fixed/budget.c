@@ -26,6 +26,7 @@ static struct {
     int steps;
     double begin;           // time of budget_begin
     double loss;            // the latest budget_report_loss (NaN: none yet)
+    double flops_per_token; // budget_flops_per_token (0: none; then budget_step's FLOPs count)
     const char *progress_path;   // $AUTORESEARCH_PROGRESS_FILE, or NULL
     double progress_written;     // time of the last progress file write
 } bud;
@@ -101,7 +102,10 @@ static void progress_write(int done, double t) {
     progress_file_write(bud.progress_path, &p);
 }
 
+void budget_flops_per_token(double flops) { bud.flops_per_token = flops > 0 && isfinite(flops) ? flops : 0; }
+
 int budget_step(long long tokens, double flops) {
+    if (bud.flops_per_token > 0) flops = (double)tokens * bud.flops_per_token;   // as the supervisor counts
     double t = now_seconds();
     double dt = t - bud.last;
     bud.last = t;

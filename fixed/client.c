@@ -110,6 +110,7 @@ static Msg budget_rpc(int op, long long tokens, double flops) {
 }
 
 void budget_begin(void) { budget_rpc(OP_BEGIN, 0, 0); }
+void budget_flops_per_token(double flops) { budget_rpc(OP_DECLARE, 0, flops); }
 void budget_report_loss(double loss) { last_loss = loss; }
 int budget_step(long long tokens, double flops) { return budget_rpc(OP_STEP, tokens, flops).a; }
 double budget_progress(void) { return budget_rpc(OP_PROGRESS, 0, 0).x; }

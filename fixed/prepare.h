@@ -83,7 +83,11 @@ double evaluate_bpb(LogitsFn logits_fn, void *ctx, int B);
 
 // ----------------------------------------------------------------------------
 // Time budget. budget_begin() starts the clock; call budget_step() once after every
-// optimizer step with the tokens and model FLOPs that step processed. The first
+// optimizer step with the tokens and model FLOPs that step processed. Declare the model's
+// FLOPs per training token (forward + backward) once with budget_flops_per_token(), before
+// the first dataloader_next: a `flops` budget needs it (the supervisor turns the amount into
+// a row count and counts FLOPs as the tokens it handed out times this figure, not as
+// budget_step's argument), and the result records it. The first
 // BUDGET_WARMUP_STEPS steps are not counted. The budget is TIME_BUDGET seconds unless the
 // harness set AUTORESEARCH_BUDGET_MODE (time|tokens|flops) and AUTORESEARCH_BUDGET (amount).
 // Under the supervisor the clock and the token count are the supervisor's: it stops handing
@@ -96,6 +100,7 @@ double evaluate_bpb(LogitsFn logits_fn, void *ctx, int B);
 // step's training loss.
 
 void budget_begin(void);
+void budget_flops_per_token(double flops);        // once, before the first batch
 void budget_report_loss(double loss);             // the latest training loss (display only)
 int budget_step(long long tokens, double flops);  // returns 1 once the budget is spent
 double budget_progress(void);                     // fraction of the budget used, in [0,1]

@@ -16,7 +16,7 @@
 
 #define PROTO_SOCK_FD 3
 #define PROTO_SHM_FD 4
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 enum {
     // child -> supervisor
@@ -28,6 +28,7 @@ enum {
     OP_PROGRESS,       // budget_progress / budget_training_seconds
     OP_EVAL,           // evaluate_bpb: a = B (then OP_LOGITS after every batch)
     OP_LOGITS,         // the logits of the batch handed out are in place
+    OP_DECLARE,        // budget_flops_per_token: x = model FLOPs per training token
     // supervisor -> child
     REP_OK = 100,        // OPEN: n = offset, a = bytes of the batch region, b = V
                        // HELLO: a = V, b = MAX_SEQ_LEN

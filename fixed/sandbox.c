@@ -141,6 +141,16 @@ int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, siz
     return 0;
 }
 
+int sandbox_private_proc(char *err, size_t n) {
+    if (unshare(CLONE_NEWNS) != 0) { snprintf(err, n, "no mount namespace: %s", strerror(errno)); return -1; }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+        snprintf(err, n, "cannot mount a /proc of its own: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int write_proc(const char *path, const char *text) {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -149,7 +159,7 @@ static int write_proc(const char *path, const char *text) {
     return k == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-int sandbox_agent_enter(const char *const *write, const char *hide, char *err, size_t n) {
+int sandbox_agent_enter(const char *const *write, const char *hide, const int *ports, int nports, char *err, size_t n) {
     if (hide && file_exists(hide)) {
         if (unshare(CLONE_NEWNS) != 0) {   // not root: a user namespace of our own uid gives the right
             char map[64];
@@ -178,10 +188,20 @@ int sandbox_agent_enter(const char *const *write, const char *hide, char *err, s
     if (abi >= 3) fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
     if (abi >= 5) fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
     struct ll_ruleset_attr a = {.fs = fs};
-    int rs = (int)syscall(SYS_landlock_create_ruleset, &a, sizeof a.fs, 0);
+    size_t size = sizeof a.fs;
+    if (nports >= 0) {   // --agent-net: TCP connections only to these ports (any host)
+        if (abi < 4) { snprintf(err, n, "--agent-net: Landlock ABI %d has no network rules (4 or later needed)", abi); return -1; }
+        a.net = LL_NET_CONNECT_TCP;
+        size += sizeof a.net;
+    }
+    int rs = (int)syscall(SYS_landlock_create_ruleset, &a, size, 0);
     if (rs < 0) { snprintf(err, n, "landlock_create_ruleset: %s", strerror(errno)); return -1; }
     const uint64_t ro = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
     int rc = add_rule(rs, "/", ro, fs);
+    for (int i = 0; i < nports && !rc; i++) {
+        struct { uint64_t allowed_access, port; } __attribute__((packed)) np = {LL_NET_CONNECT_TCP, (uint64_t)ports[i]};
+        rc = syscall(SYS_landlock_add_rule, rs, 2 /* LANDLOCK_RULE_NET_PORT */, &np, 0) != 0;
+    }
     for (const char *const *p = write; p && *p && !rc; p++) rc = add_rule(rs, *p, fs, fs);
     const char *dev[] = {"/dev/null", "/dev/tty", "/dev/pts", "/dev/ptmx", NULL};
     for (int i = 0; dev[i] && !rc; i++) rc = add_rule(rs, dev[i], fs & ~LANDLOCK_ACCESS_FS_REFER, fs);

@@ -26,11 +26,18 @@ int sandbox_landlock_abi(void);
 // (landlock abi 7)" or "none (...)") into desc. 0, or -1 with the reason in desc.
 int sandbox_enter(const SandboxSpec *s, int off, int *notify_fd, char *desc, size_t n);
 
+// In the first process of a new PID namespace, before sandbox_enter: a mount namespace with
+// a /proc of that PID namespace, so that the trainer sees no process outside it. 0, or -1
+// with the reason in err (then /proc stays the host's).
+int sandbox_private_proc(char *err, size_t n);
+
 // `loop --agent-sandbox`, in the agent's process before exec: a private mount namespace in
 // which `hide` (the test ledger) reads as empty, then Landlock: everything readable and
-// executable, writable only beneath the `write` folders (and /dev/null, the terminal). Its
-// network is not restricted (agents call their model's API). 0, or -1 with err.
-int sandbox_agent_enter(const char *const *write, const char *hide, char *err, size_t n);
+// executable, writable only beneath the `write` folders (and /dev/null, the terminal). With
+// nports >= 0 (`--agent-net`, Landlock ABI 4+) it may open TCP connections only to those
+// ports (none for 0); with nports < 0 its network is not restricted (agents call their
+// model's API). UDP (DNS) is not covered by Landlock. 0, or -1 with err.
+int sandbox_agent_enter(const char *const *write, const char *hide, const int *ports, int nports, char *err, size_t n);
 
 // In the supervisor: serves notify_fd until it closes or *stop is set (a thread body).
 // Records the first denial in `violation` (a one-line reason) and whether it was deliberate.

@@ -86,14 +86,23 @@ static void move_fd(int from, int to) {
 }
 
 _Noreturn void child_main(const ChildSpec *c) {
+    signal(SIGXFSZ, SIG_DFL);   // the supervisor ignores it; the trainer gets the default
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!c->pidns) prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // This process holds the supervisor's environment and a copy of its memory, and sits in
+    // the trainer's Landlock domain: not dumpable, so the trainer (without capabilities)
+    // cannot read its /proc entries (environ, mem, maps, fd, root).
+    prctl(PR_SET_DUMPABLE, 0);
+    char proc_err[200] = "";
+    if (!c->pidns) snprintf(proc_err, sizeof proc_err, "no pid namespace");
+    else if (!c->sandbox_off) sandbox_private_proc(proc_err, sizeof proc_err);
     int nfd;
     char desc[400];
     int rc = sandbox_enter(c->sandbox, c->sandbox_off, &nfd, desc, sizeof desc);
-    char msg[420];
-    snprintf(msg, sizeof msg, "%s%s", rc ? "error: " : "", desc);
+    char msg[640];
+    snprintf(msg, sizeof msg, "%s%s%s%s", rc ? "error: " : "", desc, c->sandbox_off || rc ? "" : proc_err[0] ? ", host /proc: " : ", private /proc",
+             c->sandbox_off || rc ? "" : proc_err);
     if (send_with_fd(c->setup, msg, nfd) != 0 || rc) _exit(125);   // no supervisor, or no sandbox
     if (nfd >= 0) close(nfd);
     pid_t t = fork();

@@ -1,11 +1,18 @@
 // supervise_eval.c -- the supervisor's evaluation (supervise.h): validation and test rows go
-// to the child, logits come back, score.c turns them into NLLs here, and two probes check
+// to the child, logits come back, score.c turns them into NLLs here, and three probes check
 // that the logits came from one fixed, causal model:
 //  - causality: PROBE_BATCHES extra batches, at random places in the second half of the
 //    validation batches, hold copies of random earlier rows whose tokens after a random cut
 //    are replaced by another row's tokens at the same positions (so they read like text).
 //    A causal model gives the same NLL for every target up to the cut. Test-time training on
 //    the rows handed out also fails this probe: the replaced tokens change the update.
+//  - splice (splice.h): splice_batches() extra batches, at random places among the
+//    validation batches, of rows stitched from segments of rows the child has not been
+//    handed yet (later validation rows, test rows). The token after a seam comes from another
+//    row, so a causal model cannot predict it better than it predicts any other row's token
+//    at that position; a model that reads the next input does. Unlike the pairwise probe, no
+//    row handed out before shares a prefix or a suffix with a splice row, so remembering
+//    rows cannot tell the child which version to stay consistent with.
 //  - frozen model: the first validation batch is scored again after the test split.
 #include <math.h>
 #include <string.h>
@@ -15,6 +22,7 @@
 #include "pack.h"
 #include "protocol.h"
 #include "score.h"
+#include "splice.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -25,6 +33,7 @@ typedef struct {
     float *logits;      // (B,T,V) in the memfd
     int64_t in_off, logits_off;
 } Channel;
+
 
 // One batch through the child: nll[B*T] of targets. 0 or -1.
 static int run_batch(Channel *c, const int32_t *inputs, const int32_t *targets, float *nll) {
@@ -42,32 +51,41 @@ static int run_batch(Channel *c, const int32_t *inputs, const int32_t *targets, 
     return 0;
 }
 
-// B rows of the split, one pass only (as evaluate.c): 0, or -1 when the split ran out.
-static int next_rows(Super *S, Packer *p, int B, int T, int32_t *row, int32_t *in, int32_t *tg) {
-    for (int b = 0; b < B; b++) {
-        if (packer_row(p, T, row) != T + 1) {
-            sup_fail(S, "crash", "evaluation: a split ran out of rows before eval_tokens (%ld): prepare more text", S->eval_tokens);
-            return -1;
-        }
-        memcpy(in + (size_t)b * T, row, T * sizeof *row);
-        memcpy(tg + (size_t)b * T, row + 1, T * sizeof *row);
-    }
-    return 0;
-}
-
-// Opens a split for one pass; -1 when it holds fewer targets than eval_tokens (never repeated).
-static int open_split(Super *S, Split split, Shard *shard, Packer *p) {
+// Opens a split; -1 (and closed) when it holds fewer targets than eval_tokens.
+static int open_split(Super *S, Split split, Shard *shard) {
     dataset_open_split(split, shard);
     uint64_t targets = shard->n_tokens - (shard->n_tokens + S->T) / (S->T + 1);
-    if (targets < (uint64_t)S->eval_tokens) {
-        sup_fail(S, "crash", "evaluation: the %s split holds %llu target tokens, fewer than eval_tokens (%ld): prepare more text",
-                 split == SPLIT_VAL ? "val" : "test", (unsigned long long)targets, S->eval_tokens);
-        shard_close(shard);
-        return -1;
+    if (targets >= (uint64_t)S->eval_tokens) return 0;
+    sup_fixed(S, "evaluation: the %s split holds %llu target tokens, fewer than eval_tokens (%ld): prepare more text",
+              split == SPLIT_VAL ? "val" : "test", (unsigned long long)targets, S->eval_tokens);
+    shard_close(shard);
+    return -1;
+}
+
+// The first eval_tokens targets of a split, packed into rows (inputs in[], targets tg[], each
+// rows x T), in one pass (never repeated). 0 or -1.
+static int pack_split(Super *S, Split split, long rows, int32_t *in, int32_t *tg) {
+    const int T = S->T;
+    Shard shard;
+    if (open_split(S, split, &shard) != 0) return -1;
+    Packer p;
+    packer_init(&p, &shard, 0, 0);
+    p.one_pass = 1;
+    int32_t *row = xmalloc((T + 1) * sizeof *row);
+    int rc = 0;
+    for (long r = 0; r < rows && rc == 0; r++) {
+        if (packer_row(&p, T, row) != T + 1) {
+            sup_fixed(S, "evaluation: a split ran out of rows before eval_tokens (%ld): prepare more text", S->eval_tokens);
+            rc = -1;
+            break;
+        }
+        memcpy(in + r * T, row, T * sizeof *row);
+        memcpy(tg + r * T, row + 1, T * sizeof *row);
     }
-    packer_init(p, shard, 0, 0);
-    p->one_pass = 1;
-    return 0;
+    free(row);
+    packer_free(&p);
+    shard_close(&shard);
+    return rc;
 }
 
 int supervise_eval(Super *S, int B, EvalResult *out) {
@@ -79,15 +97,20 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
                  "and B*T*V logits under 4 GB", S->eval_tokens, B, T);
         return -1;
     }
+    Shard shard;   // both splits checked before anything is allocated for them
+    for (int k = 0; k < 2; k++) {
+        if (open_split(S, k ? SPLIT_TEST : SPLIT_VAL, &shard) != 0) return -1;
+        shard_close(&shard);
+    }
     double t0 = now_seconds();
     Channel c = {.S = S, .B = B, .T = T, .V = V};
     c.in_off = sup_region(S, (size_t)N * sizeof(int32_t), (void **)&c.in);
     c.logits_off = sup_region(S, (size_t)N * V * sizeof(float), (void **)&c.logits);
-    if (c.in_off < 0 || c.logits_off < 0) { sup_fail(S, "crash", "cannot allocate the evaluation's shared memory"); return -1; }
+    if (c.in_off < 0 || c.logits_off < 0) return -1;   // the cause is recorded
 
     const long steps = S->eval_tokens / N;
-    int32_t *row = xmalloc((T + 1) * sizeof *row);
     int32_t *vin = xmalloc((size_t)steps * N * sizeof *vin), *vtg = xmalloc((size_t)steps * N * sizeof *vtg);
+    int32_t *tin = xmalloc((size_t)steps * N * sizeof *tin), *ttg = xmalloc((size_t)steps * N * sizeof *ttg);
     float *vnll = xmalloc((size_t)steps * N * sizeof *vnll);
     int32_t *pin = xmalloc((size_t)N * sizeof *pin), *ptg = xmalloc((size_t)N * sizeof *ptg);
     float *pnll = xmalloc((size_t)N * sizeof *pnll);
@@ -95,22 +118,32 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
     long *psrc = xmalloc((size_t)B * sizeof *psrc);
     uint64_t rng;
     if (getrandom(&rng, sizeof rng, 0) != sizeof rng) rng = (uint64_t)(now_seconds() * 1e9);   // hidden from the child
-    long at[PROBE_BATCHES];
+    const int nsplice = splice_batches(B, T);
+    long at[PROBE_BATCHES], *splice_at = xmalloc(nsplice * sizeof *splice_at);
     for (int i = 0; i < PROBE_BATCHES; i++) at[i] = steps / 2 + (long)(splitmix64(&rng) % (uint64_t)(steps - steps / 2));
+    for (int i = 0; i < nsplice; i++) splice_at[i] = (long)(splitmix64(&rng) % (uint64_t)steps);
     int rc = -1;
     double nats = 0, bytes = 0;
+    Splice sp;
+    splice_init(&sp, B, T, V, &rng);
 
-    // validation, with the causality probes after random batches
-    Shard shard;
-    Packer packer;
-    int split_open = 0;
-    if (open_split(S, SPLIT_VAL, &shard, &packer) != 0) goto done;
-    split_open = 1;
+    // both splits packed first: the splice probes take their segments from rows not sent yet
+    if (pack_split(S, SPLIT_VAL, steps * B, vin, vtg) != 0 || pack_split(S, SPLIT_TEST, steps * B, tin, ttg) != 0) goto done;
+    out->splice_floor = SPLICE_FLOOR * unigram_entropy(vtg, steps * N, V);
+
+    // validation, with the probes after random batches
     for (long k = 0; k < steps; k++) {
         int32_t *in = vin + k * N, *tg = vtg + k * N;
         float *nll = vnll + k * N;
-        if (next_rows(S, &packer, B, T, row, in, tg) != 0 || run_batch(&c, in, tg, nll) != 0) goto done;
+        if (run_batch(&c, in, tg, nll) != 0) goto done;
         score_accumulate(S->tok, tg, nll, N, &nats, &bytes);
+        for (int i = 0; i < nsplice; i++) {
+            if (splice_at[i] != k) continue;
+            SplicePool pool[2] = {{vin + (k + 1) * N, vtg + (k + 1) * N, (steps - k - 1) * B}, {tin, ttg, steps * B}};
+            splice_build(&sp, pool[0].n ? pool : pool + 1, pool[0].n ? 2 : 1, pin, ptg);
+            if (run_batch(&c, pin, ptg, pnll) != 0) goto done;
+            splice_score(&sp, c.logits, ptg);
+        }
         for (int i = 0; i < PROBE_BATCHES; i++) {
             if (at[i] != k) continue;
             long rows = (k + 1) * B;
@@ -139,22 +172,16 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
                 }
         }
     }
-    packer_free(&packer);
-    shard_close(&shard);
-    split_open = 0;
     out->val = nats / (log(2.0) * bytes);
+    splice_result(&sp, &out->splice_nll, &out->splice_d, &out->splice_t);
+    out->splice_n = sp.n;
 
     // test
     nats = bytes = 0;
-    if (open_split(S, SPLIT_TEST, &shard, &packer) != 0) goto done;
-    split_open = 1;
     for (long k = 0; k < steps; k++) {
-        if (next_rows(S, &packer, B, T, row, pin, ptg) != 0 || run_batch(&c, pin, ptg, pnll) != 0) goto done;
-        score_accumulate(S->tok, ptg, pnll, N, &nats, &bytes);
+        if (run_batch(&c, tin + k * N, ttg + k * N, pnll) != 0) goto done;
+        score_accumulate(S->tok, ttg + k * N, pnll, N, &nats, &bytes);
     }
-    packer_free(&packer);
-    shard_close(&shard);
-    split_open = 0;
     out->test = nats / (log(2.0) * bytes);
 
     // the frozen-model probe: the first batch again
@@ -170,13 +197,20 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
     if (!(out->causal_max <= PROBE_TOLERANCE))
         sup_fail(S, "invalid", "the model sees future tokens (causality probe: NLL differs by %.3g nats before the cut, tolerance %g)",
                  out->causal_max, PROBE_TOLERANCE);
+    if (!(out->splice_nll >= out->splice_floor))
+        sup_fail(S, "invalid", "the model sees future tokens (splice probe: mean NLL %.3g nats at %ld seams, "
+                 "floor %.3g = %g x the unigram entropy)", out->splice_nll, out->splice_n, out->splice_floor, SPLICE_FLOOR);
+    if (!(out->splice_d >= -SPLICE_MARGIN || out->splice_t >= -SPLICE_T))
+        sup_fail(S, "invalid", "the model sees future tokens (splice probe: the seam tokens' NLL is %.3g nats below "
+                 "decoys', t = %.3g, at %ld seams; limits %g nats and t %g)", -out->splice_d, out->splice_t,
+                 out->splice_n, SPLICE_MARGIN, -SPLICE_T);
     const char *floor_s = dataset_manifest_get("entropy_bpb");
     if (floor_s && out->val < 0.98 * atof(floor_s))
         sup_fail(S, "invalid", "val_bpb %.4f is below the synthetic source's entropy floor %s: the evaluation or the model is wrong",
                  out->val, floor_s);
     rc = 0;
 done:
-    if (split_open) { packer_free(&packer); shard_close(&shard); }
-    free(row); free(vin); free(vtg); free(vnll); free(pin); free(ptg); free(pnll); free(pcut); free(psrc);
+    free(vin); free(vtg); free(tin); free(ttg); free(vnll); free(pin); free(ptg); free(pnll); free(pcut); free(psrc); free(splice_at);
+    splice_free(&sp);
     return rc;
 }

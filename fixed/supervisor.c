@@ -21,105 +21,56 @@
 
 #include "dataset.h"
 #include "protocol.h"
+#include "splice.h"
 #include "supervise.h"
 #include "supervise_child.h"
 #include "tokenizer.h"
 #include "util.h"
 
-void sup_fail(Super *S, const char *status, const char *fmt, ...) {
+static void vfail(Super *S, const char *status, int fixed, const char *fmt, va_list ap) {
     if (strcmp(S->status, "ok") && !(strcmp(status, "invalid") == 0 && strcmp(S->status, "invalid") != 0)) return;
     snprintf(S->status, sizeof S->status, "%s", status);   // an invalid cause overrides a crash
+    vsnprintf(S->reason, sizeof S->reason, fmt, ap);
+    S->fixed = fixed;
+}
+void sup_fail(Super *S, const char *status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(S->reason, sizeof S->reason, fmt, ap);
+    vfail(S, status, 0, fmt, ap);
+    va_end(ap);
+}
+void sup_fixed(Super *S, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(S, "crash", 1, fmt, ap);
     va_end(ap);
 }
 
 int64_t sup_region(Super *S, size_t len, void **ptr) {
     const size_t page = 4096;
     size_t off = (S->shm_size + page - 1) / page * page, end = off + (len + page - 1) / page * page;
-    if (ftruncate(S->shm, (off_t)end) != 0) return -1;
+    if (ftruncate(S->shm, (off_t)end) != 0) {
+        // a memfd counts against the file size limit (SIGXFSZ is ignored, so this is EFBIG)
+        struct rlimit fs;
+        char lim[160] = "";
+        if (errno == EFBIG && getrlimit(RLIMIT_FSIZE, &fs) == 0 && fs.rlim_cur != RLIM_INFINITY)
+            snprintf(lim, sizeof lim, " (the file size limit, `ulimit -f`, is %.0f KB; the shared memory is a file)",
+                     (double)fs.rlim_cur / 1024);
+        sup_fixed(S, "cannot grow the shared memory with the trainer to %.0f KB: %s%s", end / 1024.0, strerror(errno), lim);
+        return -1;
+    }
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, S->shm, (off_t)off);
-    if (p == MAP_FAILED) return -1;
+    if (p == MAP_FAILED) { sup_fixed(S, "cannot map the shared memory with the trainer: %s", strerror(errno)); return -1; }
     S->shm_size = end;
     *ptr = p;
     return (int64_t)off;
 }
 
-// ----------------------------------------------------------------------------
-// The budget on the supervisor's clock and count
-
-enum { PHASE_TRAIN, PHASE_EVAL, PHASE_AFTER };
-static struct {
-    BudgetMode mode;
-    double amount;
-    int begun, done, steps, phase;
-    double t_child, t_begin, t_last, counted, flops, allowance;
-    double timed_tokens, timed_flops, loss, progress_written;
-    long long tokens, tokens_at_step;
-    long batches_step, batches_first;
-} bud;
 static SandboxMonitor mon;
 // --gradcheck: the child is build/gradcheck (gradcheck.h), in the same sandbox; it talks to no
 // one, and its exit status is the verdict
 #define GRADCHECK_LIMIT_S 120.0
 static int gradcheck;
-
-static double used(void) {
-    return bud.mode == BUDGET_TIME ? bud.counted : bud.mode == BUDGET_TOKENS ? (double)bud.tokens : bud.flops;
-}
-static void begin(void) {
-    if (bud.begun) return;   // a second budget_begin does not reset the clock
-    bud.begun = 1;
-    bud.t_begin = bud.t_last = now_seconds();
-    bud.loss = NAN;
-    bud.progress_written = -INFINITY;
-}
-// Rows go out until budget_step has said done; in tokens mode also not past the amount,
-// except to finish a step as long as the first (the honest overshoot of today's budget).
-static int may_hand_out(void) {
-    if (bud.done) return 0;
-    if (bud.mode != BUDGET_TOKENS || bud.tokens < bud.amount) return 1;
-    return bud.steps >= 1 && bud.batches_step < bud.batches_first;
-}
-// The harness's progress file (AUTORESEARCH_PROGRESS_FILE), from the supervisor's own
-// count and clock: at most once a second, and the last step's state, which the harness
-// records as the run's steps, tokens and tokens/s.
-static void progress(double t, int force) {
-    const char *path = getenv("AUTORESEARCH_PROGRESS_FILE");
-    if (!path || !*path || (!force && t - bud.progress_written < 1.0)) return;
-    double p = used() / bud.amount;
-    ProgressState st = {.steps = bud.steps, .done = bud.done, .mode = bud.mode, .progress = p < 0 ? 0 : p > 1 ? 1 : p,
-                        .amount = bud.amount, .train_seconds = bud.counted, .elapsed = t - bud.t_begin,
-                        .tokens = (double)bud.tokens, .flops = bud.flops, .timed_tokens = bud.timed_tokens,
-                        .timed_flops = bud.timed_flops, .loss = bud.loss};
-    progress_file_write(path, &st);
-    bud.progress_written = t;
-}
-
-static void step(double flops, double loss) {
-    begin();
-    double t = now_seconds();
-    bud.steps++;
-    if (bud.steps == 1) bud.batches_first = bud.batches_step;
-    bud.batches_step = 0;
-    double f = isfinite(flops) && flops > 0 ? flops : 0;
-    if (bud.steps > BUDGET_WARMUP_STEPS) {
-        bud.counted += t - bud.t_last;
-        bud.timed_tokens += (double)(bud.tokens - bud.tokens_at_step);
-        bud.timed_flops += f;
-    }
-    bud.tokens_at_step = bud.tokens;
-    bud.t_last = t;
-    bud.flops += f;
-    bud.loss = loss;
-    bud.done = bud.steps > BUDGET_WARMUP_STEPS && used() >= bud.amount;
-    progress(t, bud.done);
-}
-static Msg budget_reply(void) {
-    double p = used() / bud.amount;
-    return (Msg){.op = REP_BUDGET, .a = bud.done, .x = p < 0 ? 0 : p > 1 ? 1 : p, .y = bud.counted};
-}
 
 // ----------------------------------------------------------------------------
 // Talking to the child
@@ -138,16 +89,16 @@ static int sup_recv(Super *S, Msg *m) {
             kill_child(S);
             return -1;
         }
-        if (gradcheck && now_seconds() > bud.t_child + GRADCHECK_LIMIT_S) {
+        if (gradcheck && now_seconds() > sup_bud.t_child + GRADCHECK_LIMIT_S) {
             sup_fail(S, "crash", "the gradient check ran past %.0f s", GRADCHECK_LIMIT_S);
             kill_child(S);
             return -1;
         }
-        double limit = bud.t_child + bud.allowance + bud.amount + BUDGET_MARGIN(bud.amount);
-        if (bud.phase == PHASE_TRAIN && bud.mode == BUDGET_TIME && now_seconds() > limit) {
+        double limit = sup_bud.t_child + sup_bud.allowance + sup_bud.amount + BUDGET_MARGIN(sup_bud.amount);
+        if (sup_bud.phase == PHASE_TRAIN && sup_bud.mode == BUDGET_TIME && now_seconds() > limit) {
             sup_fail(S, "crash", "ran past the time budget: no evaluation %.0f s after the start "
                      "(%.0f s budget + %.0f s startup allowance + %.0f s margin)",
-                     limit - bud.t_child, bud.amount, bud.allowance, BUDGET_MARGIN(bud.amount));
+                     limit - sup_bud.t_child, sup_bud.amount, sup_bud.allowance, BUDGET_MARGIN(sup_bud.amount));
             kill_child(S);
             return -1;
         }
@@ -205,7 +156,7 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             else sup_fail(S, "crash", "protocol version %d, expected %d (rebuild build/train)", m.a, PROTO_VERSION);
             break;
         case OP_OPEN:
-            if (bud.phase != PHASE_TRAIN || m.a < 1 || m.b < 1 || m.b > MAX_SEQ_LEN || (double)m.a * (m.b + 1) * 4 > 1e9) {
+            if (sup_bud.phase != PHASE_TRAIN || m.a < 1 || m.b < 1 || m.b > MAX_SEQ_LEN || (double)m.a * (m.b + 1) * 4 > 1e9) {
                 sup_fail(S, "crash", "dataloader_open: B=%d T=%d refused (1 <= T <= %d, during training)", m.a, m.b, MAX_SEQ_LEN);
                 break;
             }
@@ -220,29 +171,49 @@ static void serve(Super *S, EvalResult *ev, int *evaluated) {
             r = (Msg){.op = REP_OK, .n = off, .a = (int32_t)((size_t)B * (T + 1) * sizeof *rows), .b = S->V};
             break;
         case OP_NEXT:
-            if (!dl || bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
-            if (!may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
-            begin();
+            if (!dl || sup_bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
+            if (sup_bud.mode == BUDGET_FLOPS && !(sup_bud.fpt > 0)) {
+                sup_fail(S, "crash", "flops budget: train.c must call budget_flops_per_token() before its first dataloader_next");
+                break;
+            }
+            if (!sup_may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
+            sup_begin();
             dataloader_next(dl, inputs, targets);   // the producer thread packed it ahead
             for (int b = 0; b < B; b++) {
                 memcpy(rows + (size_t)b * (T + 1), inputs + (size_t)b * T, T * sizeof *rows);
                 rows[(size_t)b * (T + 1) + T] = targets[(size_t)b * T + T - 1];
             }
-            bud.tokens += (long long)B * T;
-            bud.batches_step++;
+            sup_bud.tokens += (long long)B * T;
+            sup_bud.batches_step++;
             r = (Msg){.op = REP_ROWS, .a = dataloader_epoch(dl)};
             break;
-        case OP_BEGIN: begin(); r = budget_reply(); break;
-        case OP_STEP: if (bud.phase == PHASE_TRAIN) step(m.x, m.y); r = budget_reply(); break;
-        case OP_PROGRESS: r = budget_reply(); break;
+        case OP_BEGIN: sup_begin(); r = sup_budget_reply(); break;
+        case OP_DECLARE:
+            if (sup_bud.fpt > 0 || sup_bud.tokens > 0) {
+                sup_fail(S, "crash", "budget_flops_per_token: called %s (once, before the first dataloader_next)",
+                         sup_bud.fpt > 0 ? "twice" : "after the first batch");
+                break;
+            }
+            // the least an output layer of V logits costs per trained token (one input feature,
+            // forward 2V + backward 4V); all the supervisor knows of the model is V
+            if (!(isfinite(m.x) && m.x >= 6.0 * S->V)) {
+                sup_fail(S, "invalid", "flops budget: declared %.3g FLOPs per token, below 6*V = %d, the least any "
+                         "model with a %d-way output layer costs", m.x, 6 * S->V, S->V);
+                break;
+            }
+            sup_bud.fpt = m.x;
+            r = sup_budget_reply();
+            break;
+        case OP_STEP: if (sup_bud.phase == PHASE_TRAIN) sup_step(m.x, m.y); r = sup_budget_reply(); break;
+        case OP_PROGRESS: r = sup_budget_reply(); break;
         case OP_EVAL:
             if (*evaluated) { sup_fail(S, "crash", "evaluate_bpb called twice"); break; }
-            bud.phase = PHASE_EVAL;
+            sup_bud.phase = PHASE_EVAL;
             *evaluated = 1;
-            if (bud.begun) { bud.done = 1; progress(now_seconds(), 1); }   // training is over: "evaluating"
+            if (sup_bud.begun) { sup_bud.done = 1; sup_progress(now_seconds(), 1); }   // training is over: "evaluating"
             if (supervise_eval(S, m.a, ev) == 0) r = (Msg){.op = REP_EVAL_DONE, .x = ev->val};
             else *evaluated = 0;
-            bud.phase = PHASE_AFTER;
+            sup_bud.phase = PHASE_AFTER;
             break;
         default:
             sup_fail(S, "crash", "protocol error: unknown request %d", m.op);
@@ -291,6 +262,19 @@ static void usage(FILE *f) {
         "result is ok or a crash whose reason is the check's verdict, and gradcheck_skip.\n", EVAL_TOKENS);
 }
 
+// die() in this process (no data set, a corrupt shard, out of memory): the fixed layer's own
+// failure. The result says so (fixed_error), so that the harness need not believe lines a
+// trainer can print; the child goes first.
+static const char *hook_result;
+static Super *hook_S;
+static void died(const char *msg) {
+    if (hook_S && hook_S->child > 0 && !hook_S->gone) kill(hook_S->child, SIGKILL);
+    if (!hook_result) return;
+    char *text = xasprintf("status: crash\nreason: the fixed layer failed: %s\nfixed_error: %s\n", msg, msg), err[512];
+    if (write_file_atomic(hook_result, text, strlen(text), err, sizeof err) != 0) fprintf(stderr, "autoresearch: %s\n", err);
+    free(text);
+}
+
 int train_main(int argc, char **argv) {
     const char *trainer_arg = "build/train", *result = NULL, *model_out = NULL, *scratch_arg = NULL;
     for (int i = 1; i < argc; i++) {
@@ -302,10 +286,14 @@ int train_main(int argc, char **argv) {
         if (!dst || i + 1 >= argc) { usage(stderr); die("train: bad option '%s'", a); }
         *dst = argv[++i];
     }
+    // past a file size limit a write or ftruncate fails (EFBIG, checked) instead of killing us
+    signal(SIGXFSZ, SIG_IGN);
     char *trainer = canonical(trainer_arg);
     if (!trainer || access(trainer, X_OK) != 0) die("train: no trainer at %s (run `make build/train`)", trainer_arg);
     Super S = {.trainer_status = -1};
     snprintf(S.status, sizeof S.status, "ok");
+    hook_result = result, hook_S = &S;
+    die_hook = died;
     Tokenizer *tok = tokenizer_load_prepared();
     S.tok = tok;
     S.V = tokenizer_vocab_size(tok);
@@ -313,10 +301,10 @@ int train_main(int argc, char **argv) {
     S.eval_tokens = EVAL_TOKENS;
     const char *et = getenv("AUTORESEARCH_EVAL_TOKENS");
     if (et && *et && (S.eval_tokens = atol(et)) <= 0) die("AUTORESEARCH_EVAL_TOKENS='%s': expected a positive integer", et);
-    budget_config(&bud.mode, &bud.amount);
+    budget_config(&sup_bud.mode, &sup_bud.amount);
     // tests shorten the startup allowance; a run records the one it had
     const char *al = getenv("AUTORESEARCH_STARTUP_ALLOWANCE");
-    bud.allowance = al && *al ? atof(al) : STARTUP_ALLOWANCE_S;
+    sup_bud.allowance = al && *al ? atof(al) : STARTUP_ALLOWANCE_S;
     char budget_desc[96], *dsdir = dataset_dir();
     budget_describe(budget_desc, sizeof budget_desc);
     char *tokpath = xasprintf("%s/tokenizer.bin", dsdir);
@@ -332,10 +320,13 @@ int train_main(int argc, char **argv) {
         scratch = xstrdup(tmpl);
     }
     char *cwd = canonical("."), *cache = canonical(cache_dir());
-    const char *sys_read[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev", NULL};
-    const char *ro[16], *rw[] = {scratch, "/dev/null", NULL}, *protect[] = {cwd, cache, NULL};
+    // of /sys only what the runtime libraries read (CPU topology, NUMA nodes, cgroup quotas,
+    // hugepage settings), not the devices, the network interfaces or the firmware tables
+    const char *sys_read[] = {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys/devices/system",
+                              "/sys/fs/cgroup", "/sys/kernel/mm", "/dev", NULL};
+    const char *ro[24], *rw[] = {scratch, "/dev/null", NULL}, *protect[] = {cwd, cache, NULL};
     int nro = 0;
-    char *canon_sys[16] = {0};
+    char *canon_sys[24] = {0};
     for (int i = 0; sys_read[i]; i++) if ((canon_sys[i] = canonical(sys_read[i]))) ro[nro++] = canon_sys[i];
     char *tokreal = canonical(tokpath);
     ro[nro++] = trainer;
@@ -367,7 +358,7 @@ int train_main(int argc, char **argv) {
         die("train: socketpair: %s", strerror(errno));
     fflush(stdout);
     fflush(stderr);
-    bud.t_child = now_seconds();
+    sup_bud.t_child = now_seconds();
     // fork into a new PID namespace (the child is its pid 1); unshare(CLONE_NEWPID) would
     // forbid this process its threads. No threads run yet, so the raw clone is a clean fork.
     int pidns = 1;
@@ -388,26 +379,26 @@ int train_main(int argc, char **argv) {
     S.sock = ctl[0];
     S.status_sock = setup[0];
 
-    char sandbox[420] = "none (the sandbox did not start)";
+    char sandbox[640] = "none (the sandbox did not start)";
     int nfd = -1;
     pthread_t mon_thread;
     int mon_started = 0;
     struct pollfd pf = {.fd = S.status_sock, .events = POLLIN};
     if (poll(&pf, 1, 30000) == 1 && recv_with_fd(S.status_sock, sandbox, sizeof sandbox, &nfd) == 0) {
         if (!strncmp(sandbox, "error: ", 7)) {
-            sup_fail(&S, "crash", "sandbox: %s", sandbox + 7);
+            sup_fixed(&S, "sandbox: %s", sandbox + 7);
             S.gone = 1;
         } else if (nfd >= 0) {
             mon.fd = nfd;
             mon.spec = &spec;
             mon_started = pthread_create(&mon_thread, NULL, sandbox_monitor, &mon) == 0;
-            if (!mon_started) { sup_fail(&S, "crash", "cannot start the sandbox monitor"); kill_child(&S); }
+            if (!mon_started) { sup_fixed(&S, "cannot start the sandbox monitor"); kill_child(&S); }
         }
     } else {
-        sup_fail(&S, "crash", "the sandboxed child did not start");
+        sup_fixed(&S, "the sandboxed child did not start");
         kill_child(&S);
     }
-    if (!pidns) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
+    if (!pidns && !strstr(sandbox, "no pid namespace")) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
 
     EvalResult ev = {0};
     int evaluated = 0;
@@ -453,20 +444,26 @@ int train_main(int argc, char **argv) {
 
     char *text = xasprintf("status: %s\nreason: %s\nsandbox: %s\ndataset: %s\neval_tokens: %ld\n"
                            "training_seconds: %.3f\ntotal_tokens_M: %.6f\nnum_steps: %d\npeak_memory_mb: %.1f\n"
-                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n%s%s%s",
+                           "trainer_exit: %s\nsandbox_denials: %d\nsandbox_denied: %s\nstartup_allowance_s: %g\n"
+                           "flops_per_token: %.6g\nflops_counted: %.6g\nflops_reported: %.6g\ntrain_gflops_per_s: %.4g\nfixed_error: %s\n%s%s%s",
                            S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
-                           S.eval_tokens, bud.counted, bud.tokens / 1e6, bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
-                           mon.denials, mon.violation[0] ? mon.violation : "-", bud.allowance,
+                           S.eval_tokens, sup_bud.counted, sup_bud.tokens / 1e6, sup_bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
+                           mon.denials, mon.violation[0] ? mon.violation : "-", sup_bud.allowance, sup_bud.fpt, sup_bud.flops,
+                           sup_bud.flops_reported, sup_bud.counted > 0 ? sup_bud.timed_flops / sup_bud.counted / 1e9 : 0.0, S.fixed ? S.reason : "-",
                            gradcheck ? "gradcheck_skip: " : "", gradcheck ? skip : "", gradcheck ? "\n" : "");
     if (evaluated) {
         char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
-                               "probe_frozen_max: %.3g\nprobe_tolerance: %g\n", text, ev.val, ev.test, ev.seconds,
-                               ev.causal_max, ev.frozen_max, PROBE_TOLERANCE);
+                               "probe_frozen_max: %.3g\nprobe_tolerance: %g\nprobe_splice_nll: %.3f\nprobe_splice_floor: %.3f\n"
+                               "probe_splice_d: %.3f\nprobe_splice_t: %.3g\nprobe_splice_seams: %ld\n", text, ev.val, ev.test, ev.seconds,
+                               ev.causal_max, ev.frozen_max, PROBE_TOLERANCE, ev.splice_nll, ev.splice_floor, ev.splice_d,
+                               ev.splice_t, ev.splice_n);
         free(text);
         text = more;
     }
     char err[512];
-    if (result && write_file_atomic(result, text, strlen(text), err, sizeof err) != 0) die("%s", err);
+    die_hook = NULL;
+    if (result && write_file_atomic(result, text, strlen(text), err, sizeof err) != 0)   // no result, and no half of one
+        die("train: %s (the run was %s%s%s)", err, S.status, S.reason[0] ? ": " : "", S.reason);
     // the log line never shows test_bpb: the log reaches the agent
     char valtxt[32] = "-";
     if (evaluated) snprintf(valtxt, sizeof valtxt, "%.6f", ev.val);
@@ -476,7 +473,7 @@ int train_main(int argc, char **argv) {
     free(text);
     for (int i = 0; extra[i]; i++) free(extra[i]);
     for (int i = 0; env[i]; i++) free(env[i]);
-    for (int i = 0; i < 16; i++) free(canon_sys[i]);
+    for (int i = 0; i < 24; i++) free(canon_sys[i]);
     free(env); free(tokreal); free(tokpath); free(dsdir); free(trainer); free(scratch); free(cwd); free(cache);
     free(model_tmp); free(verdict);
     tokenizer_free(tok);

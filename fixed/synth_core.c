@@ -7,7 +7,7 @@
 #include <string.h>
 
 // ----------------------------------------------------------------------------
-// PRNG: xoshiro256** seeded by splitmix64
+// PRNG: xoshiro256** seeded by splitmix64 (util.h)
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 static uint64_t xoshiro(uint64_t s[4]) {

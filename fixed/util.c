@@ -20,14 +20,19 @@ void warnf(const char *fmt, ...) {
     va_end(ap);
 }
 
+void (*die_hook)(const char *message);
+
 _Noreturn void die(const char *fmt, ...) {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fflush(stdout);
-    fputs("autoresearch: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "autoresearch: %s\n", msg);
+    void (*hook)(const char *) = die_hook;
+    die_hook = NULL;   // once: the hook may fail and die itself
+    if (hook) hook(msg);
     exit(1);
 }
 

@@ -10,6 +10,8 @@
 
 // Prints "autoresearch: <message>" on one line to stderr and exits 1.
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Called by die() with its message before it exits, when set (the supervisor records it).
+extern void (*die_hook)(const char *message);
 // Prints "autoresearch: <message>" on one line to stderr.
 void warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -19,6 +21,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+uint64_t splitmix64(uint64_t *state);        // the next pseudo-random number of a state
 double now_seconds(void);                    // monotonic (also declared in prepare.h)
 int mkdir_p(const char *path);               // 0 on success (existing is fine), -1 + errno
 int remove_tree(const char *path);           // rm -rf; 0 on success

@@ -186,11 +186,13 @@ static const char *ledger_restore(const Session *S, LedgerCopy *c) {
 typedef struct {
     const char *write[19];
     char *hide;
+    const int *ports;
+    int nports;
 } AgentJail;
 
 static int agent_jail(void *arg, char *err, size_t n) {
     AgentJail *j = arg;
-    return sandbox_agent_enter(j->write, j->hide, err, n);
+    return sandbox_agent_enter(j->write, j->hide, j->ports, j->nports, err, n);
 }
 
 // One agent invocation. Returns 0 with train.c changed (desc, extra filled), 1 for an agent
@@ -237,7 +239,7 @@ int invoke_agent(Session *S, const LoopOpts *o, const char *best, char **desc, R
     const char *argv[] = {"/bin/sh", "-c", o->agent, NULL};
     ProcSpec ps = {.argv = argv, .stdin_path = prompt, .out_path = log, .env = env,
                    .timeout = o->agent_timeout, .abort_flag = &g_stop};
-    AgentJail jail = {.write = {o->worktree ? o->worktree : S->root}, .hide = xasprintf("%s/test.jsonl", S->state)};
+    AgentJail jail = {.write = {o->worktree ? o->worktree : S->root}, .hide = xasprintf("%s/test.jsonl", S->state), .ports = o->ports, .nports = o->nports};
     for (int i = 0; i < o->nallow; i++) jail.write[i + 1] = o->allow[i];
     if (o->sandbox) ps.pre_exec = agent_jail, ps.pre_exec_arg = &jail;
     ProcResult pr;

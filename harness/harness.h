@@ -616,6 +616,7 @@ typedef struct {
     uint64_t search_seed;
     int sandbox;            // --agent-sandbox
     const char *allow[17];  // --agent-allow DIR: writable besides the work tree (NULL-terminated)
+    int ports[16], nports;  // --agent-net: the TCP ports it may connect to (-1: any)
     int nallow;
     const char *worktree;   // loop --workers: the experiment's own worktree the agent works in (NULL: the root)
     const char *in_flight;  // loop --workers: the prompt's list of the experiments in flight (NULL: none)

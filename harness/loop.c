@@ -43,6 +43,9 @@ static const char *loop_help =
     "  --agent-sandbox         run the agent under Landlock: it writes only in the work tree and\n"
     "                          the --agent-allow folders, and reads the test ledger as empty.\n"
     "                          Without it, an agent running as you can read all you can.\n"
+    "  --agent-net none|PORT[,PORT]  with --agent-sandbox: TCP connections only to these ports\n"
+    "                          (e.g. 443 for the model's API), or none; default: any (Landlock\n"
+    "                          ABI 4+; UDP, so DNS, stays open)\n"
     "  --agent-allow DIR       a folder the sandboxed agent may write too (its CLI's config,\n"
     "                          e.g. ~/.claude); repeatable\n"
     "  --search-seed N         seed of the search agent (default 1337)\n"
@@ -107,9 +110,23 @@ static void default_tag(char *tag, size_t n) {
     snprintf(tag, n, "%s%d", mon[tm.tm_mon], tm.tm_mday);
 }
 
+// --agent-net none | PORT[,PORT...] (at most 16)
+static void parse_agent_net(LoopOpts *o, const char *v) {
+    o->nports = 0;
+    if (!strcmp(v, "none")) return;
+    for (const char *p = v; *p;) {
+        char *end;
+        long port = strtol(p, &end, 10);
+        if (end == p || port < 1 || port > 65535 || (*end && *end != ',') || o->nports == 16)
+            die("loop: --agent-net '%s': expected none or up to 16 TCP ports (1-65535) separated by commas", v);
+        o->ports[o->nports++] = (int)port;
+        p = *end ? end + 1 : end;
+    }
+}
+
 int loop_main(int argc, char **argv) {
     Session S;
-    LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337};
+    LoopOpts o = {.agent = NULL, .agent_timeout = 1800, .search_seed = 1337, .nports = -1};
     const char *tag = NULL;
     int max_exp = 0, max_fail = 0, max_fixed = 3;
     PoolOpts po = {.X = {.workers = 1}, .queue_limit = 1800};
@@ -126,6 +143,7 @@ int loop_main(int argc, char **argv) {
         else if (!strcmp(a, "--until") && v) until = parse_until(v), i++;
         else if (!strcmp(a, "--agent-timeout") && v) o.agent_timeout = atof(v), i++;
         else if (!strcmp(a, "--agent-sandbox")) o.sandbox = 1;
+        else if (!strcmp(a, "--agent-net") && v) parse_agent_net(&o, v), i++;
         else if (!strcmp(a, "--agent-allow") && v) {
             if (o.nallow == 16) die("loop: at most 16 --agent-allow folders");
             if (!file_exists(v)) die("loop: --agent-allow %s: no such folder", v);
@@ -149,6 +167,7 @@ int loop_main(int argc, char **argv) {
         else if (!session_option(&S, argc, argv, &i)) die("loop: unknown option or missing value '%s' (see --help)", a);
     }
     if (!o.agent || !*o.agent) die("loop: --agent CMD|search is required (see --help)");
+    if (o.nports >= 0 && !o.sandbox) die("loop: --agent-net needs --agent-sandbox");
     if (o.agent_timeout <= 0) die("--agent-timeout must be positive");
     po.X.slurm = !strcmp(executor, "slurm");
     int pool = po.X.workers > 1 || po.X.slurm;

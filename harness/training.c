@@ -22,18 +22,6 @@ static int is_harness_key(const char *k) {
     return 0;
 }
 
-// The last line the fixed layer's die() printed to run.log ("autoresearch: ..."), or NULL.
-static char *fixed_error(void) {
-    char *log = read_file("run.log", NULL), *last = NULL;
-    for (char *line = log, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        if (!strncmp(line, "autoresearch: ", 14) && line[14]) { free(last); last = xstrdup(line + 14); }
-    }
-    free(log);
-    if (last && strlen(last) > 300) last[300] = 0;
-    return last;
-}
 
 // The path of the running harness binary: the supervisor is `autoresearch train`, from the
 // binary built before the session, which train.c cannot change.
@@ -181,16 +169,14 @@ void build_and_train(Session *S, const char *commit, Record *r, double *test) {
     } else if (!isfinite(val)) {
         status = "crash", reason = "val_bpb is not a finite number";
     }
-    if (!strcmp(status, "crash")) {   // the fixed layer's own complaint (run.log), if it made one
-        char *fe = fixed_error();
-        if (fe) rec_set_str(r, "fixed_error", fe);
-        if (fe && reason && strlen(reason) < 100) {
-            char first[100];
-            snprintf(first, sizeof first, "%s", reason);
-            snprintf(why, sizeof why, "%s: %s", first, fe);
-            reason = why;
-        }
-        free(fe);
+    // the fixed layer's own failure, as the supervisor recorded it (not run.log, which the
+    // trainer writes to as well); the reason names it already
+    const char *fe = have_res ? rec_get(&res, "fixed_error") : NULL;
+    if (!strcmp(status, "crash") && fe && strcmp(fe, "-")) {
+        char *cut = xstrdup(fe);
+        if (strlen(cut) > 300) cut[300] = 0;
+        rec_set_str(r, "fixed_error", cut);
+        free(cut);
     }
     rec_set_raw(r, "model_saved", file_exists(model) ? "true" : "false");
     rec_free(&sum);

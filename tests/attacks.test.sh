@@ -53,6 +53,8 @@ expect() {   # expect NAME STATUS REASON-PATTERN
 build honest HONEST && run honest
 expect "honest unigram model" ok '^-$'
 [ "$(field probe_causal_max)" = 0 ] && [ "$(field probe_frozen_max)" = 0 ] && ok "honest: both probes exact" || fail "honest: probes"
+awk '/^probe_splice_nll:/ {n = $2} /^probe_splice_floor:/ {f = $2} END {exit !(n > f && f > 1)}' "$state/result.txt" \
+    && ok "honest: splice probe $(field probe_splice_nll) nats, floor $(field probe_splice_floor)" || fail "honest: splice probe"
 grep -q '^sandbox: landlock+seccomp (landlock abi [0-9]*)' "$state/result.txt" && ok "sandbox in force: $(field sandbox)" \
     || fail "sandbox in force ($(field sandbox))"
 [ "$(field total_tokens_M)" = 0.000640 ] && ok "tokens budget exact: the supervisor's count" || fail "tokens budget ($(field total_tokens_M))"
@@ -60,14 +62,55 @@ AUTORESEARCH_SANDBOX=none run honest
 expect "AUTORESEARCH_SANDBOX=none runs anyway" ok '^-$'
 [ "$(field sandbox)" = "none (AUTORESEARCH_SANDBOX=none)" ] && ok "and records sandbox: none" || fail "records sandbox: none ($(field sandbox))"
 
+# flops budget: the declared FLOPs per token turn the amount into a row count (6.4e7 = 640 x 1e5)
+flops_run() { AUTORESEARCH_BUDGET_MODE=flops AUTORESEARCH_BUDGET=6.4e7 run "$1"; }
+flops_run honest
+expect "flops budget, honest" ok '^-$'
+[ "$(field total_tokens_M)" = 0.000640 ] && [ "$(field flops_per_token)" = 100000 ] \
+    && ok "flops budget: 640 tokens at the declared 1e5 FLOPs per token" || fail "flops budget: $(field total_tokens_M) M tokens, $(field flops_per_token)"
+build under FLOPS_UNDERREPORT && flops_run under
+[ "$(field status)" = ok ] && [ "$(field total_tokens_M)" = 0.000640 ] \
+    && ok "under-reporting FLOPs mid-run buys no extra tokens ($(field total_tokens_M) M; reported $(field flops_reported), counted $(field flops_counted))" \
+    || fail "under-reported FLOPs: $(field status), $(field total_tokens_M) M tokens"
+build lowdecl FLOPS_LOW_DECLARED && flops_run lowdecl
+expect "declaring 1 FLOP per token" invalid "flops budget: declared 1 FLOPs per token, below 6\*V"
+build undecl FLOPS_UNDECLARED && flops_run undecl
+expect "a flops budget without a declaration" crash "must call budget_flops_per_token\(\) before its first"
+build late FLOPS_LATE && run late
+expect "declaring after the first batch" crash "budget_flops_per_token: called after the first batch"
+
 build write_result WRITE_RESULT "../result.txt" && run write_result
 expect "train.c writes the result file" invalid "sandbox: denied write of .*/\.git/autoresearch/result\.txt"
 build nll NLL_CALLBACK && run nll
 expect "an NLL-style callback (tiny values, logits unfilled)" crash "left non-finite or unfilled logits"
 build lookahead LOOKAHEAD && run lookahead
 expect "attention that sees the next token" invalid "the model sees future tokens"
+# lookahead that replays its earlier logits for a row prefix it has seen: the pairwise probe
+# passes (exactly), the splice probe (rows of unseen rows' segments) does not
+build memo MEMO_LOOKAHEAD && run memo
+expect "lookahead that remembers rows (pairwise probe defeated)" invalid "the model sees future tokens \(splice probe"
+[ "$(field probe_causal_max)" = 0 ] && ok "  ... and it does defeat the pairwise probe (difference 0)" || fail "memo: pairwise probe ($(field probe_causal_max))"
+cc -std=c11 -O1 -D_GNU_SOURCE -Ifixed -DUNTRAINED tests/attacks/attack.c build/libclient.a \
+    -o "$tmp/uniform" -lpcre2-8 -lz -lcrypto -lm -pthread && run uniform
+expect "honest uniform (untrained) model" ok '^-$'
+awk '/^probe_splice_nll:/ {n = $2} /^probe_splice_floor:/ {f = $2} /^probe_splice_seams:/ {s = $2}
+     END {exit !(n >= f / 0.7 && s >= 32)}' "$state/result.txt" \
+    && ok "uniform: splice NLL $(field probe_splice_nll) at or above the unigram entropy ($(field probe_splice_seams) seams)" || fail "uniform: splice probe"
 build patch PATCH_SUPERVISOR && run patch
 expect "reaching into the supervisor's memory" invalid "sandbox: denied (open of /proc/[0-9]+/|system call process_vm_writev)"
+# /proc: the trainer sees only its PID namespace; the sandbox's first process (pid 1, which
+# holds the supervisor's environment) is not dumpable, so even an open that wins the race
+# against the supervisor's path check cannot read its environ, memory, maps, fds or root
+build procrace PROC_RACE && run procrace
+expect "racing the open check for /proc/1/*" invalid "sandbox: denied open of /proc/"
+grep -q "^PROCS [12]$" "$tmp/procrace.log" && ok "a private /proc: $(sed -n 's/^PROCS //p' "$tmp/procrace.log") processes visible" \
+    || fail "private /proc: $(grep PROCS "$tmp/procrace.log")"
+! grep -qE "^LEAK (environ|maps|mem|fd|root)" "$tmp/procrace.log" && ok "pid 1's environ, maps, mem, fd and root unreadable" \
+    || fail "leaked: $(grep LEAK "$tmp/procrace.log" | tr '\n' ' ')"
+AUTORESEARCH_SANDBOX=none run procrace   # no check to race at all: the kernel's rules alone
+! grep -qE "^LEAK (environ|maps|mem|fd|root)" "$tmp/procrace.log" && grep -q "^LEAK cmdline" "$tmp/procrace.log" \
+    && ok "without the sandbox too: the parent's environ, maps, mem, fd, root unreadable (its cmdline is)" \
+    || fail "no sandbox, leaked: $(grep LEAK "$tmp/procrace.log" | tr '\n' ' ')"
 build early PRE_BUDGET && AUTORESEARCH_STARTUP_ALLOWANCE=0 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=1 run early
 expect "training before the budget starts (a constructor)" crash "ran past the time budget"
 build ttt TRAIN_ON_VAL && run ttt
@@ -112,6 +155,24 @@ sleep 0.5
 [ -z "$(pgrep -f "^$tmp/daemon")" ] && ok "no process of the run outlives it" || { pkill -9 -f "^$tmp/daemon"; fail "a daemon outlived the run"; }
 [ "$(field status)" = invalid ] && ok "the result file is the supervisor's, after the run too" || fail "result file rewritten"
 [ "$before" = "$(snapshot)" ] && ok "fixed/, build/, ledgers and session state untouched" || fail "files changed by an attack"
+
+# fixed-layer errors: only the supervisor's own failures are recorded as such
+build fakeerr FAKE_FIXED_ERROR && run fakeerr
+[ "$(field status)" = crash ] && [ "$(field fixed_error)" = - ] && ok "a trainer printing a fixed-layer error: crash, no fixed_error" \
+    || fail "fake fixed error: $(field status), fixed_error $(field fixed_error)"
+AUTORESEARCH_CACHE=$tmp/nocache run honest
+[ "$(field status)" = crash ] && field fixed_error | grep -q "^no prepared data set" && field reason | grep -q "^the fixed layer failed: no prepared" \
+    && ok "the supervisor's own failure (no data set) is recorded as fixed_error" || fail "supervisor die: $(field status), $(field fixed_error)"
+
+# a file size limit: the shared memory (a memfd) counts against it; the supervisor survives
+(ulimit -f 100; run honest)
+expect "ulimit -f 100 (the logits' shared memory does not fit)" crash "cannot grow the shared memory with the trainer to [0-9]+ KB: File too large \(the file size limit, .ulimit -f., is 100 KB"
+field fixed_error | grep -q "^cannot grow the shared memory" && ok "  ... recorded as a fixed-layer error" || fail "ulimit: fixed_error $(field fixed_error)"
+rm -f "$state/result.txt"
+msg=$( (ulimit -f 0; cd "$repo" && "$AR" train --trainer "$tmp/honest" --result "$state/result.txt" --scratch "$state/scratch" 2>&1 >/dev/null; echo "rc $?") | tail -2)
+echo "$msg" | head -1 | grep -q "^autoresearch: train: cannot write .*result.txt: File too large (the run was crash: cannot grow" && echo "$msg" | grep -qx "rc 1" \
+    && [ ! -e "$state/result.txt" ] && [ -z "$(ls "$state" | grep 'result.txt.tmp')" ] \
+    && ok "ulimit -f 0: a one-line error, no result, no half-written one" || fail "ulimit -f 0: $msg"
 
 # kill -9: the trainer, then the supervisor
 AUTORESEARCH_STARTUP_ALLOWANCE=30 AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=5 run early &

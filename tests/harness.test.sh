@@ -123,7 +123,7 @@ git checkout -q autoresearch/s1
 check "status --json" bash -c 'grep -q "\"experiments\": 13" $TMP/st.json && grep -q "\"running\": false" $TMP/st.json && grep -q "\"best_commit\"" $TMP/st.json'
 "$AR" status > $TMP/st.txt
 check "status text" bash -c "grep -q '^best       val_bpb' $TMP/st.txt && grep -q 'experiments 13' $TMP/st.txt"
-check "status names the sandbox" grep -q '^sandbox    landlock+seccomp (landlock abi [0-9]*) (all [0-9]* runs)' $TMP/st.txt
+check "status names the sandbox" grep -q '^sandbox    landlock+seccomp (landlock abi [0-9]*), private /proc (all [0-9]* runs)' $TMP/st.txt
 # on a data set with an entropy floor (the synthetic source the fake trains on), status and
 # report show the gap to it
 AUTORESEARCH_CACHE=$TMP/cache "$AR" status > $TMP/st.txt
@@ -209,6 +209,18 @@ printf 'peek\n' > "$TMP/allowed/pactions"; rm -f "$TMP/allowed/pactions.n"
 SCRIPT_ACTIONS=$TMP/allowed/pactions PEEK_DIR=$TMP/allowed PEEK_OUTSIDE=$TMP/outside.txt "$AR" loop --agent "$AGENT" \
     --tag j2 --max-experiments 2 --max-agent-failures 1 > $TMP/out.txt 2>&1
 check "without --agent-sandbox the agent reads it (documented)" grep -q test_bpb $TMP/allowed/peek.txt
+# --agent-net: TCP connections only to the ports named (nothing listens on either: "refused"
+# is the kernel's answer for an allowed port, "denied" Landlock's)
+printf 'net:1,2\n' > "$TMP/allowed/pactions"; rm -f "$TMP/allowed/pactions.n"
+SCRIPT_ACTIONS=$TMP/allowed/pactions PEEK_DIR=$TMP/allowed "$AR" loop --agent "$AGENT" --agent-sandbox --agent-net 1 \
+    --agent-allow $TMP/allowed --tag j3 --max-experiments 2 --max-agent-failures 1 > $TMP/out.txt 2>&1
+check "--agent-net 1: port 1 reachable, port 2 denied" test "$(cat $TMP/allowed/net.txt | tr '\n' ' ')" = "1 refused 2 denied "
+printf 'net:1,2\n' > "$TMP/allowed/pactions"; rm -f "$TMP/allowed/pactions.n"
+SCRIPT_ACTIONS=$TMP/allowed/pactions PEEK_DIR=$TMP/allowed "$AR" loop --agent "$AGENT" --agent-sandbox \
+    --agent-allow $TMP/allowed --tag j4 --max-experiments 2 --max-agent-failures 1 > $TMP/out.txt 2>&1
+check "without --agent-net the sandboxed agent's network is open" test "$(cat $TMP/allowed/net.txt | tr '\n' ' ')" = "1 refused 2 refused "
+"$AR" loop --agent "$AGENT" --agent-net none --tag j5 --max-experiments 1 > $TMP/out.txt 2>&1
+check "--agent-net without --agent-sandbox is refused" grep -q "agent-net needs --agent-sandbox" $TMP/out.txt
 
 # ----------------------------------------------------------------------------
 echo "== kill -9 in the middle of an experiment, then resume"

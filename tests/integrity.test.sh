@@ -190,10 +190,16 @@ echo x > results.jsonl.tmp.77
 check "temp files of a killed run are removed at start" bash -c \
     "test ! -e .git/autoresearch/run-model.bin.tmp.4242 && test ! -e results.jsonl.tmp.77 && grep -q 'removed 2 temporary files' $TMP/out.txt"
 loop f2 fixederr fixederr fixederr lr:0.03
+check "a trainer printing the fixed layer's error does not stop the loop" bash -c \
+    "test $? -eq 0 && ! grep -q 'the same fixed-layer error' $TMP/f2.out && ! grep -q '\"fixed_error\"' results.jsonl"
+# a real fixed-layer failure, the session resumed: the supervisor finds too few validation
+# tokens (recorded in its result)
+rm -f "$TMP/f2.actions.n"
+AUTORESEARCH_EVAL_TOKENS=102400000 loop f2 lr:0.03 lr:0.02 lr:0.01 lr:0.04 lr:0.05 lr:0.06 lr:0.07 lr:0.08   # room past the 5 so far
 check "the loop stops after 3 crashes with the same fixed-layer error" bash -c \
-    "test $? -ne 0 && grep -q '3 crashes in a row with the same fixed-layer error (no prepared data set' $TMP/f2.out"
-check "the crash rows carry the fixed layer's message" bash -c \
-    "grep -c '\"fixed_error\": \"no prepared data set in /nonexistent' results.jsonl | grep -qx 3"
+    "test $? -ne 0 && grep -q '3 crashes in a row with the same fixed-layer error (evaluation: the val split holds' $TMP/f2.out"
+check "the crash rows carry the supervisor's fixed_error" bash -c \
+    "grep -c '\"fixed_error\": \"evaluation: the val split holds' results.jsonl | grep -qx 3"
 
 echo "== the data set is pinned"
 new_repo data

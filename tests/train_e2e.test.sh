@@ -45,7 +45,7 @@ AUTORESEARCH_BUDGET_MODE=time AUTORESEARCH_BUDGET=2 AUTORESEARCH_PEAK_GFLOPS=100
     ./autoresearch train --trainer "$tmp/train" --result "$tmp/result.txt" --model-out "$tmp/model.bin" >"$tmp/run.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "supervised train exits 0" || { tail -20 "$tmp/run.log"; fail "supervised train exits 0 (rc $rc)"; }
-grep -q '^status: ok$' "$tmp/result.txt" && grep -q '^sandbox: landlock+seccomp (landlock abi [0-9]*)$' "$tmp/result.txt" \
+grep -q '^status: ok$' "$tmp/result.txt" && grep -q '^sandbox: landlock+seccomp (landlock abi [0-9]*), private /proc$' "$tmp/result.txt" \
     && ok "result file: ok, sandbox in force" || { cat "$tmp/result.txt"; fail "result file: ok, sandbox in force"; }
 awk '/^probe_(causal|frozen)_max:/ { if ($2 > 0.005) bad = 1; n++ } END { exit bad || n != 2 }' "$tmp/result.txt" \
     && ok "honest model passes both probes ($(grep -h '^probe_.*_max' "$tmp/result.txt" | tr '\n' ' '))" \

@@ -18,6 +18,8 @@
 #   ledger     append a fake row to results.tsv: the loop stops
 #   wait       take 3 s, then set MATRIX_LR 0.03
 #   peek       copy the test ledger to $PEEK_DIR/peek.txt, write $PEEK_OUTSIDE, set MATRIX_LR 0.03
+#   net:P,Q    try TCP connections to 127.0.0.1 ports P and Q, write what each gave to
+#              $PEEK_DIR/net.txt ("P refused": no listener; "Q denied": the sandbox), set MATRIX_LR 0.03
 #   comment:N  add a comment line to train.c (a change that does nothing)
 #   define:NAME=VALUE  set the tunable NAME to VALUE
 # The prompt arrives on stdin; it is saved to $SCRIPT_ACTIONS.prompt.N for the tests to read.
@@ -53,6 +55,12 @@ case "$action" in
     wait) sleep 3; set_lr 0.03; echo "DESCRIPTION: slow agent" ;;
     peek) cat .git/autoresearch/test.jsonl > "$PEEK_DIR/peek.txt" 2>/dev/null
         echo x > "$PEEK_OUTSIDE" 2>/dev/null; set_lr 0.03; echo "DESCRIPTION: peek" ;;
+    net:*) : > "$PEEK_DIR/net.txt"
+        for p in $(echo "${action#net:}" | tr , ' '); do
+            r=$( (exec 3<>/dev/tcp/127.0.0.1/$p) 2>&1 )
+            case "$r" in *refused*) echo "$p refused";; *denied*) echo "$p denied";; *) echo "$p other: $r";; esac >> "$PEEK_DIR/net.txt"
+        done
+        set_lr 0.03; echo "DESCRIPTION: net" ;;
     define:*) kv=${action#define:}
         sed -i -E "s/^#define ${kv%%=*} +[0-9.e-]+/#define ${kv%%=*} ${kv#*=}/" train.c; echo "DESCRIPTION: ${kv%%=*} ${kv#*=}" ;;
     comment:*) echo "// note ${action#comment:}" >> train.c; echo "DESCRIPTION: comment ${action#comment:}" ;;
