@@ -74,7 +74,6 @@ void progress_update(Progress *p, double done);
 void progress_finish(Progress *p);
 
 // splitmix64: the next pseudo-random number of the stream *state (deterministic for a seed).
-uint64_t splitmix64(uint64_t *state);
 
 // Number of worker threads for the fixed layer's parallel work: $AUTORESEARCH_THREADS,
 // else the online CPU count.
