@@ -73,8 +73,6 @@ void progress_start(Progress *p, const char *label, double total, const char *un
 void progress_update(Progress *p, double done);
 void progress_finish(Progress *p);
 
-// splitmix64: the next pseudo-random number of the stream *state (deterministic for a seed).
-
 // Number of worker threads for the fixed layer's parallel work: $AUTORESEARCH_THREADS,
 // else the online CPU count.
 int num_threads(void);
