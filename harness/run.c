@@ -66,6 +66,17 @@ static const char *run_help =
     "\n"
     "exit status: 0 kept or discarded, 3 crash, 4 invalid, 1 harness error\n";
 
+// The session of `tag` (default: the current branch's), locked, for a command that refuses
+// to run beside a worker pool's jobs in flight.
+static void open_session(Session *S, const char *tag, const char *cmd) {
+    char t[96];
+    if (tag) snprintf(t, sizeof t, "%s", tag);
+    else current_tag(t, sizeof t);
+    session_lock(S);
+    pool_refuse_in_flight(S, cmd);
+    session_start(S, t);
+}
+
 int run_main(int argc, char **argv) {
     Session S;
     const char *desc = NULL, *tag = NULL;
@@ -80,12 +91,7 @@ int run_main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--no-reset")) reset = 0;
         else if (!session_option(&S, argc, argv, &i)) die("run: unknown option '%s' (see --help)", argv[i]);
     }
-    char t[96];
-    if (tag) snprintf(t, sizeof t, "%s", tag);
-    else current_tag(t, sizeof t);
-    session_lock(&S);
-    pool_refuse_in_flight(&S, "run");
-    session_start(&S, t);
+    open_session(&S, tag, "run");
     if (!strcmp(S.gate, "noise") && S.sigma <= 0)
         die("run: --gate noise needs the session's noise: run `autoresearch noise --runs 5` first");
     session_save(&S);
@@ -179,12 +185,7 @@ int noise_main(int argc, char **argv) {
         else if (!session_option(&S, argc, argv, &i)) die("noise: unknown option '%s' (see --help)", argv[i]);
     }
     if (k < 2) die("noise: --runs must be at least 2");
-    char t[96];
-    if (tag) snprintf(t, sizeof t, "%s", tag);
-    else current_tag(t, sizeof t);
-    session_lock(&S);
-    pool_refuse_in_flight(&S, "noise");
-    session_start(&S, t);
+    open_session(&S, tag, "noise");
     session_save(&S);
     char **bad = check_integrity(&S);
     if (bad[0]) {
