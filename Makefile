@@ -125,7 +125,7 @@ baseline: all
 	./autoresearch prepare
 	./autoresearch run -m baseline --gate strict
 
-test: all $(TEST_DEPS_STAMP) $(TEST_BIN)
+test: all $(TEST_DEPS_STAMP) $(TEST_BIN) build/bench/synth_gap
 	@tests/run.sh $(TEST_BIN)
 
 # The README's aider line with the real aider, installed from PyPI into a virtual environment

@@ -53,6 +53,7 @@ typedef struct {
     char reason[600];          // why the run is not ok (first cause wins)
     char status[16];           // ok | crash | invalid
     int fixed;                 // the cause is the fixed layer's own failure (fixed_error)
+    const char *nll_out;       // --nll-out: where the validation targets' NLLs go, or NULL
 } Super;
 
 // Sets status and reason unless a cause is recorded already.

@@ -88,6 +88,17 @@ static int pack_split(Super *S, Split split, long rows, int32_t *in, int32_t *tg
     return rc;
 }
 
+// --nll-out: "target nll" per validation target, what val_bpb was computed from (diagnostics).
+static int write_nlls(const char *path, const int32_t *tg, const float *nll, long n) {
+    size_t cap = (size_t)n * 24 + 1, len = 0;
+    char *text = xmalloc(cap), err[512];
+    for (long i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "%d %.6g\n", tg[i], nll[i]);
+    int rc = write_file_atomic(path, text, len, err, sizeof err);
+    if (rc != 0) warnf("%s", err);
+    free(text);
+    return rc;
+}
+
 int supervise_eval(Super *S, int B, EvalResult *out) {
     const int T = S->T, V = S->V;
     const long N = (long)B * T;
@@ -173,6 +184,10 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
         }
     }
     out->val = nats / (log(2.0) * bytes);
+    if (S->nll_out && write_nlls(S->nll_out, vtg, vnll, steps * N) != 0) {
+        sup_fail(S, "crash", "train: cannot write --nll-out %s", S->nll_out);
+        goto done;
+    }
     splice_result(&sp, &out->splice_nll, &out->splice_d, &out->splice_t);
     out->splice_n = sp.n;
 

@@ -251,6 +251,7 @@ static char *canonical(const char *p) {
 static void usage(FILE *f) {
     fprintf(f,
         "usage: autoresearch train [--trainer PATH] [--result FILE] [--model-out FILE] [--scratch DIR]\n"
+        "                         [--nll-out FILE]\n"
         "Runs the trainer (default build/train, built from train.c) as a sandboxed child: this\n"
         "process hands out the training rows, keeps the budget's clock, scores the logits the\n"
         "trainer returns on the validation and test splits and the probes, and alone writes the\n"
@@ -259,7 +260,9 @@ static void usage(FILE *f) {
         "Landlock and seccomp (recorded as `sandbox: none`); AUTORESEARCH_MEMORY_LIMIT_MB (default 80%%\n"
         "of RAM); AUTORESEARCH_EVAL_TOKENS (tests only; default %d).\n"
         "With --gradcheck the child is build/gradcheck (`make gradcheck`) in the same sandbox: the\n"
-        "result is ok or a crash whose reason is the check's verdict, and gradcheck_skip.\n", EVAL_TOKENS);
+        "result is ok or a crash whose reason is the check's verdict, and gradcheck_skip.\n"
+        "--nll-out FILE (diagnostics, e.g. bench/synth_gap.sh) writes what val_bpb was computed\n"
+        "from: one line \"target_id nll_nats\" per validation target, in row order.\n", EVAL_TOKENS);
 }
 
 // die() in this process (no data set, a corrupt shard, out of memory): the fixed layer's own
@@ -276,11 +279,12 @@ static void died(const char *msg) {
 }
 
 int train_main(int argc, char **argv) {
-    const char *trainer_arg = "build/train", *result = NULL, *model_out = NULL, *scratch_arg = NULL;
+    const char *trainer_arg = "build/train", *result = NULL, *model_out = NULL, *scratch_arg = NULL, *nll_out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = !strcmp(a, "--trainer") ? &trainer_arg : !strcmp(a, "--result") ? &result
-                         : !strcmp(a, "--model-out") ? &model_out : !strcmp(a, "--scratch") ? &scratch_arg : NULL;
+                         : !strcmp(a, "--model-out") ? &model_out : !strcmp(a, "--scratch") ? &scratch_arg
+                         : !strcmp(a, "--nll-out") ? &nll_out : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!strcmp(a, "--gradcheck")) { gradcheck = 1; continue; }
         if (!dst || i + 1 >= argc) { usage(stderr); die("train: bad option '%s'", a); }
@@ -290,7 +294,7 @@ int train_main(int argc, char **argv) {
     signal(SIGXFSZ, SIG_IGN);
     char *trainer = canonical(trainer_arg);
     if (!trainer || access(trainer, X_OK) != 0) die("train: no trainer at %s (run `make build/train`)", trainer_arg);
-    Super S = {.trainer_status = -1};
+    Super S = {.trainer_status = -1, .nll_out = nll_out};
     snprintf(S.status, sizeof S.status, "ok");
     hook_result = result, hook_S = &S;
     die_hook = died;
