@@ -23,9 +23,10 @@ TRAIN_FLAGS := -std=c11 -O3 -march=native -fno-math-errno -fno-trapping-math -ff
                -g -Wall -Wextra -D_GNU_SOURCE -fopenmp -Ifixed $(if $(filter fp32,$(PRECISION)),-DTRAIN_FP32,)
 TRAIN_LIBS  := -ldnnl $(LDLIBS)
 # build/train links the client side of prepare.h (fixed/client.c: the supervisor's protocol)
-# and the tokenizer, nothing else of the fixed layer. train.c includes prepare.h and the
-# toolbox (fixed/toolbox.h: header-only, the matmuls and the rest of the machinery).
-CLIENT_SRC  := fixed/client.c fixed/summary.c fixed/tokenizer.c fixed/util.c
+# and the tokenizer (its core and encoder; not its training or threaded encoding), nothing else
+# of the fixed layer. train.c includes prepare.h and the toolbox (fixed/toolbox.h:
+# header-only, the matmuls and the rest of the machinery).
+CLIENT_SRC  := fixed/client.c fixed/summary.c fixed/tokenizer.c fixed/tokenizer_encode.c fixed/util.c
 TRAIN_HDR   := fixed/prepare.h fixed/toolbox.h fixed/exp_fast.h fixed/gradcheck.h
 
 FIXED_SRC   := $(filter-out fixed/client.c fixed/gradcheck.c,$(wildcard fixed/*.c))

@@ -55,7 +55,7 @@ int tokenizer_n_merges(const Tokenizer *tok);
 long tokenizer_chunks(const Tokenizer *tok, const char *text, size_t len, size_t *ends, long cap);
 
 // The public functions in prepare.h (tokenizer_vocab_size, tokenizer_bos, tokenizer_encode,
-// tokenizer_decode, tokenizer_token_bytes, tokenizer_free) are implemented in tokenizer.c;
-// tokenizer_load_prepared in dataset.c.
+// tokenizer_decode, tokenizer_token_bytes, tokenizer_free) are implemented in tokenizer.c and
+// tokenizer_encode.c; tokenizer_load_prepared in dataset.c.
 
 #endif

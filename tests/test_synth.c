@@ -180,7 +180,8 @@ static void test_lexicon(void) {
 
 // The output is a pure function of the seed, the same on every machine and build: a data
 // set's identity relies on it. A grammar or lexicon change fails here on purpose; then the
-// synthetic format version in fixed/dataset.c ("synthetic vN") must be bumped with the hash.
+// synthetic format version in fixed/dataset_prepare.c ("synthetic vN") must be bumped with
+// the hash.
 static void test_golden(void) {
     DocSet d;
     docset_init(&d);
