@@ -261,7 +261,7 @@ static void usage(FILE *f) {
         "of RAM); AUTORESEARCH_EVAL_TOKENS (tests only; default %d).\n"
         "With --gradcheck the child is build/gradcheck (`make gradcheck`) in the same sandbox: the\n"
         "result is ok or a crash whose reason is the check's verdict, and gradcheck_skip.\n"
-        "--nll-out FILE (diagnostics, e.g. bench/synth_gap.sh) writes what val_bpb was computed\n"
+        "--nll-out FILE (diagnostics, e.g. bench/synth_gap.c) writes what val_bpb was computed\n"
         "from: one line \"target_id nll_nats\" per validation target, in row order.\n", EVAL_TOKENS);
 }
 
