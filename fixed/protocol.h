@@ -1,4 +1,4 @@
-// protocol.h -- the wire between the supervisor (supervisor.c) and the trainer it runs
+// protocol.h -- the wire between the supervisor (supervise_serve.c) and the trainer it runs
 // (client.c, the child side of prepare.h). Internal to the fixed layer; train.c never sees it.
 //
 // The child inherits two descriptors: PROTO_SOCK_FD, one end of a SOCK_SEQPACKET socketpair

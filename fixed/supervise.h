@@ -38,7 +38,7 @@
 int train_main(int argc, char **argv);
 
 // ----------------------------------------------------------------------------
-// Internal: the state shared by supervisor.c and supervise_eval.c
+// Internal: the state shared by supervisor.c, supervise_serve.c and supervise_eval.c
 
 typedef struct {
     int sock, shm;             // our ends: the socketpair, the memfd
@@ -65,6 +65,12 @@ int64_t sup_region(Super *S, size_t len, void **ptr);
 // Sends rep, then waits for the child's next request, which must be op. 0, or -1 (the child
 // is gone, or sent something else: recorded in S).
 int sup_exchange(Super *S, const void *rep, int op);
+// Talking to the child (supervise_serve.c); the run (supervisor.c) owns these two:
+extern SandboxMonitor sup_mon;   // the sandbox monitor's state, watched while waiting
+extern int sup_gradcheck;        // --gradcheck: the child is build/gradcheck (gradcheck.h)
+void sup_kill_child(Super *S);   // kills the child (pid 1 of its namespace: all of it); gone
+// The child's next request, watching the deadline, the sandbox and the child's exit. 0 or -1.
+int sup_recv(Super *S, Msg *m);
 
 // The budget (supervise_budget.c), on the supervisor's clock and count
 enum { PHASE_TRAIN, PHASE_EVAL, PHASE_AFTER };
@@ -95,6 +101,8 @@ typedef struct {
 // The whole evaluation for a child that asked with batch size B: validation with the
 // causality probes among it, test, the frozen-model probe. 0, or -1 (cause in S).
 int supervise_eval(Super *S, int B, EvalResult *out);
+// Serves requests until the trainer is gone. The evaluation runs inside (OP_EVAL).
+void sup_serve(Super *S, EvalResult *ev, int *evaluated);
 
 
 #endif

@@ -1,14 +1,13 @@
 // supervisor.c -- `autoresearch train` (supervise.h): start the trainer in its sandbox, serve
-// its requests (training rows, the budget's clock, evaluation), write the result.
+// its requests (training rows, the budget's clock, evaluation: supervise_serve.c), write the
+// result.
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -27,203 +26,11 @@
 #include "tokenizer.h"
 #include "util.h"
 
-static void vfail(Super *S, const char *status, int fixed, const char *fmt, va_list ap) {
-    if (strcmp(S->status, "ok") && !(strcmp(status, "invalid") == 0 && strcmp(S->status, "invalid") != 0)) return;
-    snprintf(S->status, sizeof S->status, "%s", status);   // an invalid cause overrides a crash
-    vsnprintf(S->reason, sizeof S->reason, fmt, ap);
-    S->fixed = fixed;
-}
-void sup_fail(Super *S, const char *status, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(S, status, 0, fmt, ap);
-    va_end(ap);
-}
-void sup_fixed(Super *S, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vfail(S, "crash", 1, fmt, ap);
-    va_end(ap);
-}
-
-int64_t sup_region(Super *S, size_t len, void **ptr) {
-    const size_t page = 4096;
-    size_t off = (S->shm_size + page - 1) / page * page, end = off + (len + page - 1) / page * page;
-    if (ftruncate(S->shm, (off_t)end) != 0) {
-        // a memfd counts against the file size limit (SIGXFSZ is ignored, so this is EFBIG)
-        struct rlimit fs;
-        char lim[160] = "";
-        if (errno == EFBIG && getrlimit(RLIMIT_FSIZE, &fs) == 0 && fs.rlim_cur != RLIM_INFINITY)
-            snprintf(lim, sizeof lim, " (the file size limit, `ulimit -f`, is %.0f KB; the shared memory is a file)",
-                     (double)fs.rlim_cur / 1024);
-        sup_fixed(S, "cannot grow the shared memory with the trainer to %.0f KB: %s%s", end / 1024.0, strerror(errno), lim);
-        return -1;
-    }
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, S->shm, (off_t)off);
-    if (p == MAP_FAILED) { sup_fixed(S, "cannot map the shared memory with the trainer: %s", strerror(errno)); return -1; }
-    S->shm_size = end;
-    *ptr = p;
-    return (int64_t)off;
-}
-
-static SandboxMonitor mon;
+// the sandbox monitor's state (sandbox.h), watched by sup_recv
+SandboxMonitor sup_mon;
 // --gradcheck: the child is build/gradcheck (gradcheck.h), in the same sandbox; it talks to no
 // one, and its exit status is the verdict
-#define GRADCHECK_LIMIT_S 120.0
-static int gradcheck;
-
-// ----------------------------------------------------------------------------
-// Talking to the child
-
-static void kill_child(Super *S) {
-    if (S->child > 0 && !S->gone) kill(S->child, SIGKILL);   // pid 1 of its namespace: all of it
-    S->gone = 1;
-}
-
-// The child's next request, watching the deadline, the sandbox and the child's exit. 0 or -1.
-static int sup_recv(Super *S, Msg *m) {
-    for (;;) {
-        if (S->gone) return -1;
-        if (mon.deliberate) {
-            sup_fail(S, "invalid", "%s", mon.violation);
-            kill_child(S);
-            return -1;
-        }
-        if (gradcheck && now_seconds() > sup_bud.t_child + GRADCHECK_LIMIT_S) {
-            sup_fail(S, "crash", "the gradient check ran past %.0f s", GRADCHECK_LIMIT_S);
-            kill_child(S);
-            return -1;
-        }
-        double limit = sup_bud.t_child + sup_bud.allowance + sup_bud.amount + BUDGET_MARGIN(sup_bud.amount);
-        if (sup_bud.phase == PHASE_TRAIN && sup_bud.mode == BUDGET_TIME && now_seconds() > limit) {
-            sup_fail(S, "crash", "ran past the time budget: no evaluation %.0f s after the start "
-                     "(%.0f s budget + %.0f s startup allowance + %.0f s margin)",
-                     limit - sup_bud.t_child, sup_bud.amount, sup_bud.allowance, BUDGET_MARGIN(sup_bud.amount));
-            kill_child(S);
-            return -1;
-        }
-        struct pollfd p[2] = {{.fd = S->sock, .events = POLLIN}, {.fd = S->status_sock, .events = POLLIN}};
-        int k = poll(p, 2, 100);
-        if (k < 0 && errno != EINTR) return -1;
-        if (k <= 0) continue;
-        if (p[0].revents) {
-            ssize_t n = recv(S->sock, m, sizeof *m, MSG_DONTWAIT);
-            if (n == (ssize_t)sizeof *m) return 0;
-            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-            if (n > 0) { sup_fail(S, "crash", "protocol error: a message of %zd bytes", n); kill_child(S); return -1; }
-            p[0].fd = -1;   // EOF: every holder of the trainer's socket is gone
-        }
-        if (p[1].revents) {
-            int st;
-            if (recv(S->status_sock, &st, sizeof st, MSG_DONTWAIT) == (ssize_t)sizeof st) S->trainer_status = st;
-            S->gone = 1;
-            return -1;
-        }
-        if (p[0].fd < 0) { S->gone = 1; return -1; }
-    }
-}
-
-static int sup_send(Super *S, const Msg *m) {
-    return send(S->sock, m, sizeof *m, MSG_NOSIGNAL) == (ssize_t)sizeof *m ? 0 : -1;
-}
-
-int sup_exchange(Super *S, const void *rep, int op) {
-    Msg m;
-    if (sup_send(S, rep) != 0 || sup_recv(S, &m) != 0) {
-        sup_fail(S, "crash", "the trainer stopped during the evaluation");
-        return -1;
-    }
-    if (m.op != op) {
-        sup_fail(S, "crash", "protocol error: request %d during the evaluation", m.op);
-        kill_child(S);
-        return -1;
-    }
-    return 0;
-}
-
-// Serves requests until the trainer is gone. The evaluation runs inside (OP_EVAL).
-static void serve(Super *S, EvalResult *ev, int *evaluated) {
-    DataLoader *dl = NULL;
-    int32_t *rows = NULL, *inputs = NULL, *targets = NULL;
-    int B = 0, T = 0;
-    Msg m;
-    while (sup_recv(S, &m) == 0) {
-        Msg r = {.op = REP_REFUSED};
-        if (gradcheck) { sup_fail(S, "crash", "the gradient check asked the supervisor for data (request %d)", m.op); break; }
-        switch (m.op) {
-        case OP_HELLO:
-            if (m.a == PROTO_VERSION) r = (Msg){.op = REP_OK, .a = S->V, .b = S->T};
-            else sup_fail(S, "crash", "protocol version %d, expected %d (rebuild build/train)", m.a, PROTO_VERSION);
-            break;
-        case OP_OPEN:
-            if (sup_bud.phase != PHASE_TRAIN || m.a < 1 || m.b < 1 || m.b > MAX_SEQ_LEN || (double)m.a * (m.b + 1) * 4 > 1e9) {
-                sup_fail(S, "crash", "dataloader_open: B=%d T=%d refused (1 <= T <= %d, during training)", m.a, m.b, MAX_SEQ_LEN);
-                break;
-            }
-            if (dl) dataloader_close(dl);
-            free(inputs); free(targets);
-            B = m.a, T = m.b;
-            dl = dataloader_open(B, T, (uint64_t)m.n);
-            inputs = xmalloc((size_t)B * T * sizeof *inputs);
-            targets = xmalloc((size_t)B * T * sizeof *targets);
-            int64_t off = sup_region(S, (size_t)B * (T + 1) * sizeof *rows, (void **)&rows);
-            if (off < 0) { sup_fail(S, "crash", "cannot allocate shared memory for the batch"); break; }
-            r = (Msg){.op = REP_OK, .n = off, .a = (int32_t)((size_t)B * (T + 1) * sizeof *rows), .b = S->V};
-            break;
-        case OP_NEXT:
-            if (!dl || sup_bud.phase != PHASE_TRAIN) { sup_fail(S, "crash", "dataloader_next without an open dataloader or after the evaluation began"); break; }
-            if (sup_bud.mode == BUDGET_FLOPS && !(sup_bud.fpt > 0)) {
-                sup_fail(S, "crash", "flops budget: train.c must call budget_flops_per_token() before its first dataloader_next");
-                break;
-            }
-            if (!sup_may_hand_out()) { sup_fail(S, "crash", "train.c asked for training rows after the budget was spent"); break; }
-            sup_begin();
-            dataloader_next(dl, inputs, targets);   // the producer thread packed it ahead
-            for (int b = 0; b < B; b++) {
-                memcpy(rows + (size_t)b * (T + 1), inputs + (size_t)b * T, T * sizeof *rows);
-                rows[(size_t)b * (T + 1) + T] = targets[(size_t)b * T + T - 1];
-            }
-            sup_bud.tokens += (long long)B * T;
-            sup_bud.batches_step++;
-            r = (Msg){.op = REP_ROWS, .a = dataloader_epoch(dl)};
-            break;
-        case OP_BEGIN: sup_begin(); r = sup_budget_reply(); break;
-        case OP_DECLARE:
-            if (sup_bud.fpt > 0 || sup_bud.tokens > 0) {
-                sup_fail(S, "crash", "budget_flops_per_token: called %s (once, before the first dataloader_next)",
-                         sup_bud.fpt > 0 ? "twice" : "after the first batch");
-                break;
-            }
-            // the least an output layer of V logits costs per trained token (one input feature,
-            // forward 2V + backward 4V); all the supervisor knows of the model is V
-            if (!(isfinite(m.x) && m.x >= 6.0 * S->V)) {
-                sup_fail(S, "invalid", "flops budget: declared %.3g FLOPs per token, below 6*V = %d, the least any "
-                         "model with a %d-way output layer costs", m.x, 6 * S->V, S->V);
-                break;
-            }
-            sup_bud.fpt = m.x;
-            r = sup_budget_reply();
-            break;
-        case OP_STEP: if (sup_bud.phase == PHASE_TRAIN) sup_step(m.x, m.y); r = sup_budget_reply(); break;
-        case OP_PROGRESS: r = sup_budget_reply(); break;
-        case OP_EVAL:
-            if (*evaluated) { sup_fail(S, "crash", "evaluate_bpb called twice"); break; }
-            sup_bud.phase = PHASE_EVAL;
-            *evaluated = 1;
-            if (sup_bud.begun) { sup_bud.done = 1; sup_progress(now_seconds(), 1); }   // training is over: "evaluating"
-            if (supervise_eval(S, m.a, ev) == 0) r = (Msg){.op = REP_EVAL_DONE, .x = ev->val};
-            else *evaluated = 0;
-            sup_bud.phase = PHASE_AFTER;
-            break;
-        default:
-            sup_fail(S, "crash", "protocol error: unknown request %d", m.op);
-        }
-        if (S->gone || sup_send(S, &r) != 0) break;
-        if (r.op == REP_REFUSED) { kill_child(S); break; }
-    }
-    if (dl) dataloader_close(dl);
-    free(inputs); free(targets);
-}
+int sup_gradcheck;
 
 // ----------------------------------------------------------------------------
 // The run
@@ -286,7 +93,7 @@ int train_main(int argc, char **argv) {
                          : !strcmp(a, "--model-out") ? &model_out : !strcmp(a, "--scratch") ? &scratch_arg
                          : !strcmp(a, "--nll-out") ? &nll_out : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--gradcheck")) { gradcheck = 1; continue; }
+        if (!strcmp(a, "--gradcheck")) { sup_gradcheck = 1; continue; }
         if (!dst || i + 1 >= argc) { usage(stderr); die("train: bad option '%s'", a); }
         *dst = argv[++i];
     }
@@ -349,7 +156,7 @@ int train_main(int argc, char **argv) {
     extra[4] = xasprintf("AUTORESEARCH_DATASET_ID=%s", dataset_id());
     extra[5] = xasprintf("AUTORESEARCH_BUDGET_DESC=%s", budget_desc);
     extra[6] = xasprintf("AUTORESEARCH_EVAL_TOKENS=%ld", S.eval_tokens);
-    extra[7] = gradcheck ? xasprintf("AUTORESEARCH_GRADCHECK_VERDICT=%s", verdict) : NULL;
+    extra[7] = sup_gradcheck ? xasprintf("AUTORESEARCH_GRADCHECK_VERDICT=%s", verdict) : NULL;
     extra[8] = NULL;
     char **env = child_env((const char *const *)extra);
 
@@ -393,27 +200,27 @@ int train_main(int argc, char **argv) {
             sup_fixed(&S, "sandbox: %s", sandbox + 7);
             S.gone = 1;
         } else if (nfd >= 0) {
-            mon.fd = nfd;
-            mon.spec = &spec;
-            mon_started = pthread_create(&mon_thread, NULL, sandbox_monitor, &mon) == 0;
-            if (!mon_started) { sup_fixed(&S, "cannot start the sandbox monitor"); kill_child(&S); }
+            sup_mon.fd = nfd;
+            sup_mon.spec = &spec;
+            mon_started = pthread_create(&mon_thread, NULL, sandbox_monitor, &sup_mon) == 0;
+            if (!mon_started) { sup_fixed(&S, "cannot start the sandbox monitor"); sup_kill_child(&S); }
         }
     } else {
         sup_fixed(&S, "the sandboxed child did not start");
-        kill_child(&S);
+        sup_kill_child(&S);
     }
     if (!pidns && !strstr(sandbox, "no pid namespace")) snprintf(sandbox + strlen(sandbox), sizeof sandbox - strlen(sandbox), ", no pid namespace");
 
     EvalResult ev = {0};
     int evaluated = 0;
-    if (!S.gone) serve(&S, &ev, &evaluated);
+    if (!S.gone) sup_serve(&S, &ev, &evaluated);
     // the trainer may still be saving its model and printing: wait for it, a bounded while
     double t_wait = now_seconds();
     Msg m;
     while (!S.gone && now_seconds() - t_wait < 120) {
         if (sup_recv(&S, &m) == 0) { sup_fail(&S, "crash", "protocol error: request %d after the evaluation", m.op); break; }
     }
-    kill_child(&S);
+    sup_kill_child(&S);
     int st = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
@@ -422,7 +229,7 @@ int train_main(int argc, char **argv) {
         int ts;
         if (recv(S.status_sock, &ts, sizeof ts, MSG_DONTWAIT) == (ssize_t)sizeof ts) S.trainer_status = ts;
     }
-    mon.stop = 1;
+    sup_mon.stop = 1;
     if (mon_started) pthread_join(mon_thread, NULL);
     if (nfd >= 0) close(nfd);
 
@@ -431,10 +238,10 @@ int train_main(int argc, char **argv) {
     if (ts >= 0 && WIFEXITED(ts)) snprintf(exitdesc, sizeof exitdesc, "exit code %d", WEXITSTATUS(ts));
     else if (ts >= 0 && WIFSIGNALED(ts)) snprintf(exitdesc, sizeof exitdesc, "killed by signal %d", WTERMSIG(ts));
     // a harmless denial (an open outside the sandbox's paths) only explains a crash
-    if (mon.violation[0] && (mon.deliberate || !evaluated || ts != 0))
-        sup_fail(&S, mon.deliberate ? "invalid" : "crash", "%s", mon.violation);
+    if (sup_mon.violation[0] && (sup_mon.deliberate || !evaluated || ts != 0))
+        sup_fail(&S, sup_mon.deliberate ? "invalid" : "crash", "%s", sup_mon.violation);
     char skip[256] = "-";
-    if (gradcheck) gradcheck_verdict(&S, verdict, ts, exitdesc, skip, sizeof skip);
+    if (sup_gradcheck) gradcheck_verdict(&S, verdict, ts, exitdesc, skip, sizeof skip);
     else if (!evaluated) sup_fail(&S, "crash", "train.c ended without calling evaluate_bpb (%s)", exitdesc);
     else if (!(ts >= 0 && WIFEXITED(ts) && WEXITSTATUS(ts) == 0)) sup_fail(&S, "crash", "train.c failed after the evaluation (%s)", exitdesc);
 
@@ -452,9 +259,9 @@ int train_main(int argc, char **argv) {
                            "flops_per_token: %.6g\nflops_counted: %.6g\nflops_reported: %.6g\ntrain_gflops_per_s: %.4g\nfixed_error: %s\n%s%s%s",
                            S.status, S.reason[0] ? S.reason : "-", sandbox, dataset_id(),
                            S.eval_tokens, sup_bud.counted, sup_bud.tokens / 1e6, sup_bud.steps, ru.ru_maxrss / 1024.0, exitdesc,
-                           mon.denials, mon.violation[0] ? mon.violation : "-", sup_bud.allowance, sup_bud.fpt, sup_bud.flops,
+                           sup_mon.denials, sup_mon.violation[0] ? sup_mon.violation : "-", sup_bud.allowance, sup_bud.fpt, sup_bud.flops,
                            sup_bud.flops_reported, sup_bud.counted > 0 ? sup_bud.timed_flops / sup_bud.counted / 1e9 : 0.0, S.fixed ? S.reason : "-",
-                           gradcheck ? "gradcheck_skip: " : "", gradcheck ? skip : "", gradcheck ? "\n" : "");
+                           sup_gradcheck ? "gradcheck_skip: " : "", sup_gradcheck ? skip : "", sup_gradcheck ? "\n" : "");
     if (evaluated) {
         char *more = xasprintf("%sval_bpb: %.6f\ntest_bpb: %.6f\neval_seconds: %.3f\nprobe_causal_max: %.3g\n"
                                "probe_frozen_max: %.3g\nprobe_tolerance: %g\nprobe_splice_nll: %.3f\nprobe_splice_floor: %.3f\n"

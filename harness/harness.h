@@ -45,7 +45,8 @@
 //   data.c        the data set the session pinned
 //   session.c     the session: state file, lock, shared options, its view of the ledger
 //   git.c         git plumbing, committing train.c, git's view of integrity
-//   integrity.c   integrity from content (the object store), git hardening
+//   integrity.c   integrity from content (the object store)
+//   githarden.c   git hardening: no hooks, replace objects or dangerous repository config
 //   ledger.c      flat JSON records, results.jsonl and results.tsv
 //   chain.c       the ledger's hash chain
 //   testledger.c  the test ledger: test_bpb, out of the agent's sight
@@ -54,7 +55,7 @@
 //   search.c      train.c's tunables block and the built-in search agent
 //   excerpt.c     a run's output: its summary block, result file, and crash excerpt
 //   status.c      `status`, and one session's records (View)
-//   report.c      `report`: report.md and report.html
+//   report.c      `report`: report.md and report.html; reportdoc.c: their one writer and sections
 //   plot.c        the progress plot, SVG and PNG
 //
 // Fixed-layer hash: sha256 over the tracked files under fixed/ plus the Makefile: for each, in
@@ -527,7 +528,7 @@ void reset_to(const char *commit, char **untracked);
 // train.c when it is not a regular file. A NULL-terminated malloc'd list (empty: all good).
 char **check_integrity(const Session *S);
 
-// Integrity from content (integrity.c)
+// Integrity from content (integrity.c; git_harden and git_config_problem: githarden.c)
 // Sets the environment every git (and every child) runs with: hooks, fsmonitor and signing
 // off, replace objects and the system config ignored.
 void git_harden(void);

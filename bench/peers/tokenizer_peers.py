@@ -61,7 +61,7 @@ def read_docs(path, limit):
             if not line:
                 continue
             t = json.loads(line).get("text")
-            if isinstance(t, str) and t:      # docs.c drops empty documents too
+            if isinstance(t, str) and t:      # docs_jsonl.c drops empty documents too
                 texts.append(t)
                 size += len(t.encode("utf-8"))
     return texts, size
