@@ -86,10 +86,19 @@ expect "an NLL-style callback (tiny values, logits unfilled)" crash "left non-fi
 build lookahead LOOKAHEAD && run lookahead
 expect "attention that sees the next token" invalid "the model sees future tokens"
 # lookahead that replays its earlier logits for a row prefix it has seen: the pairwise probe
-# passes (exactly), the splice probe (rows of unseen rows' segments) does not
+# passes (exactly), the splice probe (rows of unseen rows' segments) does not. The attack
+# needs a 15-token prefix to know a row: when a probe's random cut falls earlier (about one
+# run in 16), the pairwise probe catches it first and names itself in the reason; the splice
+# probe's own figures must fail it either way.
 build memo MEMO_LOOKAHEAD && run memo
-expect "lookahead that remembers rows (pairwise probe defeated)" invalid "the model sees future tokens \(splice probe"
-[ "$(field probe_causal_max)" = 0 ] && ok "  ... and it does defeat the pairwise probe (difference 0)" || fail "memo: pairwise probe ($(field probe_causal_max))"
+expect "lookahead that remembers rows" invalid "the model sees future tokens \((splice|causality) probe"
+awk -v n="$(field probe_splice_nll)" -v f="$(field probe_splice_floor)" -v d="$(field probe_splice_d)" \
+    -v t="$(field probe_splice_t)" 'BEGIN { exit !(n < f || (d < -1.0 && t < -6.0)) }' \
+    && ok "  ... the splice probe fails it (seam NLL $(field probe_splice_nll), d $(field probe_splice_d), t $(field probe_splice_t))" \
+    || fail "memo: splice probe figures pass ($(field probe_splice_nll) $(field probe_splice_d) $(field probe_splice_t))"
+if [ "$(field probe_causal_max)" = 0 ]; then ok "  ... and it defeats the pairwise probe (difference 0)"
+elif field reason | grep -q "causality probe"; then ok "  ... (a probe cut before its 15-token prefix: caught by the pairwise probe this run)"
+else fail "memo: pairwise probe $(field probe_causal_max) but not in the reason"; fi
 cc -std=c11 -O1 -D_GNU_SOURCE -Ifixed -DUNTRAINED tests/attacks/attack.c build/libclient.a \
     -o "$tmp/uniform" -lpcre2-8 -lz -lcrypto -lm -pthread && run uniform
 expect "honest uniform (untrained) model" ok '^-$'
