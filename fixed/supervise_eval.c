@@ -89,12 +89,11 @@ static int pack_split(Super *S, Split split, long rows, int32_t *in, int32_t *tg
 }
 
 // --nll-out: "target nll" per validation target, what val_bpb was computed from (diagnostics).
-static int write_nlls(const char *path, const int32_t *tg, const float *nll, long n) {
+static int write_nlls(const char *path, const int32_t *tg, const float *nll, long n, char *err, size_t errlen) {
     size_t cap = (size_t)n * 24 + 1, len = 0;
-    char *text = xmalloc(cap), err[512];
+    char *text = xmalloc(cap);
     for (long i = 0; i < n; i++) len += (size_t)snprintf(text + len, cap - len, "%d %.6g\n", tg[i], nll[i]);
-    int rc = write_file_atomic(path, text, len, err, sizeof err);
-    if (rc != 0) warnf("%s", err);
+    int rc = write_file_atomic(path, text, len, err, errlen);
     free(text);
     return rc;
 }
@@ -184,8 +183,9 @@ int supervise_eval(Super *S, int B, EvalResult *out) {
         }
     }
     out->val = nats / (log(2.0) * bytes);
-    if (S->nll_out && write_nlls(S->nll_out, vtg, vnll, steps * N) != 0) {
-        sup_fail(S, "crash", "train: cannot write --nll-out %s", S->nll_out);
+    char err[512];
+    if (S->nll_out && write_nlls(S->nll_out, vtg, vnll, steps * N, err, sizeof err) != 0) {
+        sup_fixed(S, "train: --nll-out: %s", err);   // our own failure, not the trainer's
         goto done;
     }
     splice_result(&sp, &out->splice_nll, &out->splice_d, &out->splice_t);

@@ -28,6 +28,10 @@ awk -v a="$got" -v b="$val" 'BEGIN { exit !(a != "" && (a - b < 1e-4 && b - a < 
 awk '/^(total|purse|amount|count|text) /{ s += $NF } END { exit !(s > 99.8 && s < 100.2) }' "$tmp/gap.txt" \
     && ok "the categories' shares add up to 100%" || fail "shares: $(cat "$tmp/gap.txt")"
 
+"$AR" train --trainer "$tmp/honest" --result "$tmp/bad.txt" --nll-out "$tmp/no/such/dir/nll.txt" >/dev/null 2>&1
+grep -q "^fixed_error: train: --nll-out: cannot create $tmp/no/such/dir/nll.txt" "$tmp/bad.txt" && grep -q "^status: crash" "$tmp/bad.txt" \
+    && ok "an unwritable --nll-out: a crash of the fixed layer, named" || fail "unwritable --nll-out: $(cat "$tmp/bad.txt")"
+
 # 2. A known row: one number of each kind, every target at 1 nat. Its digits, and only they,
 # are counted in the number's category: bits per number = its tokens / ln 2.
 ntok() { printf '%s' "$1" | "$AR" encode | awk '{ print NF }'; }
