@@ -4,8 +4,8 @@
 // each row after a BOS), decodes every row, sorts each scored token into a category, and
 // prints the model's bits per category against the category's exact floor:
 //   total    the digits after "had ": a purse's running sum, fully determined (floor 0)
-//   purse    the digits before " pennies": a starting purse, uniform over 8 digits
-//   amount   the digits of "earned A, B and C": uniform over 8 digits
+//   purse    the digits before " pennies": a starting purse, uniform over the version's range
+//   amount   the digits of "earned A, B and C": uniform over the version's range
 //   count    the digits of "counted N THINGS": uniform over NUM_LO..NUM_HI
 //   text     every other token; its floor is the data set's floor (entropy_bpb x bytes)
 //            less the numbers' floors
@@ -46,9 +46,11 @@ static int classify(const char *text, size_t len, size_t a, size_t b) {
     return TEXT;
 }
 
+static const Purses *pu;   // the data set's version's (main)
+
 static double number_floor(int cat) {
-    if (cat == PURSE) return log2((double)PURSE_HI - PURSE_LO + 1);
-    if (cat == AMOUNT) return log2((double)EARN_HI - EARN_LO + 1);
+    if (cat == PURSE) return log2((double)pu->purse_hi - pu->purse_lo + 1);
+    if (cat == AMOUNT) return log2((double)pu->earn_hi - pu->earn_lo + 1);
     if (cat == COUNT) return log2((double)NUM_HI - NUM_LO + 1);
     return 0;
 }
@@ -99,6 +101,10 @@ int main(int argc, char **argv) {
     }
     const char *floor_s = dataset_manifest_get("entropy_bpb");
     if (!floor_s) die("synth_gap: the prepared data set %s has no entropy floor (not synthetic)", dataset_id());
+    const char *formats = dataset_manifest_get("formats"), *v = formats ? strstr(formats, "synthetic v") : NULL;
+    int version = v ? atoi(v + strlen("synthetic v")) : 0;
+    pu = version == 4 ? &SYNTH4_PURSES : NULL;
+    if (!pu) die("synth_gap: the prepared data set %s is synthetic version %d, which has no purses (version 4 has)", dataset_id(), version);
     Tokenizer *tok = tokenizer_load_prepared();
     FILE *f = fopen(argv[1], "r");
     if (!f) die("synth_gap: cannot open %s", argv[1]);

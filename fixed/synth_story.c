@@ -1,7 +1,7 @@
 // synth_story.c -- the grammar of synthetic versions 3 and 4: stories about three friends in a
 // small world with state, written so that a model has to learn a lot to reach the floor. The
 // versions differ in their tables and decisions (synth_v3.c, synth_v4.c, which say what each
-// mechanism tests), and version 4 adds the purses.
+// mechanism tests), and version 4 adds the purses (its Purses table).
 //
 // Exactness (see synth_core.h for the two interpreters): every table word and literal word
 // is a distinct string (checked at startup); each decision is visible in the text (a
@@ -246,13 +246,14 @@ static void sentence(State *v) {
         counted_items(v);
         break;
     case S_EARN: {   // named, not a pronoun: who earns is independent of the story so far
+        const Purses *pu = v->gr->purses;
         c = named_member(v);
         lit(g, " earned ");
-        v->purse[c] += number(g, EARN_LO, EARN_HI);
-        int k = choose(g, P_EARNINGS, 3, LOOK(at(g, " and had ") ? 0 : at(g, " and ") ? 1 : 2));
+        v->purse[c] += number(g, pu->earn_lo, pu->earn_hi);
+        int k = choose(g, pu->p_earnings, 3, LOOK(at(g, " and had ") ? 0 : at(g, " and ") ? 1 : 2));
         for (int i = 1; i <= k; i++) {
             lit(g, i == k ? " and " : ", ");
-            v->purse[c] += number(g, EARN_LO, EARN_HI);
+            v->purse[c] += number(g, pu->earn_lo, pu->earn_hi);
         }
         lit(g, k ? ", and had " : " and had ");
         say_number(g, v->purse[c]);
@@ -305,9 +306,9 @@ static void intro(State *v) {
         v->loc[c] = pick(g, v->gr->place);
         lit(g, female(v, c) ? " with her " : " with his ");
         v->held[c] = pick(g, v->gr->object);
-        if (v->gr->ntypes > S_EARN) {   // version 4: purses
+        if (v->gr->purses) {
             lit(g, " and ");
-            v->purse[c] = number(g, PURSE_LO, PURSE_HI);
+            v->purse[c] = number(g, v->gr->purses->purse_lo, v->gr->purses->purse_hi);
             lit(g, " pennies");
         }
         lit(g, ".");

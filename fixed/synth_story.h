@@ -1,5 +1,5 @@
 // synth_story.h -- the story grammar of synthetic versions 3 and 4 (synth_story.c), its
-// analytic expectation (synth_story_expect.c) and what the two versions share. Internal to
+// analytic expectation (synth_story_expect.c) and what the versions share. Internal to
 // the fixed layer; a version (synth_v3.c, synth_v4.c) is a Grammar: its tables and decisions.
 #ifndef SYNTH_STORY_H
 #define SYNTH_STORY_H
@@ -11,10 +11,6 @@
 
 #define NUM_LO 2            // counted things: "counted N THINGS", all equally likely
 #define NUM_HI 9999999
-#define PURSE_LO 10000000   // version 4: pennies each member starts with, all equally likely
-#define PURSE_HI 99999999
-#define EARN_LO 10000000    // version 4: pennies earned at once, all equally likely
-#define EARN_HI 99999999
 
 static const char *const HOURS[12] = {
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -23,7 +19,7 @@ static const char *const SKIP[3] = { "One hour later", "Two hours later", "Three
 
 // Sentence types: version 3 has the first nine, version 4 all (each version's own P_TYPE).
 enum { S_GO, S_TAKE, S_GIVE, S_DOT, S_DOI, S_REL, S_SAY, S_COUNT, S_CLOCK, S_EARN, N_TYPES };
-// The other decisions, the same in both versions (each row sums to 1).
+// The other decisions, the same in every version (each row sums to 1).
 static const double P_SUBJ[2] = { 0.5, 0.5 };          // pronoun (the previous subject) / a name
 // Every outcome of a decision has its own probability, so that no word of the text can be
 // exchanged for another without changing the bits (tests/test_synth.c relies on it).
@@ -37,7 +33,6 @@ static const double P_NEST[2] = { 0.65, 0.35 };          // end the noun phrase 
 static const char *const DET[6] = { "the", "this", "some", "every", "each", "another" };
 static const double P_DET[6] = { 0.35, 0.2, 0.15, 0.12, 0.1, 0.08 };   // before a noun drawn afresh
 static const double P_ITEMS[3] = { 0.1, 0.3, 0.6 };   // things counted: one, two or three
-static const double P_EARNINGS[3] = { 0.75, 0.17, 0.08 };  // amounts earned in one sentence: one, two or three
 static const double P_SKIP[3] = { 0.5, 0.3, 0.2 };       // one, two, three hours later
 static const double P_SEP[2] = { 0.85, 0.15 };           // " " / "\n" before a sentence
 static const double P_STOP[2] = { 0.94, 0.06 };          // after sentence min_sentences..max-1
@@ -47,9 +42,22 @@ static const double P_HOUR[12] = { 12 / 78.0, 11 / 78.0, 10 / 78.0, 9 / 78.0, 8 
 // Each cast table alternates female / male, by rank.
 static inline int is_female(int i) { return i % 2 == 0; }
 
+// The purses (version 4): the pennies each member starts with and each amount earned are all
+// equally likely in their ranges; one sentence earns one, two or three amounts. A table, not
+// constants, so that a version with other ranges shares the grammar and its expectation.
+typedef struct {
+    int purse_lo, purse_hi, earn_lo, earn_hi;
+    double p_earnings[3];
+    int grid;   // the expectation's cell of pennies: 1 (exact), or a power of ten that divides the bounds
+} Purses;
+
+// Version 4's purses (synth_v4.c), for the tools that read its text (bench/synth_gap.c).
+extern const Purses SYNTH4_PURSES;
+
 typedef struct {
     Table *cast[3], *town, *kind, *adj, *object, *place, *vt, *vi, *move, *counted, *adv;
     const double *p_type;   // [ntypes]: S_CLOCK + 1 types, or S_EARN + 1 with the purses
+    const Purses *purses;   // NULL without (version 3)
     int ntypes, ntopic, min_sentences, max_sentences;
     Lexicon lx;             // filled by story_build
 } Grammar;

@@ -32,16 +32,18 @@ static double mean_digits(int lo, int hi) {
 
 // earn_len[k]: mean length of the total told in an earning that is sentence k; from
 // total_len[m], the mean number of digits of a purse after m amounts. The purse's distribution
-// is carried on cells of GRID pennies (the bounds and the powers of ten are multiples of it,
-// so a cell has one length); a sum of two values in cells i and j lies in cell i + j or
-// i + j + 1, half the mass each: the error is far below what sampling can see.
-#define GRID 10000
+// is carried on cells of pu->grid pennies (the bounds and the powers of ten that matter are
+// multiples of it, so a cell has one length). With a grid of 1 the sum is exact; with a wider
+// one, a sum of two values in cells i and j lies in cell i + j or i + j + 1, half the mass
+// each: the error is far below what sampling can see.
 static void purse_lengths(const Grammar *gr, double *earn_len) {
-    int max_earnings = 3 * gr->max_sentences;
+    const Purses *pu = gr->purses;
+    int max_earnings = 3 * gr->max_sentences, grid = pu->grid;
     double *total_len = xmalloc((size_t)(max_earnings + 1) * sizeof *total_len);
-    int n = (int)((PURSE_HI + (long long)max_earnings * EARN_HI) / GRID) + 2;
+    int n = (int)((pu->purse_hi + (long long)max_earnings * pu->earn_hi) / grid) + 2;
     double *f = xcalloc((size_t)n, sizeof *f), *cum = xmalloc((size_t)(n + 1) * sizeof *cum);
-    int p0 = PURSE_LO / GRID, p1 = (PURSE_HI + 1) / GRID, lo = EARN_LO / GRID, hi = (EARN_HI + 1) / GRID;
+    int p0 = pu->purse_lo / grid, p1 = (pu->purse_hi + 1) / grid, lo = pu->earn_lo / grid, hi = (pu->earn_hi + 1) / grid;
+    double w[2] = { grid == 1 ? 1 : 0.5, grid == 1 ? 0 : 0.5 };   // to cell i + j, i + j + 1
     for (int i = p0; i < p1; i++) f[i] = 1.0 / (p1 - p0);
     for (int m = 1; m <= max_earnings; m++) {
         cum[0] = 0;
@@ -50,14 +52,14 @@ static void purse_lengths(const Grammar *gr, double *earn_len) {
             double s = 0;
             for (int off = 0; off <= 1; off++) {   // from cell i - a (off 0) or i - a - 1 (off 1)
                 int b = i - lo - off + 1, a = i - hi - off + 1;
-                if (b > 0) s += 0.5 * (cum[b < n ? b : n] - cum[a > 0 ? a : 0]);
+                if (b > 0) s += w[off] * (cum[b < n ? b : n] - cum[a > 0 ? a : 0]);
             }
             f[i] = s / (hi - lo);
         }
         double e = 0;
         for (int i = 0; i < n; i++) {
             double len = 1;
-            for (double x = (double)i * GRID; x >= 10; x /= 10) len++;
+            for (double x = (double)i * grid; x >= 10; x /= 10) len++;
             e += f[i] * len;
         }
         total_len[m] = e;
@@ -73,13 +75,13 @@ static void purse_lengths(const Grammar *gr, double *earn_len) {
         earn_len[k] = 0;
         for (int c = 0; c < 3; c++)
             for (int j = 0; j + 3 <= max_earnings; j++)
-                for (int x = 0; x < 3; x++) earn_len[k] += P_THIRD[c] * a[c * na + j] * P_EARNINGS[x] * total_len[j + x + 1];
+                for (int x = 0; x < 3; x++) earn_len[k] += P_THIRD[c] * a[c * na + j] * pu->p_earnings[x] * total_len[j + x + 1];
         for (int c = 0; c < 3; c++) {
             double q = gr->p_type[S_EARN] * P_THIRD[c], *ac = a + c * na;
             memset(next, 0, na * sizeof *next);
             for (int j = 0; j <= max_earnings; j++) {
                 next[j] += (1 - q) * ac[j];
-                for (int x = 0; x < 3 && j + x + 1 <= max_earnings; x++) next[j + x + 1] += q * P_EARNINGS[x] * ac[j];
+                for (int x = 0; x < 3 && j + x + 1 <= max_earnings; x++) next[j + x + 1] += q * pu->p_earnings[x] * ac[j];
             }
             memcpy(ac, next, na * sizeof *next);
         }
@@ -90,7 +92,7 @@ static void purse_lengths(const Grammar *gr, double *earn_len) {
 }
 
 static Ex story_given_topic(const Grammar *gr, int t, const double *earn_len) {
-    int purses = gr->ntypes > S_EARN;
+    const Purses *pu = gr->purses;
     const double *P_TYPE = gr->p_type;
     Ex det = { entropy(P_DET, 6), 0 };
     for (int i = 0; i < 6; i++) det.bytes += P_DET[i] * (double)(strlen(DET[i]) + 1);
@@ -125,8 +127,8 @@ static Ex story_given_topic(const Grammar *gr, int t, const double *earn_len) {
     for (int c = 0; c < 3; c++)
         e = ex_add(e, ex_add(ex_add(ex_lit(" "), ex_bytes(name_len[c])),
                              ex_add(ex_add(ex_lit(" was in the "), place), ex_add(ex_lit(" with her ."), obj))));
-    if (purses)   // " and N pennies"
-        e = ex_add(e, ex_scale((Ex){ log2(PURSE_HI - PURSE_LO + 1), mean_digits(PURSE_LO, PURSE_HI) + strlen(" and  pennies") }, 3));
+    if (pu)   // " and N pennies"
+        e = ex_add(e, ex_scale((Ex){ log2(pu->purse_hi - pu->purse_lo + 1), mean_digits(pu->purse_lo, pu->purse_hi) + strlen(" and  pennies") }, 3));
 
     // Noun phrase: E[np] = base + P(nest) (mid + E[np]).
     Ex np_base = ex_add(ex_add(det, optadj), ex_add(kind, (Ex){ entropy(P_NEST, 2), 0 }));
@@ -165,14 +167,14 @@ static Ex story_given_topic(const Grammar *gr, int t, const double *earn_len) {
         Ex items = ex_choice(P_ITEMS, 3, (Ex[]){ item, ex_add(ex_scale(item, 2), ex_lit(" and ")),
                                                   ex_add(ex_scale(item, 3), ex_lit(",  and ")) });
         out[S_COUNT] = ex_add(ex_add(subj, ex_lit(" counted ")), items);
-        if (purses) {
-        double amount_len = mean_digits(EARN_LO, EARN_HI);
-        double tail = strlen(", and had ");   // after two or three amounts
-        Ex amounts = ex_choice(P_EARNINGS, 3, (Ex[]){ ex_bytes(amount_len + strlen(" and had ")),
-                                                      ex_bytes(2 * amount_len + strlen(" and ") + tail),
-                                                      ex_bytes(3 * amount_len + strlen(", ") + strlen(" and ") + tail) });
-        amounts.bits += (P_EARNINGS[0] + 2 * P_EARNINGS[1] + 3 * P_EARNINGS[2]) * log2(EARN_HI - EARN_LO + 1);
-        out[S_EARN] = ex_add(ex_add(member, ex_lit(" earned ")), ex_add(amounts, ex_bytes(earn_len[k])));
+        if (pu) {
+            double amount_len = mean_digits(pu->earn_lo, pu->earn_hi);
+            double tail = strlen(", and had ");   // after two or three amounts
+            Ex amounts = ex_choice(pu->p_earnings, 3, (Ex[]){ ex_bytes(amount_len + strlen(" and had ")),
+                                                          ex_bytes(2 * amount_len + strlen(" and ") + tail),
+                                                          ex_bytes(3 * amount_len + strlen(", ") + strlen(" and ") + tail) });
+            amounts.bits += (pu->p_earnings[0] + 2 * pu->p_earnings[1] + 3 * pu->p_earnings[2]) * log2(pu->earn_hi - pu->earn_lo + 1);
+            out[S_EARN] = ex_add(ex_add(member, ex_lit(" earned ")), ex_add(amounts, ex_bytes(earn_len[k])));
         }
         out[S_CLOCK] = ex_add(ex_choice(P_SKIP, 3, (Ex[]){ ex_lit(SKIP[0]), ex_lit(SKIP[1]), ex_lit(SKIP[2]) }),
                               ex_add(ex_lit(", it was "), ex_add(ex_bytes(clock_len), ex_lit(" o'clock"))));
@@ -182,7 +184,7 @@ static Ex story_given_topic(const Grammar *gr, int t, const double *earn_len) {
         e = ex_add(e, ex_scale(sent, reach));
 
         // the next sentence's previous subject
-        double p_named = P_TYPE[S_GIVE] + P_TYPE[S_REL] + (purses ? P_TYPE[S_EARN] : 0), p_same = P_TYPE[S_CLOCK];
+        double p_named = P_TYPE[S_GIVE] + P_TYPE[S_REL] + (pu ? P_TYPE[S_EARN] : 0), p_same = P_TYPE[S_CLOCK];
         for (int c = 0; c < 3; c++) d[c] = p_same * d[c] + p_named * P_THIRD[c] + (1 - p_same - p_named) * s[c];
         for (int h = 0; h < 12; h++) hour[h] = (1 - p_same) * hour[h] + p_same * next_hour[h];
         if (k >= gr->min_sentences) reach *= P_STOP[0];
@@ -192,7 +194,7 @@ static Ex story_given_topic(const Grammar *gr, int t, const double *earn_len) {
 
 void story_expectation(const Grammar *gr, double *bits_per_doc, double *bytes_per_doc) {
     double *earn_len = xcalloc((size_t)gr->max_sentences + 1, sizeof *earn_len);
-    if (gr->ntypes > S_EARN) purse_lengths(gr, earn_len);
+    if (gr->purses) purse_lengths(gr, earn_len);
     double *p_topic = xcalloc((size_t)gr->ntopic, sizeof *p_topic);
     for (int r = 0; r < gr->town->n; r++) p_topic[gr->town->word_at_rank[r] % gr->ntopic] += gr->town->p[r];
     Ex e = ex_table(gr->town, 0);

@@ -51,4 +51,13 @@ head -n 100 "$tmp/row.txt" > "$tmp/cut.txt"
 "$GAP" "$tmp/cut.txt" >"$tmp/cut.out" 2>&1
 [ $? -ne 0 ] && grep -q "ends inside a row (100 of 512 targets)" "$tmp/cut.out" && [ "$(wc -l < "$tmp/cut.out")" = 1 ] \
     && ok "a truncated dump: one line" || fail "truncated dump: $(cat "$tmp/cut.out")"
+
+# 4. The number floors are the data set's version's (version 4's purses: 10000000 to 99999999,
+# log2 90000000 = 26.42 bits); version 3 has no purses to score and is refused.
+floor_of() { awk -v k="$1" '$1 == k { print $5 }' "$2"; }
+[ "$(floor_of purse "$tmp/row.out")" = "26.42" ] && ok "version 4's purse floor" || fail "v4 purse floor: $(floor_of purse "$tmp/row.out")"
+"$AR" prepare --source synthetic --synthetic-version 3 --synthetic-mb 1 --vocab 300 -q >/dev/null 2>&1
+"$GAP" "$tmp/row.txt" >"$tmp/v3.out" 2>&1
+[ $? -ne 0 ] && grep -q "is synthetic version 3, which has no purses" "$tmp/v3.out" && [ "$(wc -l < "$tmp/v3.out")" = 1 ] \
+    && ok "a version 3 data set: refused in one line" || fail "version 3: $(cat "$tmp/v3.out")"
 finish
