@@ -177,7 +177,7 @@ static int type_at(const State *v) {
 
 static void sentence(State *v) {
     G *g = &v->g;
-    int t = choose(g, v->gr->p_type, v->gr->ntypes, LOOK(type_at(v)));
+    int t = choose(g, v->gr->p_type, story_ntypes(v->gr), LOOK(type_at(v)));
     int c = v->prev;
     switch (t) {
     case S_GO: c = subject(v); lit(g, " "); pick(g, v->gr->move); lit(g, " to "); det(g); opt_adj(v); v->loc[c] = pick(g, v->gr->place); break;

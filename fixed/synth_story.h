@@ -44,11 +44,11 @@ static inline int is_female(int i) { return i % 2 == 0; }
 
 // The purses (version 4): the pennies each member starts with and each amount earned are all
 // equally likely in their ranges; one sentence earns one, two or three amounts. A table, not
-// constants, so that a version with other ranges shares the grammar and its expectation.
+// constants, so that a version with other ranges shares the grammar and its expectation
+// (whose purse lengths need bounds that are multiples of GRID, synth_story_expect.c).
 typedef struct {
     int purse_lo, purse_hi, earn_lo, earn_hi;
     double p_earnings[3];
-    int grid;   // the expectation's cell of pennies: 1 (exact), or a power of ten that divides the bounds
 } Purses;
 
 // Version 4's purses (synth_v4.c), for the tools that read its text (bench/synth_gap.c).
@@ -56,11 +56,14 @@ extern const Purses SYNTH4_PURSES;
 
 typedef struct {
     Table *cast[3], *town, *kind, *adj, *object, *place, *vt, *vi, *move, *counted, *adv;
-    const double *p_type;   // [ntypes]: S_CLOCK + 1 types, or S_EARN + 1 with the purses
+    const double *p_type;   // [story_ntypes]
     const Purses *purses;   // NULL without (version 3)
-    int ntypes, ntopic, min_sentences, max_sentences;
+    int ntopic, min_sentences, max_sentences;
     Lexicon lx;             // filled by story_build
 } Grammar;
+
+// The sentence types a grammar draws from: up to S_CLOCK, and S_EARN with the purses.
+static inline int story_ntypes(const Grammar *gr) { return gr->purses ? N_TYPES : S_CLOCK + 1; }
 
 // Builds the lexicon of gr from all its tables (they must include gr's) and literal words.
 void story_build(Grammar *gr, Table **tables, int ntables, const char *const *reserved, int nreserved);

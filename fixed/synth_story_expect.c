@@ -32,18 +32,17 @@ static double mean_digits(int lo, int hi) {
 
 // earn_len[k]: mean length of the total told in an earning that is sentence k; from
 // total_len[m], the mean number of digits of a purse after m amounts. The purse's distribution
-// is carried on cells of pu->grid pennies (the bounds and the powers of ten that matter are
-// multiples of it, so a cell has one length). With a grid of 1 the sum is exact; with a wider
-// one, a sum of two values in cells i and j lies in cell i + j or i + j + 1, half the mass
-// each: the error is far below what sampling can see.
+// is carried on cells of GRID pennies (the bounds and the powers of ten are multiples of it,
+// so a cell has one length); a sum of two values in cells i and j lies in cell i + j or
+// i + j + 1, half the mass each: the error is far below what sampling can see.
+#define GRID 10000
 static void purse_lengths(const Grammar *gr, double *earn_len) {
     const Purses *pu = gr->purses;
-    int max_earnings = 3 * gr->max_sentences, grid = pu->grid;
+    int max_earnings = 3 * gr->max_sentences;
     double *total_len = xmalloc((size_t)(max_earnings + 1) * sizeof *total_len);
-    int n = (int)((pu->purse_hi + (long long)max_earnings * pu->earn_hi) / grid) + 2;
+    int n = (int)((pu->purse_hi + (long long)max_earnings * pu->earn_hi) / GRID) + 2;
     double *f = xcalloc((size_t)n, sizeof *f), *cum = xmalloc((size_t)(n + 1) * sizeof *cum);
-    int p0 = pu->purse_lo / grid, p1 = (pu->purse_hi + 1) / grid, lo = pu->earn_lo / grid, hi = (pu->earn_hi + 1) / grid;
-    double w[2] = { grid == 1 ? 1 : 0.5, grid == 1 ? 0 : 0.5 };   // to cell i + j, i + j + 1
+    int p0 = pu->purse_lo / GRID, p1 = (pu->purse_hi + 1) / GRID, lo = pu->earn_lo / GRID, hi = (pu->earn_hi + 1) / GRID;
     for (int i = p0; i < p1; i++) f[i] = 1.0 / (p1 - p0);
     for (int m = 1; m <= max_earnings; m++) {
         cum[0] = 0;
@@ -52,14 +51,14 @@ static void purse_lengths(const Grammar *gr, double *earn_len) {
             double s = 0;
             for (int off = 0; off <= 1; off++) {   // from cell i - a (off 0) or i - a - 1 (off 1)
                 int b = i - lo - off + 1, a = i - hi - off + 1;
-                if (b > 0) s += w[off] * (cum[b < n ? b : n] - cum[a > 0 ? a : 0]);
+                if (b > 0) s += 0.5 * (cum[b < n ? b : n] - cum[a > 0 ? a : 0]);
             }
             f[i] = s / (hi - lo);
         }
         double e = 0;
         for (int i = 0; i < n; i++) {
             double len = 1;
-            for (double x = (double)i * grid; x >= 10; x /= 10) len++;
+            for (double x = (double)i * GRID; x >= 10; x /= 10) len++;
             e += f[i] * len;
         }
         total_len[m] = e;
@@ -178,7 +177,7 @@ static Ex story_given_topic(const Grammar *gr, int t, const double *earn_len) {
         }
         out[S_CLOCK] = ex_add(ex_choice(P_SKIP, 3, (Ex[]){ ex_lit(SKIP[0]), ex_lit(SKIP[1]), ex_lit(SKIP[2]) }),
                               ex_add(ex_lit(", it was "), ex_add(ex_bytes(clock_len), ex_lit(" o'clock"))));
-        Ex sent = ex_add(ex_choice(P_TYPE, gr->ntypes, out), ex_lit("."));
+        Ex sent = ex_add(ex_choice(P_TYPE, story_ntypes(gr), out), ex_lit("."));
         sent = ex_add(sent, (Ex){ entropy(P_SEP, 2), 1 });
         if (k >= gr->min_sentences && k < gr->max_sentences) sent.bits += entropy(P_STOP, 2);
         e = ex_add(e, ex_scale(sent, reach));

@@ -42,7 +42,7 @@
 STORY_TABLES(1.0, 1.3, 64);
 static const char *const RESERVED[] = { STORY_RESERVED };
 static const double P_TYPE[S_CLOCK + 1] = { 0.10, 0.08, 0.08, 0.08, 0.06, 0.08, 0.06, 0.38, 0.08 };
-static Grammar V3 = { STORY_GRAMMAR_TABLES, .p_type = P_TYPE, .ntypes = S_CLOCK + 1, .ntopic = 64,
+static Grammar V3 = { STORY_GRAMMAR_TABLES, .p_type = P_TYPE, .ntopic = 64,
                       .min_sentences = 8, .max_sentences = 24 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

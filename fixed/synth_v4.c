@@ -37,8 +37,8 @@ STORY_TABLES(0.8, 1.3, 256);
 static const char *const RESERVED[] = { STORY_RESERVED, "earned", "pennies" };
 static const double P_TYPE[N_TYPES] = { 0.04, 0.04, 0.04, 0.04, 0.03, 0.04, 0.03, 0.12, 0.03, 0.59 };
 const Purses SYNTH4_PURSES = { .purse_lo = 10000000, .purse_hi = 99999999, .earn_lo = 10000000, .earn_hi = 99999999,
-                               .p_earnings = { 0.75, 0.17, 0.08 }, .grid = 10000 };
-static Grammar V4 = { STORY_GRAMMAR_TABLES, .p_type = P_TYPE, .ntypes = N_TYPES, .purses = &SYNTH4_PURSES, .ntopic = 256,
+                               .p_earnings = { 0.75, 0.17, 0.08 } };
+static Grammar V4 = { STORY_GRAMMAR_TABLES, .p_type = P_TYPE, .purses = &SYNTH4_PURSES, .ntopic = 256,
                       .min_sentences = 8, .max_sentences = 18 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
