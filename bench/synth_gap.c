@@ -7,6 +7,10 @@
 //   purse    the digits before " pennies": a starting purse, uniform over the version's range
 //   amount   the digits of "earned A, B and C": uniform over the version's range
 //   count    the digits of "counted N THINGS": uniform over NUM_LO..NUM_HI
+//   recall   an object the story has already fixed: the word after "gave the", "and got the",
+//            ", who had the" or a possessive (floor 0). Not "with his X" in the introduction,
+//            which brings the object in. It needs a look-up of a friend's state, like the
+//            totals: the part of the gap a seed tends to learn or not (README)
 //   text     every other token; its floor is the data set's floor (entropy_bpb x bytes)
 //            less the numbers' floors
 // A number's floor is exact for its digits only; the bits that say where a count ends fall
@@ -25,8 +29,8 @@
 #include "synth_story.h"
 #include "util.h"
 
-enum { TOTAL, PURSE, AMOUNT, COUNT, TEXT, NCAT };
-static const char *const CAT[NCAT] = { "total", "purse", "amount", "count", "text" };
+enum { TOTAL, PURSE, AMOUNT, COUNT, RECALL, TEXT, NCAT };
+static const char *const CAT[NCAT] = { "total", "purse", "amount", "count", "recall", "text" };
 
 typedef struct {
     double bits, floor_bits, bytes;
@@ -53,6 +57,26 @@ static double number_floor(int cat) {
     if (cat == AMOUNT) return log2((double)pu->earn_hi - pu->earn_lo + 1);
     if (cat == COUNT) return log2((double)NUM_HI - NUM_LO + 1);
     return 0;
+}
+
+// The words of text[0..len) that name an object the story has fixed: their tokens (those that
+// start in the word, past a leading space) go to RECALL. A word cut by the row's end is text.
+static const char *const RECALL_AFTER[] = { " gave the ", " and got the ", ", who had the ", " his ", " her " };
+
+static void mark_recall(const char *text, size_t len, const size_t *start, int T, int *cat, Cat *c) {
+    for (size_t i = 0; i < len; i++)
+        for (int k = 0; k < (int)(sizeof RECALL_AFTER / sizeof *RECALL_AFTER); k++) {
+            size_t n = strlen(RECALL_AFTER[k]), a = i + n, b = a;
+            if (a > len || memcmp(text + i, RECALL_AFTER[k], n)) continue;
+            if (k >= 3 && i >= 5 && !memcmp(text + i - 5, " with", 5)) continue;   // the introduction's
+            while (b < len && islower((unsigned char)text[b])) b++;
+            if (b == a || b == len) continue;
+            c[RECALL].numbers++;
+            for (int t = 0; t < T; t++) {
+                size_t s = start[t] + (start[t + 1] - start[t] > 1 && text[start[t]] == ' ');
+                if (s >= a && s < b && cat[t] == TEXT) cat[t] = RECALL;
+            }
+        }
 }
 
 // One row of T targets: decode, find the digit runs, add each token's bits to its category.
@@ -84,6 +108,7 @@ static void score_row(const Tokenizer *tok, const int32_t *tg, const float *nll,
         if (k != TEXT) { c[k].numbers++; c[k].floor_bits += number_floor(k); }
         t = u + 1;
     }
+    mark_recall(text, len, start, T, cat, c);
     for (int t = 0; t < T; t++) {
         int nb = tokenizer_token_bytes(tok, tg[t]);
         if (nb == 0) continue;   // BOS: not scored (score.c)
@@ -101,6 +126,7 @@ int main(int argc, char **argv) {
     }
     const char *floor_s = dataset_manifest_get("entropy_bpb");
     if (!floor_s) die("synth_gap: the prepared data set %s has no entropy floor (not synthetic)", dataset_id());
+    const double floor_bpb = atof(floor_s);   // before the next lookup, which reuses the value's buffer
     const char *formats = dataset_manifest_get("formats"), *v = formats ? strstr(formats, "synthetic v") : NULL;
     int version = v ? atoi(v + strlen("synthetic v")) : 0;
     pu = version == 4 ? &SYNTH4_PURSES : NULL;
@@ -129,11 +155,11 @@ int main(int argc, char **argv) {
     double bytes = 0, bits = 0, num_floor = 0;
     for (int k = 0; k < NCAT; k++) bytes += c[k].bytes, bits += c[k].bits, num_floor += c[k].floor_bits;
     if (bytes == 0) die("synth_gap: %s holds no scored targets", argv[1]);
-    c[TEXT].floor_bits = atof(floor_s) * bytes - num_floor;
-    double excess = bits - atof(floor_s) * bytes;
+    c[TEXT].floor_bits = floor_bpb * bytes - num_floor;
+    double excess = bits - floor_bpb * bytes;
     printf("%ld rows, %.0f bytes: val_bpb %.4f, floor %.4f, excess %.4f bits per byte\n", rows, bytes, bits / bytes,
-           atof(floor_s), excess / bytes);
-    printf("%-8s %8s %8s %9s %9s %9s %8s\n", "category", "numbers", "tokens", "bits/num", "floor/num", "excess", "share");
+           floor_bpb, excess / bytes);
+    printf("%-8s %8s %8s %9s %9s %9s %8s\n", "category", "items", "tokens", "bits/item", "floor/item", "excess", "share");
     for (int k = 0; k < NCAT; k++) {
         double e = c[k].bits - c[k].floor_bits;
         if (k == TEXT)

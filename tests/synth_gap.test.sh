@@ -25,17 +25,22 @@ val=$(sed -n 's/^val_bpb: //p' "$tmp/result.txt")
 got=$(sed -n 's/.*val_bpb \([0-9.]*\),.*/\1/p' "$tmp/gap.txt")
 awk -v a="$got" -v b="$val" 'BEGIN { exit !(a != "" && (a - b < 1e-4 && b - a < 1e-4)) }' \
     && ok "the dump gives back the run's val_bpb ($got, $val)" || { cat "$tmp/gap.txt"; fail "dump's val_bpb $got, the run's $val"; }
-awk '/^(total|purse|amount|count|text) /{ s += $NF } END { exit !(s > 99.8 && s < 100.2) }' "$tmp/gap.txt" \
+awk '/^(total|purse|amount|count|recall|text) /{ s += $NF } END { exit !(s > 99.8 && s < 100.2) }' "$tmp/gap.txt" \
     && ok "the categories' shares add up to 100%" || fail "shares: $(cat "$tmp/gap.txt")"
+want_floor=$(awk '$1 == "entropy_bpb:" { printf "%.4f", $2 }' "$tmp"/cache/datasets/*/manifest.txt)
+got_floor=$(sed -n 's/.*, floor \([0-9.]*\),.*/\1/p' "$tmp/gap.txt")
+[ -n "$want_floor" ] && [ "$got_floor" = "$want_floor" ] && ok "the floor is the data set's ($got_floor)" \
+    || fail "floor printed $got_floor, the manifest's $want_floor"
 
 "$AR" train --trainer "$tmp/honest" --result "$tmp/bad.txt" --nll-out "$tmp/no/such/dir/nll.txt" >/dev/null 2>&1
 grep -q "^fixed_error: train: --nll-out: cannot create $tmp/no/such/dir/nll.txt" "$tmp/bad.txt" && grep -q "^status: crash" "$tmp/bad.txt" \
     && ok "an unwritable --nll-out: a crash of the fixed layer, named" || fail "unwritable --nll-out: $(cat "$tmp/bad.txt")"
 
-# 2. A known row: one number of each kind, every target at 1 nat. Its digits, and only they,
-# are counted in the number's category: bits per number = its tokens / ln 2.
+# 2. A known row: one number of each kind and four objects the story has fixed, every target at
+# 1 nat. Their tokens, and only they, are counted in the category: bits per item = its tokens /
+# ln 2. An object brought in ("with her cup") is text.
 ntok() { printf '%s' "$1" | "$AR" encode | awk '{ print NF }'; }
-text="Max earned 12345678 and 23456789, and had 98765432. Ella counted 42 beads and 7 cups. Lily was in the hall with her cup and 11111111 pennies."
+text="Max earned 12345678 and 23456789, and had 98765432. Ella counted 42 beads and 7 cups. Lily was in the hall with her cup and 11111111 pennies. Max gave the cup to Ella and got the box. Ella, who had the box, liked the dog. She held her cup."
 while [ "$(ntok "$text")" -lt 520 ]; do text="$text It was one o'clock."; done
 printf '%s' "$text" | "$AR" encode | tr ' ' '\n' | sed -n '1,512p' | awk '{ print $1, 1 }' > "$tmp/row.txt"
 "$GAP" "$tmp/row.txt" >"$tmp/row.out" 2>&1
@@ -45,6 +50,13 @@ want() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%d %.2f", n, t / n / log(2) }'
 [ "$(bits amount)" = "$(want 2 $(($(ntok 12345678) + $(ntok 23456789))))" ] && ok "two amounts earned" || fail "amount: $(bits amount)"
 [ "$(bits count)" = "$(want 2 $(($(ntok 42) + $(ntok 7))))" ] && ok "two counts" || fail "count: $(bits count)"
 [ "$(bits purse)" = "$(want 1 "$(ntok 11111111)")" ] && ok "a starting purse" || fail "purse: $(bits purse)"
+wtok() {   # the tokens of " WORD" that start in the word (a lone space does not)
+    local n=0 id
+    for id in $(printf ' %s' "$1" | "$AR" encode); do [ "$(echo "$id" | "$AR" decode)" != " " ] && n=$((n + 1)); done
+    echo $n
+}
+rtok=$(( 2 * $(wtok cup) + 2 * $(wtok box) ))
+[ "$(bits recall)" = "$(want 4 $rtok)" ] && ok "four recalled objects, not the one brought in" || fail "recall: $(bits recall), want $(want 4 $rtok)"
 
 # 3. Bad input: a dump cut inside a row is refused with one line.
 head -n 100 "$tmp/row.txt" > "$tmp/cut.txt"
