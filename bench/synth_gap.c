@@ -61,14 +61,16 @@ static double number_floor(int cat) {
 
 // The words of text[0..len) that name an object the story has fixed: their tokens (those that
 // start in the word, past a leading space) go to RECALL. A word cut by the row's end is text.
-static const char *const RECALL_AFTER[] = { " gave the ", " and got the ", ", who had the ", " his ", " her " };
+// A possessive counts only outside the introduction's "with his X", which brings the object in.
+static const struct { const char *before; int possessive; } RECALL_CUES[] = {
+    { " gave the ", 0 }, { " and got the ", 0 }, { ", who had the ", 0 }, { " his ", 1 }, { " her ", 1 } };
 
 static void mark_recall(const char *text, size_t len, const size_t *start, int T, int *cat, Cat *c) {
     for (size_t i = 0; i < len; i++)
-        for (int k = 0; k < (int)(sizeof RECALL_AFTER / sizeof *RECALL_AFTER); k++) {
-            size_t n = strlen(RECALL_AFTER[k]), a = i + n, b = a;
-            if (a > len || memcmp(text + i, RECALL_AFTER[k], n)) continue;
-            if (k >= 3 && i >= 5 && !memcmp(text + i - 5, " with", 5)) continue;   // the introduction's
+        for (size_t k = 0; k < sizeof RECALL_CUES / sizeof *RECALL_CUES; k++) {
+            size_t n = strlen(RECALL_CUES[k].before), a = i + n, b = a;
+            if (a > len || memcmp(text + i, RECALL_CUES[k].before, n)) continue;
+            if (RECALL_CUES[k].possessive && i >= 5 && !memcmp(text + i - 5, " with", 5)) continue;
             while (b < len && islower((unsigned char)text[b])) b++;
             if (b == a || b == len) continue;
             c[RECALL].numbers++;
@@ -126,7 +128,7 @@ int main(int argc, char **argv) {
     }
     const char *floor_s = dataset_manifest_get("entropy_bpb");
     if (!floor_s) die("synth_gap: the prepared data set %s has no entropy floor (not synthetic)", dataset_id());
-    const double floor_bpb = atof(floor_s);   // before the next lookup, which reuses the value's buffer
+    const double floor_bpb = atof(floor_s);
     const char *formats = dataset_manifest_get("formats"), *v = formats ? strstr(formats, "synthetic v") : NULL;
     int version = v ? atoi(v + strlen("synthetic v")) : 0;
     pu = version == 4 ? &SYNTH4_PURSES : NULL;

@@ -37,7 +37,9 @@ char *dataset_dir(void) {
     return dir;
 }
 
-static const char *manifest_lookup(const char *text, const char *key, char *out, size_t outlen) {
+// The value of key in a manifest's text ("key: value" lines): where it starts in text and its
+// length, or NULL.
+static const char *manifest_find(const char *text, const char *key, size_t *vlen) {
     size_t klen = strlen(key);
     for (const char *line = text; line && *line;) {
         const char *nl = strchr(line, '\n');
@@ -45,19 +47,28 @@ static const char *manifest_lookup(const char *text, const char *key, char *out,
         if (len > klen + 1 && !strncmp(line, key, klen) && line[klen] == ':') {
             const char *v = line + klen + 1;
             while (*v == ' ') v++;
-            size_t vlen = len - (size_t)(v - line);
-            if (vlen >= outlen) vlen = outlen - 1;
-            memcpy(out, v, vlen);
-            out[vlen] = 0;
-            return out;
+            *vlen = len - (size_t)(v - line);
+            return v;
         }
         line = nl ? nl + 1 : NULL;
     }
     return NULL;
 }
 
+static const char *manifest_lookup(const char *text, const char *key, char *out, size_t outlen) {
+    size_t vlen;
+    const char *v = manifest_find(text, key, &vlen);
+    if (!v) return NULL;
+    if (vlen >= outlen) vlen = outlen - 1;
+    memcpy(out, v, vlen);
+    out[vlen] = 0;
+    return out;
+}
+
+// The values are returned from a copy of the text with its line ends cut to NULs: loaded once,
+// so a value stays valid however many lookups follow.
 const char *dataset_manifest_get(const char *key) {
-    static char value[1024];
+    static char *values;
     if (!manifest_text) {
         char *dir = dataset_dir();
         char *path = xasprintf("%s/manifest.txt", dir);
@@ -65,8 +76,12 @@ const char *dataset_manifest_get(const char *key) {
         if (!manifest_text) die("cannot read %s: %s", path, strerror(errno));
         free(path);
         free(dir);
+        values = xstrdup(manifest_text);
+        for (char *p = values; (p = strchr(p, '\n'));) *p++ = 0;
     }
-    return manifest_lookup(manifest_text, key, value, sizeof value);
+    size_t vlen;
+    const char *v = manifest_find(manifest_text, key, &vlen);
+    return v ? values + (v - manifest_text) : NULL;
 }
 
 double dataset_floor_of(const char *id) {

@@ -20,7 +20,7 @@ typedef enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST } Split;
 char *dataset_dir(void);
 // Short identity string of the active data set, e.g. "tinystories-3f2a9c1e" (static storage).
 const char *dataset_id(void);
-// Value of a manifest key of the active data set, or NULL; valid until the next call.
+// Value of a manifest key of the active data set, or NULL (static storage, loaded once).
 const char *dataset_manifest_get(const char *key);
 // The synthetic source's entropy floor (bits per byte of val) of the prepared data set id, or
 // NAN when id is not a prepared synthetic data set.
